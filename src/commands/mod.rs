@@ -1,0 +1,20 @@
+//! The CLI layer: one file per command group, each with clap `Args` and a `run` function.
+//! Logic lives in the domain modules; these files parse, call and print.
+
+pub mod task;
+
+use crate::cli::{Cli, Command};
+use crate::error::Result;
+
+/// Run a parsed command line; returns the exit code.
+pub fn run(cli: Cli) -> Result<i32> {
+    crate::output::set_verbosity(if cli.quiet { -1 } else { cli.verbose.min(100) as i8 });
+    match cli.command {
+        Command::Task(cmd) => task::run(cmd),
+    }
+}
+
+/// The caller's folder (git has already applied `-C`).
+pub fn cwd() -> Result<std::path::PathBuf> {
+    Ok(std::env::current_dir()?)
+}

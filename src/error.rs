@@ -1,0 +1,67 @@
+//! The error every command returns: one `error:` line, an optional `hint:` line, an exit code.
+//!
+//! Domain modules keep their own error enums; they convert into [`Error`] at the command edge.
+
+use std::fmt;
+
+/// Exit code for a refused or failed operation.
+pub const EXIT_FAILED: i32 = 1;
+/// Exit code for a usage error (bad arguments or input), as clap uses.
+pub const EXIT_USAGE: i32 = 2;
+
+#[derive(Debug)]
+pub struct Error {
+    pub code: i32,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub fn failed(message: impl Into<String>) -> Self {
+        Error { code: EXIT_FAILED, message: message.into(), hint: None }
+    }
+    pub fn usage(message: impl Into<String>) -> Self {
+        Error { code: EXIT_USAGE, message: message.into(), hint: None }
+    }
+    pub fn with_code(mut self, code: i32) -> Self {
+        self.code = code;
+        self
+    }
+    pub fn hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<std::io::Error> for Error {
+    fn from(e: std::io::Error) -> Self {
+        Error::failed(e.to_string())
+    }
+}
+
+impl From<crate::names::TaskIdError> for Error {
+    fn from(e: crate::names::TaskIdError) -> Self {
+        Error::usage(e.to_string()).hint("task ids look like DEV-1234: letters, digits, '-', '_', '.', '/', ':'")
+    }
+}
+
+impl From<crate::names::UnknownCategory> for Error {
+    fn from(e: crate::names::UnknownCategory) -> Self {
+        Error::usage(e.to_string())
+    }
+}
+
+/// Attach a path to an io error: `reading /x/y: permission denied`.
+pub fn io_at(what: &str, path: &std::path::Path, e: std::io::Error) -> Error {
+    Error::failed(format!("{what} {}: {e}", path.display()))
+}

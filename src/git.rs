@@ -1,0 +1,241 @@
+//! The git boundary. Facts are read in-process with gix ([`Repo`]); every mutation, and the
+//! few reads gix cannot do cheaply (status), runs the real `git` through [`run`], the one
+//! place that spawns git. Nothing else in the crate starts a git process.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+use crate::output;
+
+/// An open repository and where its parts are.
+pub struct Repo {
+    repo: gix::Repository,
+    main: gix::Repository,
+    /// Top of the main worktree (canonical).
+    pub main_worktree: PathBuf,
+    /// The shared git dir (canonical).
+    pub common_dir: PathBuf,
+    /// Top of the worktree the caller stands in, if any (canonical).
+    pub current_worktree: Option<PathBuf>,
+    /// Whether the caller stands in a linked (non-main) worktree.
+    pub is_linked: bool,
+}
+
+fn canon(p: &Path) -> PathBuf {
+    std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf())
+}
+
+impl Repo {
+    /// Discover the repository around `dir`, honouring `GIT_DIR` and friends.
+    /// `Ok(None)`: not inside a git repository.
+    pub fn discover(dir: &Path) -> Result<Option<Repo>> {
+        let repo = match gix::discover_with_environment_overrides(dir) {
+            Ok(r) => r,
+            Err(e) => {
+                use gix::discover::upwards::Error as Up;
+                let outside = std::env::var_os("GIT_DIR").is_none()
+                    && matches!(
+                        e.downcast_any_ref::<Up>(),
+                        Some(Up::NoGitRepository { .. } | Up::NoGitRepositoryWithinCeiling { .. })
+                    );
+                if outside {
+                    return Ok(None);
+                }
+                return Err(Error::failed(format!("cannot open the git repository at {}: {e}", dir.display())));
+            }
+        };
+        Self::from_gix(repo)
+    }
+
+    /// Open a repository at an exact path (no environment overrides).
+    pub fn open(dir: &Path) -> Result<Repo> {
+        let repo = gix::open(dir).map_err(|e| Error::failed(format!("cannot open the git repository at {}: {e}", dir.display())))?;
+        Self::from_gix(repo).map(|r| r.expect("opened"))
+    }
+
+    fn from_gix(repo: gix::Repository) -> Result<Option<Repo>> {
+        let is_linked = repo.kind() == gix::repository::Kind::LinkedWorkTree;
+        let main = repo.main_repo().map_err(|e| Error::failed(format!("cannot find the main worktree: {e}")))?;
+        let common_dir = canon(&repo.current_dir().join(repo.common_dir()));
+        let main_worktree = match main.workdir() {
+            Some(w) => canon(w),
+            None => common_dir.clone(),
+        };
+        let current_worktree = repo.workdir().map(canon);
+        Ok(Some(Repo { repo, main, main_worktree, common_dir, current_worktree, is_linked }))
+    }
+
+    pub fn is_bare(&self) -> bool {
+        self.main.is_bare()
+    }
+
+    /// Full SHA of the main worktree's `HEAD`; `None` when it is unborn.
+    pub fn main_head(&self) -> Result<Option<String>> {
+        let head = self.main.head().map_err(|e| Error::failed(format!("cannot read HEAD: {e}")))?;
+        Ok(head.id().map(|id| id.to_string()))
+    }
+
+    /// Resolve a revision to the full SHA of the commit it names.
+    pub fn resolve_commit(&self, spec: &str) -> Result<String> {
+        let id = self
+            .repo
+            .rev_parse_single(format!("{spec}^{{commit}}").as_str())
+            .map_err(|_| Error::failed(format!("'{spec}' does not name a commit")).hint("check the ref with `git rev-parse --verify <ref>`"))?;
+        Ok(id.detach().to_string())
+    }
+
+    /// The SHA a local branch points at, if it exists.
+    pub fn branch_oid(&self, branch: &str) -> Option<String> {
+        let mut r = self.repo.try_find_reference(format!("refs/heads/{branch}").as_str()).ok()??;
+        r.peel_to_id().ok().map(|id| id.detach().to_string())
+    }
+
+    pub fn branch_exists(&self, branch: &str) -> bool {
+        self.repo.try_find_reference(format!("refs/heads/{branch}").as_str()).ok().flatten().is_some()
+    }
+
+    /// Whether `ancestor` is reachable from `descendant`. `None`: an object is not present locally.
+    pub fn is_ancestor(&self, ancestor: &str, descendant: &str) -> Option<bool> {
+        let a = gix::ObjectId::from_hex(ancestor.as_bytes()).ok()?;
+        let d = gix::ObjectId::from_hex(descendant.as_bytes()).ok()?;
+        if a == d {
+            return Some(true);
+        }
+        self.repo.find_object(a).ok()?;
+        self.repo.find_object(d).ok()?;
+        match self.repo.merge_base(a, d) {
+            Ok(Some(base)) => Some(base.detach() == a),
+            Ok(None) => Some(false),
+            Err(_) => None,
+        }
+    }
+
+    pub fn config_string(&self, key: &str) -> Option<String> {
+        self.repo.config_snapshot().string(key).map(|s| s.to_string())
+    }
+
+    pub fn config_strings(&self, key: &str) -> Option<Vec<String>> {
+        self.repo.config_snapshot().strings(key).map(|v| v.into_iter().map(|s| s.to_string()).collect())
+    }
+
+    /// Where hooks live: `core.hooksPath` (made absolute against the main worktree), else `<common dir>/hooks`.
+    pub fn hooks_dir(&self) -> PathBuf {
+        match self.config_string("core.hooksPath") {
+            Some(p) if !p.is_empty() => {
+                let p = expand_tilde(&p);
+                if p.is_absolute() {
+                    p
+                } else {
+                    self.main_worktree.join(p)
+                }
+            }
+            _ => self.common_dir.join("hooks"),
+        }
+    }
+
+    /// The underlying gix handle, for reads this type does not wrap yet.
+    pub fn gix(&self) -> &gix::Repository {
+        &self.repo
+    }
+}
+
+fn expand_tilde(p: &str) -> PathBuf {
+    match (p.strip_prefix("~/"), std::env::var_os("HOME")) {
+        (Some(rest), Some(home)) => PathBuf::from(home).join(rest),
+        _ => PathBuf::from(p),
+    }
+}
+
+/// What a finished git (or other tool) process left behind.
+#[derive(Debug, Clone)]
+pub struct Output {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Output {
+    pub fn ok(&self) -> bool {
+        self.code == 0
+    }
+    /// The first non-empty line of stderr (else stdout): a one-line summary.
+    pub fn summary(&self) -> String {
+        self.stderr
+            .lines()
+            .chain(self.stdout.lines())
+            .map(str::trim)
+            .find(|l| !l.is_empty())
+            .unwrap_or("")
+            .to_string()
+    }
+}
+
+/// Environment variables a parent git (e.g. a hook's) sets that would point a child git at
+/// the wrong repository or index.
+pub const GIT_LOCAL_ENV: &[&str] = &[
+    "GIT_DIR",
+    "GIT_WORK_TREE",
+    "GIT_INDEX_FILE",
+    "GIT_COMMON_DIR",
+    "GIT_PREFIX",
+    "GIT_OBJECT_DIRECTORY",
+    "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+];
+
+/// Run `program args…` in `cwd`, capturing output; logs the command with `-v`.
+/// Never fails because of the exit code: callers decide (see [`run`]).
+pub fn exec<S: AsRef<std::ffi::OsStr>>(program: &str, args: &[S], cwd: &Path) -> Result<Output> {
+    let argv: Vec<OsString> = args.iter().map(|a| a.as_ref().to_os_string()).collect();
+    output::debug(format!(
+        "+ (cd {} && {program} {})",
+        cwd.display(),
+        argv.iter().map(|a| a.to_string_lossy()).collect::<Vec<_>>().join(" ")
+    ));
+    let mut expr = duct::cmd(program, &argv).dir(cwd).stdin_null().stdout_capture().stderr_capture().unchecked();
+    if program == "git" {
+        for var in GIT_LOCAL_ENV {
+            expr = expr.env_remove(var);
+        }
+    }
+    let out = expr.run().map_err(|e| Error::failed(format!("cannot run {program}: {e}")))?;
+    Ok(Output {
+        code: out.status.code().unwrap_or(128),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    })
+}
+
+/// Run git in `cwd`; a non-zero exit becomes an error carrying git's own message.
+pub fn run<S: AsRef<std::ffi::OsStr>>(cwd: &Path, args: &[S]) -> Result<Output> {
+    let out = exec("git", args, cwd)?;
+    if !out.ok() {
+        let what = args.iter().map(|a| a.as_ref().to_string_lossy().into_owned()).collect::<Vec<_>>().join(" ");
+        return Err(Error::failed(format!("git {what} failed: {}", out.summary())));
+    }
+    Ok(out)
+}
+
+/// `git status --porcelain` of a worktree: `Some(true)` if it has changes or untracked files.
+pub fn is_dirty(worktree: &Path) -> Result<bool> {
+    let out = run(worktree, &["status", "--porcelain=v1", "-z", "--untracked-files=normal"])?;
+    Ok(!out.stdout.is_empty())
+}
+
+/// Installed git version as (major, minor).
+pub fn version(cwd: &Path) -> Result<(u32, u32)> {
+    let out = run(cwd, &["--version"])?;
+    let nums: Vec<u32> = out
+        .stdout
+        .split_whitespace()
+        .nth(2)
+        .unwrap_or("")
+        .split('.')
+        .take(2)
+        .filter_map(|n| n.parse().ok())
+        .collect();
+    match nums.as_slice() {
+        [maj, min] => Ok((*maj, *min)),
+        _ => Err(Error::failed(format!("cannot read the git version from {:?}", out.stdout.trim()))),
+    }
+}

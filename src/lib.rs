@@ -1,0 +1,18 @@
+//! git-okstra: task worktrees, lifecycle phases and safety hooks for AI coding agents.
+//!
+//! `commands` holds the thin CLI layer (one file per command group); the domain modules
+//! beside it hold the logic and can be used without the CLI.
+
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod error;
+pub mod gates;
+pub mod git;
+pub mod names;
+pub mod output;
+pub mod phase;
+pub mod policy;
+pub mod registry;
+pub mod runs;
+pub mod worktree;

@@ -1,0 +1,153 @@
+//! Test environment: a temp folder with its own `HOME` and `OKSTRA_HOME`, real git
+//! repositories and bare remotes in it, and the real binary.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_git-okstra");
+
+pub struct Env {
+    pub tmp: tempfile::TempDir,
+    pub home: PathBuf,
+    pub okstra_home: PathBuf,
+}
+
+/// The result of running a command, with text fields for asserting.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    fn from(out: Output) -> Run {
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+    #[track_caller]
+    pub fn ok(self) -> Run {
+        assert_eq!(self.code, 0, "expected success\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        self
+    }
+    #[track_caller]
+    pub fn fails(self, code: i32) -> Run {
+        assert_eq!(self.code, code, "expected exit {code}\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        self
+    }
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", self.stdout))
+    }
+}
+
+impl Env {
+    pub fn new() -> Env {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let root = std::fs::canonicalize(tmp.path()).unwrap();
+        let home = root.join("home");
+        let okstra_home = root.join("okstra-home");
+        std::fs::create_dir_all(&home).unwrap();
+        std::fs::write(
+            home.join(".gitconfig"),
+            "[user]\n\tname = Test User\n\temail = test@example.invalid\n[init]\n\tdefaultBranch = main\n[advice]\n\tdetachedHead = false\n",
+        )
+        .unwrap();
+        Env { tmp, home, okstra_home }
+    }
+
+    pub fn root(&self) -> PathBuf {
+        self.home.parent().unwrap().to_path_buf()
+    }
+
+    fn apply(&self, cmd: &mut Command) {
+        cmd.env("HOME", &self.home)
+            .env("OKSTRA_HOME", &self.okstra_home)
+            .env("XDG_CONFIG_HOME", self.home.join(".config"))
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("NO_COLOR", "1")
+            .env_remove("OKSTRA_WORKTREE_SYNC_DIRS")
+            .env_remove("OKSTRA_ALLOW")
+            .env_remove("OKSTRA_DEFAULT_EXECUTOR")
+            .env_remove("GIT_DIR")
+            .env_remove("GIT_WORK_TREE")
+            .stdin(Stdio::null());
+    }
+
+    /// A command with this environment, run in `cwd`.
+    pub fn command(&self, program: impl AsRef<std::ffi::OsStr>, cwd: &Path) -> Command {
+        let mut cmd = Command::new(program);
+        cmd.current_dir(cwd);
+        self.apply(&mut cmd);
+        cmd
+    }
+
+    /// Run `git args` in `cwd`; panics on failure.
+    #[track_caller]
+    pub fn git(&self, cwd: &Path, args: &[&str]) -> String {
+        let r = self.git_run(cwd, args);
+        assert_eq!(r.code, 0, "git {args:?} failed in {}:\n{}{}", cwd.display(), r.stdout, r.stderr);
+        r.stdout.trim_end().to_string()
+    }
+
+    pub fn git_run(&self, cwd: &Path, args: &[&str]) -> Run {
+        Run::from(self.command("git", cwd).args(args).output().expect("run git"))
+    }
+
+    /// Run the binary as `git-okstra args` in `cwd`.
+    pub fn okstra(&self, cwd: &Path, args: &[&str]) -> Run {
+        Run::from(self.command(BIN, cwd).args(args).output().expect("run git-okstra"))
+    }
+
+    /// Run the binary with extra environment variables.
+    pub fn okstra_env(&self, cwd: &Path, args: &[&str], vars: &[(&str, &str)]) -> Run {
+        let mut cmd = self.command(BIN, cwd);
+        cmd.args(args);
+        for (k, v) in vars {
+            cmd.env(k, v);
+        }
+        Run::from(cmd.output().expect("run git-okstra"))
+    }
+
+    /// A new repository `name` with one commit on `main`.
+    pub fn repo(&self, name: &str) -> PathBuf {
+        let dir = self.root().join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        self.git(&dir, &["init", "-q", "-b", "main"]);
+        std::fs::write(dir.join("README.md"), format!("# {name}\n")).unwrap();
+        self.git(&dir, &["add", "README.md"]);
+        self.git(&dir, &["commit", "-q", "-m", "initial commit"]);
+        dir
+    }
+
+    /// A bare `origin` for `repo` with `main` pushed, plus the given extra branches.
+    pub fn origin(&self, repo: &Path, branches: &[&str]) -> PathBuf {
+        let bare = self.root().join(format!("{}-origin.git", repo.file_name().unwrap().to_string_lossy()));
+        self.git(&self.root(), &["init", "-q", "--bare", "-b", "main", bare.to_str().unwrap()]);
+        self.git(repo, &["remote", "add", "origin", bare.to_str().unwrap()]);
+        let mut args = vec!["push".to_string(), "-q".into(), "origin".into(), "main".into()];
+        args.extend(branches.iter().map(|b| format!("main:{b}")));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        self.git(repo, &args);
+        self.git(repo, &["fetch", "-q", "origin"]);
+        bare
+    }
+
+    pub fn registry_path(&self) -> PathBuf {
+        self.okstra_home.join("worktrees").join("registry.json")
+    }
+
+    pub fn registry(&self) -> serde_json::Value {
+        let text = std::fs::read_to_string(self.registry_path()).expect("registry exists");
+        serde_json::from_str(&text).expect("registry parses")
+    }
+
+    /// Commit a file change in `dir`.
+    pub fn commit_file(&self, dir: &Path, file: &str, content: &str, msg: &str) {
+        std::fs::write(dir.join(file), content).unwrap();
+        self.git(dir, &["add", "--", file]);
+        self.git(dir, &["commit", "-q", "-m", msg]);
+    }
+}
