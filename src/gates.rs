@@ -180,7 +180,9 @@ mod tests {
 
     #[test]
     fn verdicts() {
-        let r = |body: &str| final_verdict(&format!("# Report\n## 1. Checks\nok\n## 2. Final Verdict\n{body}\n## 3. Next\n"));
+        let r = |body: &str| {
+            final_verdict(&format!("# Report\n## 1. Checks\nok\n## 2. Final Verdict\n{body}\n## 3. Next\n"))
+        };
         assert_eq!(r("accepted"), Ok(Verdict::Accepted));
         assert_eq!(r("\n- **accepted**"), Ok(Verdict::Accepted));
         assert_eq!(r("Verdict: `accepted`"), Ok(Verdict::Accepted));

@@ -50,7 +50,8 @@ impl Repo {
 
     /// Open a repository at an exact path (no environment overrides).
     pub fn open(dir: &Path) -> Result<Repo> {
-        let repo = gix::open(dir).map_err(|e| Error::failed(format!("cannot open the git repository at {}: {e}", dir.display())))?;
+        let repo = gix::open(dir)
+            .map_err(|e| Error::failed(format!("cannot open the git repository at {}: {e}", dir.display())))?;
         Self::from_gix(repo).map(|r| r.expect("opened"))
     }
 
@@ -78,10 +79,10 @@ impl Repo {
 
     /// Resolve a revision to the full SHA of the commit it names.
     pub fn resolve_commit(&self, spec: &str) -> Result<String> {
-        let id = self
-            .repo
-            .rev_parse_single(format!("{spec}^{{commit}}").as_str())
-            .map_err(|_| Error::failed(format!("'{spec}' does not name a commit")).hint("check the ref with `git rev-parse --verify <ref>`"))?;
+        let id = self.repo.rev_parse_single(format!("{spec}^{{commit}}").as_str()).map_err(|_| {
+            Error::failed(format!("'{spec}' does not name a commit"))
+                .hint("check the ref with `git rev-parse --verify <ref>`")
+        })?;
         Ok(id.detach().to_string())
     }
 
@@ -161,13 +162,7 @@ impl Output {
     }
     /// The first non-empty line of stderr (else stdout): a one-line summary.
     pub fn summary(&self) -> String {
-        self.stderr
-            .lines()
-            .chain(self.stdout.lines())
-            .map(str::trim)
-            .find(|l| !l.is_empty())
-            .unwrap_or("")
-            .to_string()
+        self.stderr.lines().chain(self.stdout.lines()).map(str::trim).find(|l| !l.is_empty()).unwrap_or("").to_string()
     }
 }
 
@@ -225,15 +220,8 @@ pub fn is_dirty(worktree: &Path) -> Result<bool> {
 /// Installed git version as (major, minor).
 pub fn version(cwd: &Path) -> Result<(u32, u32)> {
     let out = run(cwd, &["--version"])?;
-    let nums: Vec<u32> = out
-        .stdout
-        .split_whitespace()
-        .nth(2)
-        .unwrap_or("")
-        .split('.')
-        .take(2)
-        .filter_map(|n| n.parse().ok())
-        .collect();
+    let nums: Vec<u32> =
+        out.stdout.split_whitespace().nth(2).unwrap_or("").split('.').take(2).filter_map(|n| n.parse().ok()).collect();
     match nums.as_slice() {
         [maj, min] => Ok((*maj, *min)),
         _ => Err(Error::failed(format!("cannot read the git version from {:?}", out.stdout.trim()))),

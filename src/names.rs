@@ -13,9 +13,8 @@ pub const MAX_SEGMENT: usize = 64;
 const CUT_TO: usize = 55;
 /// Longest task id a user may type.
 pub const MAX_TASK_ID: usize = 128;
-const SHELL_METACHARS: &[char] = &[
-    '`', '$', ';', '|', '&', '<', '>', '(', ')', '{', '}', '!', '*', '?', '\'', '"', '\\',
-];
+const SHELL_METACHARS: &[char] =
+    &['`', '$', ';', '|', '&', '<', '>', '(', ')', '{', '}', '!', '*', '?', '\'', '"', '\\'];
 
 /// A sanitised path/branch segment: `^[a-z0-9][a-z0-9-]*$` or `_`, at most 64 chars.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -219,10 +218,7 @@ pub struct UnknownCategory(pub String);
 impl FromStr for Category {
     type Err = UnknownCategory;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Category::ALL
-            .into_iter()
-            .find(|c| c.name() == s)
-            .ok_or_else(|| UnknownCategory(s.to_string()))
+        Category::ALL.into_iter().find(|c| c.name() == s).ok_or_else(|| UnknownCategory(s.to_string()))
     }
 }
 

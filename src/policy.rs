@@ -197,9 +197,7 @@ fn short(oid: &str) -> &str {
 
 /// Whether `OKSTRA_ALLOW` names this rule (comma- or space-separated names; only named rules).
 pub fn override_allows(rule: Rule) -> bool {
-    std::env::var(config::ENV_ALLOW)
-        .map(|v| v.split([',', ' ']).any(|n| n.trim() == rule.name()))
-        .unwrap_or(false)
+    std::env::var(config::ENV_ALLOW).map(|v| v.split([',', ' ']).any(|n| n.trim() == rule.name())).unwrap_or(false)
 }
 
 /// What happened to a checked action.

@@ -103,9 +103,7 @@ pub fn branch_slot(repo: &str, branch: &str) -> String {
 
 /// The current time, RFC 3339 in UTC.
 pub fn now() -> String {
-    time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
+    time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
 }
 
 impl Registry {

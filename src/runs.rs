@@ -51,12 +51,7 @@ pub fn create(main: &Path, task: &Segment, phase: Phase) -> Result<PathBuf> {
 
 /// The newest run folder of `phase` that holds `file`, and that file's path.
 pub fn newest_with(main: &Path, task: &Segment, phase: Phase, file: &str) -> Option<PathBuf> {
-    list(main, task)
-        .into_iter()
-        .rev()
-        .filter(|r| r.1 == Some(phase))
-        .map(|r| r.2.join(file))
-        .find(|p| p.is_file())
+    list(main, task).into_iter().rev().filter(|r| r.1 == Some(phase)).map(|r| r.2.join(file)).find(|p| p.is_file())
 }
 
 #[cfg(test)]

@@ -76,7 +76,8 @@ impl Context {
     /// Like [`Context::discover`], but outside git is an error.
     pub fn require(cwd: &Path) -> Result<Context> {
         Context::discover(cwd)?.ok_or_else(|| {
-            Error::failed(format!("not a git repository: {}", cwd.display())).hint("run this inside a git repository, or use `git -C <repo> okstra …`")
+            Error::failed(format!("not a git repository: {}", cwd.display()))
+                .hint("run this inside a git repository, or use `git -C <repo> okstra …`")
         })
     }
 
@@ -149,10 +150,14 @@ impl Context {
 pub fn validate_sync_name(name: &str) -> Result<()> {
     let p = Path::new(name);
     if p.is_absolute() || name.starts_with('/') {
-        return Err(Error::usage(format!("sync dir '{name}' is an absolute path; sync dirs are names inside the repository")));
+        return Err(Error::usage(format!(
+            "sync dir '{name}' is an absolute path; sync dirs are names inside the repository"
+        )));
     }
     if p.components().any(|c| matches!(c, Component::ParentDir)) || name.split(['/', '\\']).any(|c| c == "..") {
-        return Err(Error::usage(format!("sync dir '{name}' contains '..'; sync dirs are names inside the repository")));
+        return Err(Error::usage(format!(
+            "sync dir '{name}' contains '..'; sync dirs are names inside the repository"
+        )));
     }
     Ok(())
 }
@@ -237,7 +242,10 @@ pub fn start(cwd: &Path, req: &StartRequest) -> Result<StartOutcome> {
         if let Some(c) = &req.category {
             c.parse::<Category>()?;
         }
-        output::warn(format!("{} is not inside a git repository; the task runs here, without a worktree", cwd.display()));
+        output::warn(format!(
+            "{} is not inside a git repository; the task runs here, without a worktree",
+            cwd.display()
+        ));
         return Ok(StartOutcome {
             status: StartStatus::SkippedNotGit,
             key: String::new(),
@@ -321,14 +329,17 @@ pub fn start(cwd: &Path, req: &StartRequest) -> Result<StartOutcome> {
         }
     }
     if !attach && ctx.repo.branch_exists(&branch) {
-        return Err(Error::failed(format!("branch '{branch}' already exists in this repository and belongs to no task"))
-            .hint(format!("rename or delete it (`git branch -m {branch} <new>`), or use another --category")));
+        return Err(Error::failed(format!(
+            "branch '{branch}' already exists in this repository and belongs to no task"
+        ))
+        .hint(format!("rename or delete it (`git branch -m {branch} <new>`), or use another --category")));
     }
     let base_ref = match (&previous, attach, &req.base) {
         (Some(row), true, _) => row.base_ref.clone(),
         (_, _, Some(base)) => ctx.repo.resolve_commit(base)?,
         _ => ctx.repo.main_head()?.ok_or_else(|| {
-            Error::failed("the main worktree's HEAD has no commit yet").hint("make a first commit, or pass --base <ref>")
+            Error::failed("the main worktree's HEAD has no commit yet")
+                .hint("make a first commit, or pass --base <ref>")
         })?,
     };
 
@@ -373,7 +384,11 @@ pub fn start(cwd: &Path, req: &StartRequest) -> Result<StartOutcome> {
     };
     match finish() {
         Ok(row) => {
-            let note = if attach { format!("recreated the worktree on the existing branch '{branch}'") } else { String::new() };
+            let note = if attach {
+                format!("recreated the worktree on the existing branch '{branch}'")
+            } else {
+                String::new()
+            };
             Ok(outcome(StartStatus::Created, &key, &row, note))
         }
         Err(e) => {
@@ -453,7 +468,13 @@ pub fn unique_commits(worktree: &Path, row: &Row) -> Result<Vec<String>> {
         args.push("HEAD".into());
     }
     args.push(branch_ref.clone());
-    args.extend(["--not".into(), format!("--exclude={branch_ref}"), "--branches".into(), "--remotes".into(), "--tags".into()]);
+    args.extend([
+        "--not".into(),
+        format!("--exclude={branch_ref}"),
+        "--branches".into(),
+        "--remotes".into(),
+        "--tags".into(),
+    ]);
     if !row.base_ref.is_empty() {
         args.push(row.base_ref.clone());
     }
@@ -502,8 +523,11 @@ pub fn release(ctx: &Context, spec: &str, remove: bool, force: bool) -> Result<R
         }
         if wt.is_dir() && !force {
             if git::is_dirty(&wt)? {
-                return Err(Error::failed(format!("worktree {} has uncommitted changes or untracked files", wt.display()))
-                    .hint("commit or stash them, or pass --force to discard them"));
+                return Err(Error::failed(format!(
+                    "worktree {} has uncommitted changes or untracked files",
+                    wt.display()
+                ))
+                .hint("commit or stash them, or pass --force to discard them"));
             }
         }
         let branch_oid = ctx.repo.branch_oid(&row.branch);
@@ -515,7 +539,10 @@ pub fn release(ctx: &Context, spec: &str, remove: bool, force: bool) -> Result<R
                     row.branch,
                     unique.len()
                 ))
-                .hint(format!("push or merge them first, or pass --force to delete them (newest: {})", &unique[0][..12.min(unique[0].len())])));
+                .hint(format!(
+                    "push or merge them first, or pass --force to delete them (newest: {})",
+                    &unique[0][..12.min(unique[0].len())]
+                )));
             }
         }
         let main = ctx.repo.main_worktree.clone();

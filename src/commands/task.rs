@@ -128,10 +128,8 @@ fn list(a: ListArgs) -> Result<i32> {
     let reg = ctx.store.load()?;
     let repo_id = ctx.repo_id();
     let rows: Vec<&Row> = reg.tasks.values().filter(|r| a.all || r.repo == repo_id).collect();
-    let healths: Vec<Health> = rows
-        .iter()
-        .map(|r| worktree::health(r, (r.repo == repo_id).then_some(&ctx.repo), a.dirty))
-        .collect();
+    let healths: Vec<Health> =
+        rows.iter().map(|r| worktree::health(r, (r.repo == repo_id).then_some(&ctx.repo), a.dirty)).collect();
     if a.json {
         let tasks: Vec<_> = rows.iter().zip(&healths).map(|(r, h)| row_json(r, *h)).collect();
         output::json(&json!({"schema": SCHEMA, "tasks": tasks}));
@@ -143,10 +141,19 @@ fn list(a: ListArgs) -> Result<i32> {
     }
     let width = rows.iter().map(|r| r.key().len()).max().unwrap_or(3).max(3);
     let bwidth = rows.iter().map(|r| r.branch.len()).max().unwrap_or(6).max(6);
-    output::value(format!("{:<width$}  {:<8}  {:<16}  {:<bwidth$}  {}", "KEY", "STATUS", "HEALTH", "BRANCH", "LAST PHASE"));
+    output::value(format!(
+        "{:<width$}  {:<8}  {:<16}  {:<bwidth$}  {}",
+        "KEY", "STATUS", "HEALTH", "BRANCH", "LAST PHASE"
+    ));
     for (r, h) in rows.iter().zip(&healths) {
         let phase = r.last_phase.map(|p| p.name()).unwrap_or("-");
-        output::value(format!("{:<width$}  {:<8}  {:<16}  {:<bwidth$}  {phase}", r.key(), r.status.to_string(), h.name(), r.branch));
+        output::value(format!(
+            "{:<width$}  {:<8}  {:<16}  {:<bwidth$}  {phase}",
+            r.key(),
+            r.status.to_string(),
+            h.name(),
+            r.branch
+        ));
     }
     Ok(0)
 }
