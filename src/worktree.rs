@@ -295,6 +295,14 @@ pub fn start(cwd: &Path, req: &StartRequest) -> Result<StartOutcome> {
     let repo_id = ctx.repo_id();
     let previous = reg.get(&key).cloned();
 
+    // What an interrupted start left at a registered path, or git's "missing but locked" entry
+    // where nothing is on disk. (An unregistered folder stays a collision, below.)
+    if let Some(row) = &previous {
+        clear_interrupted(&ctx.repo.main_worktree, &ctx.repo.common_dir, Path::new(&row.worktree_path))?;
+    }
+    if std::fs::symlink_metadata(&path).is_err() {
+        clear_interrupted(&ctx.repo.main_worktree, &ctx.repo.common_dir, &path)?;
+    }
     if let Some(row) = &previous {
         if Path::new(&row.worktree_path).is_dir() {
             let mut note = String::new();
@@ -396,6 +404,76 @@ pub fn start(cwd: &Path, req: &StartRequest) -> Result<StartOutcome> {
             Err(e)
         }
     }
+}
+
+/// The admin folder (`<common dir>/worktrees/<id>`) of the worktree at `path`: from its
+/// `.git` file, or, when a kill left that file empty, from the admin folders' `gitdir` files.
+fn admin_dir(common_dir: &Path, path: &Path) -> Option<PathBuf> {
+    let dotgit = std::fs::read_to_string(path.join(".git")).unwrap_or_default();
+    if let Some(gitdir) = dotgit.trim().strip_prefix("gitdir: ") {
+        return Some(PathBuf::from(gitdir));
+    }
+    let wanted = std::fs::canonicalize(path.parent()?).ok()?.join(path.file_name()?).join(".git");
+    std::fs::read_dir(common_dir.join("worktrees"))
+        .ok()?
+        .flatten()
+        .map(|e| e.path())
+        .find(|admin| std::fs::read_to_string(admin.join("gitdir")).is_ok_and(|g| Path::new(g.trim()) == wanted))
+}
+
+/// Whether `path` is a worktree whose `git worktree add` was interrupted: git marks a
+/// worktree it is still populating with the lock reason `initializing` and removes the mark
+/// when done. Nobody can have worked in such a folder: git-okstra never reuses it.
+pub fn interrupted_add(common_dir: &Path, path: &Path) -> bool {
+    admin_dir(common_dir, path)
+        .and_then(|a| std::fs::read_to_string(a.join("locked")).ok())
+        .is_some_and(|r| r.trim() == "initializing")
+}
+
+/// Before reusing a registered task folder: remove what an interrupted `task start` left (a
+/// worktree git still marks `initializing`, or an empty folder), so the start that follows
+/// makes it afresh on the existing branch. A non-empty folder that is not a worktree is refused.
+fn clear_interrupted(main: &Path, common_dir: &Path, path: &Path) -> Result<()> {
+    if !path.is_dir() {
+        // git refuses to add a worktree where a "missing but locked" entry is registered
+        if let Some(admin) = admin_dir(common_dir, path).filter(|_| interrupted_add(common_dir, path)) {
+            let _ = std::fs::remove_file(admin.join("locked"));
+            git::run(main, &["worktree", "prune"])?;
+        }
+        return Ok(());
+    }
+    if interrupted_add(common_dir, path) {
+        output::warn(format!("removing the half-made worktree {} left by an interrupted start", path.display()));
+        return remove_interrupted(main, common_dir, path);
+    }
+    if std::fs::symlink_metadata(path.join(".git")).is_err() {
+        if std::fs::remove_dir(path).is_ok() {
+            return Ok(());
+        }
+        return Err(Error::failed(format!("task folder {} is not a git worktree (no .git)", path.display()))
+            .hint("move it away (or run `git okstra doctor`), then start the task again"));
+    }
+    Ok(())
+}
+
+/// Remove a worktree whose `git worktree add` was interrupted. git refuses to remove one it
+/// killed before writing its admin files (`validation failed`); then drop git's lock, the
+/// folder (only git's partial checkout is in it) and let `worktree prune` drop the admin entry.
+fn remove_interrupted(main: &Path, common_dir: &Path, path: &Path) -> Result<()> {
+    let p = path.to_string_lossy();
+    if git::run(main, &["worktree", "remove", "-f", "-f", "--end-of-options", &p]).is_err() {
+        let admin = admin_dir(common_dir, path).unwrap_or_default();
+        let admins = common_dir.join("worktrees");
+        let admins = std::fs::canonicalize(&admins).unwrap_or(admins);
+        if !admin.starts_with(&admins) || !admin.is_dir() {
+            return Err(Error::failed(format!("cannot remove the half-made worktree {}", path.display()))
+                .hint("run `git worktree list` and remove it by hand"));
+        }
+        let _ = std::fs::remove_file(admin.join("locked"));
+        std::fs::remove_dir_all(path).map_err(|e| io_at("cannot remove", path, e))?;
+    }
+    git::run(main, &["worktree", "prune"])?;
+    Ok(())
 }
 
 /// Undo a half-made worktree: remove it, and the branch if this run created it (only if it
@@ -522,7 +600,9 @@ pub fn release(ctx: &Context, spec: &str, remove: bool, force: bool) -> Result<R
             ))
             .hint("remove that folder yourself if you mean it, then `git okstra task release` without --remove"));
         }
-        if wt.is_dir() && !force {
+        // A worktree git still marks `initializing` holds only git's own partial checkout.
+        let interrupted = interrupted_add(&ctx.repo.common_dir, &wt);
+        if wt.is_dir() && !force && !interrupted {
             if git::is_dirty(&wt)? {
                 return Err(Error::failed(format!(
                     "worktree {} has uncommitted changes or untracked files",
@@ -562,7 +642,11 @@ pub fn release(ctx: &Context, spec: &str, remove: bool, force: bool) -> Result<R
                     let _ = std::fs::remove_file(&p);
                 }
             }
-            git::run(&main, &args)?;
+            if interrupted {
+                remove_interrupted(&main, &ctx.repo.common_dir, &wt)?;
+            } else {
+                git::run(&main, &args)?;
+            }
             out.removed_worktree = true;
         }
         git::run(&main, &["worktree", "prune"])?;
