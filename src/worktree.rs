@@ -130,15 +130,18 @@ impl Context {
                 return Ok((key, row.clone()));
             }
         }
+        // a typed id is checked as `task start` checks it: `DEV\u{202E}1` must not reach `dev-1`
+        names::validate_task_id(spec)?;
         let wanted = names::sanitize(spec);
         let repo = self.repo_id();
         let matches: Vec<&Row> = reg.tasks.values().filter(|r| r.repo == repo && r.task_id == wanted).collect();
         match matches.as_slice() {
             [row] => Ok((TaskKey::new(&row.project_id, &row.task_group, &row.task_id), (*row).clone())),
-            [] => Err(Error::failed(format!("no task '{spec}' in the registry for this repository"))
+            [] => Err(Error::failed(format!("no task '{}' in the registry for this repository", spec.escape_debug()))
                 .hint("`git okstra task list` shows the registered tasks")),
             many => Err(Error::failed(format!(
-                "task id '{spec}' matches several tasks: {}",
+                "task id '{}' matches several tasks: {}",
+                spec.escape_debug(),
                 many.iter().map(|r| r.key()).collect::<Vec<_>>().join(", ")
             ))
             .hint("name the task by its full key")),
@@ -261,6 +264,8 @@ pub fn start(cwd: &Path, req: &StartRequest) -> Result<StartOutcome> {
     let group = ctx.group(req.group.as_deref());
     let key = TaskKey::new(&project, &group, &req.task_id);
     let sync_names = ctx.sync_dirs()?;
+    // refuse a sync source that leads out of the repository before anything is created
+    sync_sources(&ctx.repo.main_worktree, &sync_names)?;
     if ctx.repo.is_bare() {
         return Err(Error::failed("this repository is bare; task worktrees are made from a main worktree")
             .hint("run the command in a clone with a working tree"));
@@ -574,6 +579,32 @@ pub struct ReleaseOutcome {
     pub branch: String,
 }
 
+/// A row (tampered with, or from a bug) may name a branch that is not the task's to delete:
+/// a protected base branch, or one checked out in another worktree. `--force` never overrides.
+fn refuse_foreign_branch(ctx: &Context, branch: &str, task_wt: &Path) -> Result<()> {
+    if crate::policy::Protected::from_repo(&ctx.repo).contains(branch) {
+        return Err(Error::failed(format!(
+            "the task's row names the protected branch '{branch}'; refusing to delete it"
+        ))
+        .hint("the registry row is wrong: run `git okstra doctor`, or release without --remove"));
+    }
+    let list = git::run(&ctx.repo.main_worktree, &["worktree", "list", "--porcelain", "-z"])?;
+    let want = format!("branch refs/heads/{branch}");
+    let task_wt = std::fs::canonicalize(task_wt).unwrap_or_else(|_| task_wt.to_path_buf());
+    for block in list.stdout.split("\0\0") {
+        let mut fields = block.split('\0');
+        let path = fields.next().and_then(|l| l.strip_prefix("worktree ")).map(PathBuf::from);
+        if fields.any(|f| f == want) && path.as_deref() != Some(task_wt.as_path()) {
+            return Err(Error::failed(format!(
+                "branch '{branch}' is checked out in {}; refusing to delete it",
+                path.unwrap_or_default().display()
+            ))
+            .hint("the registry row is wrong: run `git okstra doctor`, or release without --remove"));
+        }
+    }
+    Ok(())
+}
+
 /// Mark a task released; with `remove`, also remove its worktree and branch (refusing a
 /// dirty worktree or commits that exist nowhere else unless `force`).
 pub fn release(ctx: &Context, spec: &str, remove: bool, force: bool) -> Result<ReleaseOutcome> {
@@ -591,7 +622,8 @@ pub fn release(ctx: &Context, spec: &str, remove: bool, force: bool) -> Result<R
     };
     if remove {
         let root = ctx.worktrees_root()?;
-        let inside = std::fs::canonicalize(&wt).map(|p| p.starts_with(&root)).unwrap_or(wt.starts_with(&root));
+        let lexically_inside = wt.starts_with(&root) && !wt.components().any(|c| c == Component::ParentDir);
+        let inside = std::fs::canonicalize(&wt).map(|p| p.starts_with(&root)).unwrap_or(lexically_inside);
         if !inside {
             return Err(Error::failed(format!(
                 "task {key} points at {}, outside {}; refusing to remove it",
@@ -600,6 +632,7 @@ pub fn release(ctx: &Context, spec: &str, remove: bool, force: bool) -> Result<R
             ))
             .hint("remove that folder yourself if you mean it, then `git okstra task release` without --remove"));
         }
+        refuse_foreign_branch(ctx, &row.branch, &wt)?;
         // A worktree git still marks `initializing` holds only git's own partial checkout.
         let interrupted = interrupted_add(&ctx.repo.common_dir, &wt);
         if wt.is_dir() && !force && !interrupted {
