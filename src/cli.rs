@@ -25,4 +25,6 @@ pub enum Command {
     /// Start, list, show and release task worktrees.
     #[command(subcommand)]
     Task(commands::task::TaskCommand),
+    /// Release handoff: turn an accepted task into a commit and a pull request.
+    Handoff(commands::handoff::HandoffArgs),
 }
