@@ -439,3 +439,100 @@ fn worktree_off_the_task_branch_is_refused() {
     let r = fx.handoff(&fx.wt, &["--action", "commit", "--yes"]).fails(1);
     assert!(r.stderr.contains("detached HEAD"), "{}", r.stderr);
 }
+
+// ---- The menus on a terminal, driven through a pseudo-terminal. ----
+
+const DOWN: &str = "\x1b[B";
+const UP: &str = "\x1b[A";
+const ENTER: &str = "\r";
+
+fn pty(fx: &Fx, extra_env: &[(&str, &str)]) -> rexpect::session::PtySession {
+    use std::process::Stdio;
+    let mut cmd = fx.env.command(common::BIN, &fx.wt);
+    cmd.arg("handoff").stdin(Stdio::inherit()).stdout(Stdio::inherit()).stderr(Stdio::inherit());
+    let path = format!("{}:{}", fx.bin.display(), std::env::var("PATH").unwrap_or_default());
+    cmd.env("PATH", path).env("TERM", "xterm").env_remove("NO_COLOR");
+    for (k, v) in extra_env {
+        cmd.env(k, v);
+    }
+    rexpect::session::spawn_command(cmd, Some(20_000)).expect("spawn on a pty")
+}
+
+fn keys(p: &mut rexpect::session::PtySession, k: &[&str]) {
+    for s in k {
+        p.send(s).unwrap();
+        p.flush().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(60));
+    }
+}
+
+#[test]
+fn menus_pick_the_defaults_pr_staging_use() {
+    let fx = fixture("accepted");
+    let mut p = pty(&fx, &[]);
+    p.exp_string("what should happen?").unwrap();
+    keys(&mut p, &[ENTER]);
+    p.exp_string("Pull request base").unwrap();
+    keys(&mut p, &[ENTER]);
+    p.exp_string("Commit message").unwrap();
+    keys(&mut p, &[ENTER]);
+    p.exp_string("created the pull request https://github.com/acme/proj/pull/42").unwrap();
+    p.exp_eof().unwrap();
+    assert_eq!(fx.env.git(&fx.origin, &["rev-parse", "refs/heads/feat-dev-1"]), fx.head());
+    assert_eq!(fx.gh_calls(), vec![EXPECTED_LIST.map(String::from).to_vec(), expected_create(&fx)]);
+    let report = fx.report();
+    assert!(report.contains("- action: `pr` (from menu)"), "{report}");
+    assert!(report.contains("- PR base: `staging` (from menu)"));
+    assert!(report.contains("- message: `use` (from menu)"));
+}
+
+#[test]
+fn menus_ask_again_then_take_a_typed_base_and_cancel() {
+    let fx = fixture("accepted");
+    let head = fx.head();
+    let refs = fx.origin_refs();
+    let mut p = pty(&fx, &[]);
+    p.exp_string("what should happen?").unwrap();
+    keys(&mut p, &[ENTER]);
+    p.exp_string("Pull request base").unwrap();
+    keys(&mut p, &[DOWN, ENTER]); // preprod: not on origin
+    p.exp_string("branch 'preprod' does not exist on origin; choose another").unwrap();
+    p.exp_string("Pull request base").unwrap();
+    keys(&mut p, &[DOWN, DOWN, DOWN, DOWN, DOWN, ENTER]); // other (type a branch name)
+    p.exp_string("Base branch on origin").unwrap();
+    keys(&mut p, &["feat-dev-1", ENTER]);
+    p.exp_string("is the feature branch itself").unwrap();
+    keys(&mut p, &["\x7f"; 10]);
+    keys(&mut p, &["nope", ENTER]);
+    p.exp_string("does not exist on origin").unwrap();
+    keys(&mut p, &["\x7f"; 4]);
+    keys(&mut p, &["dev", ENTER]);
+    p.exp_string("Commit message").unwrap();
+    keys(&mut p, &[DOWN, DOWN, ENTER]); // cancel
+    p.exp_eof().unwrap();
+    assert_eq!(fx.head(), head, "nothing committed");
+    assert_eq!(fx.origin_refs(), refs, "nothing pushed");
+    assert!(fx.gh_calls().is_empty());
+    let report = fx.report();
+    assert!(report.contains("Status: `cancelled`"), "{report}");
+    assert!(report.contains("- PR base: `dev` (from typed in)"), "{report}");
+    assert!(report.contains("- message: `cancel` (from menu)"));
+    assert!(report.contains("re-entry makes sense"));
+    assert_eq!(fx.phases().last().unwrap(), "release-handoff");
+}
+
+#[test]
+fn menu_edit_opens_the_git_editor() {
+    let fx = fixture("accepted");
+    let editor = fx.env.root().join("editor.sh");
+    write_exec(&editor, "#!/bin/sh\ngrep -q '^Refs: DEV-1' \"$1\" || exit 3\nprintf 'fix(web): edited by hand\\n\\n# dropped\\nRefs: DEV-1\\n' > \"$1\"\n");
+    let mut p = pty(&fx, &[("GIT_EDITOR", editor.to_str().unwrap())]);
+    p.exp_string("what should happen?").unwrap();
+    keys(&mut p, &[UP, ENTER]); // commit
+    p.exp_string("Commit message").unwrap();
+    keys(&mut p, &[DOWN, ENTER]); // edit
+    p.exp_eof().unwrap();
+    assert_eq!(fx.env.git(&fx.wt, &["log", "-1", "--format=%B"]), "fix(web): edited by hand\n\nRefs: DEV-1");
+    assert!(fx.gh_calls().is_empty());
+    assert!(fx.report().contains("- message: `edit` (from menu)"));
+}

@@ -62,7 +62,7 @@ pub fn subject(title: &str, task_raw: &str) -> String {
     let mut chars = t.chars();
     let first = chars.next().unwrap_or(' ');
     let second = chars.next();
-    if first.is_uppercase() && second.is_none_or(|c| !c.is_uppercase()) {
+    if first.is_uppercase() && !second.is_some_and(|c| c.is_uppercase()) {
         first.to_lowercase().chain(t.chars().skip(1)).collect()
     } else {
         t.to_string()

@@ -505,8 +505,9 @@ fn protected_branches(ctx: &Context) -> Vec<String> {
     }
 }
 
-fn by_hand(base: &str, branch: &str, body: &str) -> String {
-    format!("finish by hand: `gh pr create --base {base} --head {branch} --body-file {body}`, or open a pull request from `{branch}` into `{base}` on the forge's website")
+fn by_hand(base: &str, branch: &str, title: &str, body: &str) -> String {
+    let title = title.replace('\'', r"'\''");
+    format!("finish by hand: `gh pr create --base {base} --head {branch} --title '{title}' --body-file {body}`, or open a pull request from `{branch}` into `{base}` on the forge's website")
 }
 
 /// Run the release handoff for the task around `cwd` (or `req.task`).
@@ -601,7 +602,11 @@ pub fn run(cwd: &Path, req: &Request) -> Result<Outcome> {
         base_revision(&mut runner, &base, &origin_sha, &row.base_ref)
     };
     let (stat, committed) = diff_against(&mut runner, &out.base_rev)?;
-    let report_rel = out.verification_report.clone();
+    // Drafts name the report relative to the main worktree: no machine paths in commits.
+    let report_rel = Path::new(&out.verification_report)
+        .strip_prefix(&main)
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_else(|_| out.verification_report.clone());
     let facts = draft::Facts {
         branch: &row.branch,
         title: &row.title,
@@ -751,7 +756,7 @@ fn execute(
     let body_path = run_dir.join(PR_BODY_FILE);
     let body_s = body_path.to_string_lossy().into_owned();
     if !have_gh {
-        out.pr = PrOutcome::skipped(format!("gh is not on PATH; {}", by_hand(base, &out.branch, &body_s)));
+        out.pr = PrOutcome::skipped(format!("gh is not on PATH; {}", by_hand(base, &out.branch, title, &body_s)));
         std::fs::write(&body_path, &out.pr_body).map_err(|e| crate::error::io_at("cannot write", &body_path, e))?;
         output::warn(format!("pull request skipped: {}", out.pr.reason));
         return Ok(());
@@ -761,7 +766,7 @@ fn execute(
         out.pr = PrOutcome::skipped(format!(
             "gh pr list failed: {}; {}",
             list.summary(),
-            by_hand(base, &out.branch, &body_s)
+            by_hand(base, &out.branch, title, &body_s)
         ));
         std::fs::write(&body_path, &out.pr_body).map_err(|e| crate::error::io_at("cannot write", &body_path, e))?;
         fail(out, format!("gh pr list --head {} failed: {}", out.branch, list.summary()), &list.stderr);
@@ -783,7 +788,7 @@ fn execute(
         out.pr = PrOutcome::skipped(format!(
             "gh pr create failed: {}; {}",
             create.summary(),
-            by_hand(base, &out.branch, &body_s)
+            by_hand(base, &out.branch, title, &body_s)
         ));
         fail(out, format!("gh pr create failed: {}", create.summary()), &create.stderr);
         return Ok(());

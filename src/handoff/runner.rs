@@ -91,6 +91,18 @@ fn display(program: &str, args: &[String]) -> String {
     s
 }
 
+/// The output's first line, with control characters (NULs of `-z` output) as spaces, cut
+/// to 160 characters.
+fn one_line(out: &Output) -> String {
+    let line: String = out.summary().chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    let line = line.split_whitespace().collect::<Vec<_>>().join(" ");
+    if line.chars().count() > 160 {
+        format!("{}…", line.chars().take(159).collect::<String>())
+    } else {
+        line
+    }
+}
+
 impl Runner {
     pub fn new(cwd: &Path, feature: &str, protected: Vec<String>) -> Runner {
         Runner { cwd: cwd.to_path_buf(), feature: feature.to_string(), protected, log: Vec::new() }
@@ -209,7 +221,7 @@ impl Runner {
     pub fn run(&mut self, program: &str, args: &[String]) -> Result<Output> {
         self.check(program, args)?;
         let out = git::exec(program, args, &self.cwd)?;
-        self.log.push(Executed { command: display(program, args), exit_code: out.code, summary: out.summary() });
+        self.log.push(Executed { command: display(program, args), exit_code: out.code, summary: one_line(&out) });
         Ok(out)
     }
 
