@@ -25,4 +25,6 @@ pub enum Command {
     /// Start, list, show and release task worktrees.
     #[command(subcommand)]
     Task(commands::task::TaskCommand),
+    /// Run a lifecycle phase of the task whose worktree you stand in (prints the launch prompt's path).
+    Phase(commands::phase::PhaseArgs),
 }
