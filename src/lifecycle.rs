@@ -457,7 +457,12 @@ fn render_launch(prompts: &Prompts, vars: &Vars, phase: Phase) -> Result<(String
 /// `.project-docs` in the main worktree). Returns the names linked in the worktree now.
 fn link_sync_dirs(ctx: &Context, wt: &Path) -> Result<Vec<String>> {
     let names = ctx.sync_dirs()?;
-    worktree::link_sync_dirs(&ctx.repo, wt, &names)?;
+    {
+        // Concurrent runs of one task would race on the same missing link and on
+        // `info/exclude`: link under the registry lock.
+        let _lock = ctx.store.lock()?;
+        worktree::link_sync_dirs(&ctx.repo, wt, &names)?;
+    }
     Ok(names
         .into_iter()
         .filter(|n| std::fs::symlink_metadata(wt.join(n)).is_ok_and(|m| m.file_type().is_symlink()))

@@ -345,7 +345,7 @@ fn broken_templates_are_errors_and_write_nothing() {
 
 #[test]
 fn concurrent_phase_runs_get_distinct_run_folders() {
-    let (env, repo, _wt) = setup();
+    let (env, repo, wt) = setup();
     let n = 6;
     let children: Vec<_> = (0..n)
         .map(|i| {
@@ -374,6 +374,10 @@ fn concurrent_phase_runs_get_distinct_run_folders() {
     let numbers: Vec<&str> = folders.iter().map(|f| &f[..3]).collect();
     assert_eq!(numbers, ["001", "002", "003", "004", "005", "006"]);
     assert_eq!(phase_history(&env).len(), n, "every run recorded under the registry lock");
+    // All runs found `.project-docs` unlinked (it did not exist at task start): one link, one exclude line.
+    assert!(std::fs::symlink_metadata(wt.join(".project-docs")).unwrap().file_type().is_symlink());
+    let exclude = std::fs::read_to_string(repo.join(".git/info/exclude")).unwrap();
+    assert_eq!(exclude.lines().filter(|l| *l == "/.project-docs").count(), 1, "{exclude}");
 }
 
 /// A folder with a recording stand-in for `name` and a `git` link, for PATH.
