@@ -88,9 +88,11 @@ fn phase_run_reuses_worktree_writes_run_folder_and_records() {
     assert_eq!(phase_history(&env), ["requirements-discovery"]);
     assert_eq!(env.registry()["tasks"]["proj/default/dev-1"]["last_phase"], "requirements-discovery");
 
-    // Plain output: the launch path on stdout, nothing else.
+    // Plain output: the worktree path on stdout (as `task start`), the launch path on stderr.
     let plain = phase(&env, &repo, &["error-analysis"]).ok();
-    assert_eq!(plain.stdout.trim(), runs_dir(&repo).join("002-error-analysis/launch.md").to_str().unwrap());
+    assert_eq!(plain.stdout.trim(), wt.to_str().unwrap());
+    let launch = runs_dir(&repo).join("002-error-analysis/launch.md");
+    assert!(plain.stderr.contains(&format!("launch prompt: {}", launch.display())), "{}", plain.stderr);
     assert_eq!(phase_history(&env), ["requirements-discovery", "error-analysis"]);
     // The run folder is reachable from the task worktree through the .project-docs link.
     assert!(wt.join(".project-docs/okstra/tasks/dev-1/runs/002-error-analysis/launch.md").is_file());
@@ -351,7 +353,7 @@ fn concurrent_phase_runs_get_distinct_run_folders() {
         .map(|i| {
             let p = PHASES[i % 3];
             env.command(common::BIN, &repo)
-                .args(["task", "phase", "DEV-1", p])
+                .args(["task", "phase", "DEV-1", p, "--json"])
                 .stdout(std::process::Stdio::piped())
                 .stderr(std::process::Stdio::piped())
                 .spawn()
@@ -363,7 +365,8 @@ fn concurrent_phase_runs_get_distinct_run_folders() {
         .map(|c| {
             let out = c.wait_with_output().unwrap();
             assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-            String::from_utf8(out.stdout).unwrap().trim().to_string()
+            let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+            v["launch"].as_str().unwrap().to_string()
         })
         .collect();
     launches.sort();

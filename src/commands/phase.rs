@@ -98,7 +98,10 @@ fn execute(task: TaskRef<'_>, phase: &str, f: PhaseFlags) -> Result<i32> {
                 out.worktree.status.name(),
                 out.worktree.path
             ));
-            output::value(&out.launch);
+            output::info(format!("launch prompt: {}", out.launch));
+            // stdout is the worktree path, as for `task start`, so `cd "$(git okstra phase …)"`
+            // and the shell-init function work the same for both.
+            output::value(&out.worktree.path);
             Ok(0)
         }
         Some(e) => match e.exit_code {
