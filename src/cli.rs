@@ -27,4 +27,6 @@ pub enum Command {
     Task(commands::task::TaskCommand),
     /// Release handoff: turn an accepted task into a commit and a pull request.
     Handoff(commands::handoff::HandoffArgs),
+    /// Run a lifecycle phase of the task whose worktree you stand in (prints the launch prompt's path).
+    Phase(commands::phase::PhaseArgs),
 }

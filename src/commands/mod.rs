@@ -2,6 +2,7 @@
 //! Logic lives in the domain modules; these files parse, call and print.
 
 pub mod handoff;
+pub mod phase;
 pub mod task;
 
 use crate::cli::{Cli, Command};
@@ -13,6 +14,7 @@ pub fn run(cli: Cli) -> Result<i32> {
     match cli.command {
         Command::Task(cmd) => task::run(cmd),
         Command::Handoff(a) => handoff::run(a),
+        Command::Phase(a) => phase::run(a),
     }
 }
 

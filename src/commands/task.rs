@@ -23,6 +23,8 @@ pub enum TaskCommand {
     Release(ReleaseArgs),
     /// Release handoff of a named task (the same as `git okstra handoff --task`).
     Handoff(super::handoff::TaskHandoffArgs),
+    /// Run a lifecycle phase of a task: gate, run folder, launch prompt (prints its path).
+    Phase(super::phase::TaskPhaseArgs),
 }
 
 #[derive(Debug, Args)]
@@ -91,6 +93,7 @@ pub fn run(cmd: TaskCommand) -> Result<i32> {
         TaskCommand::Show(a) => show(a),
         TaskCommand::Release(a) => release(a),
         TaskCommand::Handoff(a) => super::handoff::run_for_task(a),
+        TaskCommand::Phase(a) => super::phase::run_for_task(a),
     }
 }
 
