@@ -150,7 +150,7 @@ fn missing_report_is_blocked() {
     let fx = fixture("accepted");
     std::fs::remove_dir_all(fx.runs()).unwrap();
     let r = fx.handoff(&fx.wt, &["--action", "commit", "--yes"]).fails(1);
-    assert!(r.stderr.contains("no final-verification report"), "{}", r.stderr);
+    assert!(r.stderr.contains("no final-verification run of task dev-1 has"), "{}", r.stderr);
     let r = fx.handoff(&fx.wt, &["--action", "commit", "--yes", "--verification-report", "nope.md"]).fails(1);
     assert!(r.stderr.contains("blocked") && r.stderr.contains("nope.md"), "{}", r.stderr);
     assert!(fx.git_calls().iter().all(|c| !c.starts_with("commit")));
