@@ -810,7 +810,7 @@ fn finish(ctx: &Context, key: &TaskKey, req: &Request, mut out: Outcome) -> Resu
     }
     let path = PathBuf::from(&out.report);
     std::fs::write(&path, report::render(&out)).map_err(|e| crate::error::io_at("cannot write", &path, e))?;
-    ctx.store.transaction(|reg| reg.record_phase(key, Phase::ReleaseHandoff))?;
+    lifecycle::record(ctx, key, Phase::ReleaseHandoff)?;
     Ok(out)
 }
 
