@@ -25,4 +25,16 @@ pub enum Command {
     /// Start, list, show and release task worktrees.
     #[command(subcommand)]
     Task(commands::task::TaskCommand),
+    /// Check the registry against the disk and git; `--repair` fixes what is safe.
+    Doctor(commands::doctor::DoctorArgs),
+    /// Print a shell completion script (bash, zsh, fish).
+    Completions(commands::shell::CompletionsArgs),
+    /// Print a shell function `okstra` that cd's into the task worktree after `task start`/`phase`.
+    ShellInit(commands::shell::ShellInitArgs),
+    /// Completion helper the completion scripts call (task ids, phases, words).
+    #[command(name = "__complete", hide = true)]
+    Complete(commands::shell::CompleteArgs),
+    /// Write the man pages into a folder.
+    #[command(name = "__man", hide = true)]
+    Man(commands::shell::ManArgs),
 }

@@ -5,14 +5,18 @@
 
 pub mod cli;
 pub mod commands;
+pub mod completion;
 pub mod config;
+pub mod doctor;
 pub mod error;
 pub mod gates;
 pub mod git;
+pub mod manpages;
 pub mod names;
 pub mod output;
 pub mod phase;
 pub mod policy;
 pub mod registry;
 pub mod runs;
+pub mod shell_init;
 pub mod worktree;
