@@ -88,12 +88,14 @@ impl Repo {
 
     /// The SHA a local branch points at, if it exists.
     pub fn branch_oid(&self, branch: &str) -> Option<String> {
-        let mut r = self.repo.try_find_reference(format!("refs/heads/{branch}").as_str()).ok()??;
+        // Branch refs are shared by all worktrees; ask the main repository, which outlives
+        // the linked worktree the caller may stand in (and may be removing).
+        let mut r = self.main.try_find_reference(format!("refs/heads/{branch}").as_str()).ok()??;
         r.peel_to_id().ok().map(|id| id.detach().to_string())
     }
 
     pub fn branch_exists(&self, branch: &str) -> bool {
-        self.repo.try_find_reference(format!("refs/heads/{branch}").as_str()).ok().flatten().is_some()
+        self.main.try_find_reference(format!("refs/heads/{branch}").as_str()).ok().flatten().is_some()
     }
 
     /// Whether `ancestor` is reachable from `descendant`. `None`: an object is not present locally.
