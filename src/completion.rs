@@ -32,7 +32,7 @@ pub fn script(shell: Shell, mut cmd: Command) -> String {
         Shell::Zsh => ClapShell::Zsh,
         Shell::Fish => ClapShell::Fish,
     };
-    cmd = cmd.bin_name(BIN);
+    cmd = without_hidden(&cmd).bin_name(BIN);
     clap_complete::generate(clap_shell, &mut cmd, BIN, &mut buf);
     let mut text = String::from_utf8_lossy(&buf).into_owned();
     cmd.build();
@@ -42,6 +42,21 @@ pub fn script(shell: Shell, mut cmd: Command) -> String {
         Shell::Fish => text.push_str(&fish_dynamic(&cmd)),
     }
     text
+}
+
+/// clap_complete lists hidden subcommands too: the helpers (`__complete`, `__man`) are no
+/// one's to type, so the scripts are made from a copy without them.
+fn without_hidden(cmd: &Command) -> Command {
+    let mut out = Command::new(cmd.get_name().to_string())
+        .args(cmd.get_arguments().cloned())
+        .subcommands(cmd.get_subcommands().filter(|s| !s.is_hide_set()).map(without_hidden));
+    if let Some(v) = cmd.get_version() {
+        out = out.version(v.to_string());
+    }
+    if let Some(a) = cmd.get_about() {
+        out = out.about(a.clone());
+    }
+    out
 }
 
 /// git's bash completion calls `_git_<subcommand>` for `git <subcommand> …` (and loads
