@@ -176,3 +176,39 @@ fn shell_init_prints_a_function_for_each_shell() {
     let check = bash(&env, &env.root(), "bash -n <(git okstra shell-init bash) && echo ok");
     assert_eq!(check.stdout, "ok\n", "{}", check.stderr);
 }
+
+#[test]
+fn install_extras_puts_pages_and_completions_in_the_user_folders() {
+    let env = Env::new();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("bin/okstra-install-extras");
+    let run = |path: &str| {
+        let out = env
+            .command("dash", &env.root())
+            .arg(&script)
+            .env("PATH", path)
+            .env_remove("XDG_DATA_HOME")
+            .env_remove("XDG_CONFIG_HOME")
+            .output()
+            .expect("run sh");
+        common::Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    };
+    let r = run("/usr/bin:/bin").fails(1);
+    assert!(r.stderr.starts_with("error: git-okstra is not on PATH\nhint: "), "{}", r.stderr);
+    assert!(!env.home.join(".local").exists());
+
+    run(&path_with_bin()).ok();
+    let h = &env.home;
+    let page = std::fs::read_to_string(h.join(".local/share/man/man1/git-okstra.1")).unwrap();
+    assert!(page.contains(".TH \"GIT-OKSTRA\""));
+    assert!(h.join(".local/share/man/man1/git-okstra-task.1").is_file());
+    let bash_script = std::fs::read_to_string(h.join(".local/share/bash-completion/completions/git-okstra")).unwrap();
+    assert!(bash_script.contains("_git_okstra ()"));
+    assert!(std::fs::read_to_string(h.join(".zfunc/_git-okstra")).unwrap().starts_with("#compdef git-okstra"));
+    assert!(h.join(".config/fish/completions/git-okstra.fish").is_file());
+    // Idempotent.
+    run(&path_with_bin()).ok();
+}
