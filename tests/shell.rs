@@ -212,3 +212,36 @@ fn install_extras_puts_pages_and_completions_in_the_user_folders() {
     // Idempotent.
     run(&path_with_bin()).ok();
 }
+
+#[test]
+fn option_values_complete_too() {
+    let env = Env::new();
+    let repo = env.repo("proj");
+    assert_eq!(complete_via_git(&env, &repo, "git okstra task start DEV-1 --category bu"), ["bugfix", "build"]);
+    assert_eq!(complete_via_git(&env, &repo, "git okstra -q task li"), ["list"]);
+}
+
+/// Colour only on a terminal and never with NO_COLOR: run under `script`, which gives the
+/// command a pseudo-terminal.
+#[test]
+fn colour_only_on_a_terminal_and_never_with_no_color() {
+    let env = Env::new();
+    let script = ["/usr/bin/script", "/bin/script"].into_iter().find(|p| Path::new(p).is_file());
+    let script = script.expect("`script` (util-linux) is needed to give the command a terminal");
+    let run = |no_color: Option<&str>| {
+        let mut cmd = env.command(script, &env.root());
+        cmd.args(["-qec", &format!("{BIN} task show X"), "/dev/null"]);
+        match no_color {
+            Some(v) => cmd.env("NO_COLOR", v),
+            None => cmd.env_remove("NO_COLOR"),
+        };
+        String::from_utf8_lossy(&cmd.output().unwrap().stdout).into_owned()
+    };
+    let tty = run(None);
+    assert!(tty.contains("\x1b[31merror:\x1b[0m not a git repository"), "{tty:?}");
+    assert!(!run(Some("1")).contains('\x1b'));
+    assert!(run(Some("")).contains('\x1b'), "an empty NO_COLOR does not count");
+    let piped = env.okstra_env(&env.root(), &["task", "show", "X"], &[("NO_COLOR", "")]).fails(1);
+    assert!(piped.stderr.starts_with("error: not a git repository"), "{:?}", piped.stderr);
+    assert!(piped.stderr.contains("\nhint: "), "{:?}", piped.stderr);
+}
