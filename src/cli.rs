@@ -37,4 +37,6 @@ pub enum Command {
     /// Write the man pages into a folder.
     #[command(name = "__man", hide = true)]
     Man(commands::shell::ManArgs),
+    /// Run a lifecycle phase of the task whose worktree you stand in (prints the launch prompt's path).
+    Phase(commands::phase::PhaseArgs),
 }

@@ -218,6 +218,7 @@ fn values(arg: &Arg, cwd: &Path) -> Vec<String> {
     match arg.get_id().as_str() {
         "task" | "task_id" => tasks(cwd),
         "phase" => phases(),
+        "exec" => ["claude", "codex", "gemini"].map(String::from).to_vec(),
         "category" => crate::names::Category::ALL.iter().map(|c| c.name().to_string()).collect(),
         _ => Vec::new(),
     }

@@ -135,9 +135,31 @@ pub const SETTINGS: &[Setting] = &[
         doc: "An explicit, logged override of one hook rule, for a human who means it; agents must never set it.",
     },
     Setting {
+        name: ENV_TASK_KEY,
+        source: Source::Env,
+        default: "set by git-okstra",
+        doc: "Set for an agent started by `phase --exec`: the task key.",
+    },
+    Setting {
+        name: ENV_PHASE,
+        source: Source::Env,
+        default: "set by git-okstra",
+        doc: "Set for an agent started by `phase --exec`: the phase.",
+    },
+    Setting {
+        name: ENV_RUN_DIR,
+        source: Source::Env,
+        default: "set by git-okstra",
+        doc: "Set for an agent started by `phase --exec`: the run folder.",
+    },
+    Setting {
         name: "NO_COLOR",
         source: Source::Env,
         default: "unset",
         doc: "Set and non-empty: no colour in messages (colour is used only on a terminal anyway).",
     },
 ];
+/// Set for an agent started by `--exec`: the task key, the phase and the run folder.
+pub const ENV_TASK_KEY: &str = "OKSTRA_TASK_KEY";
+pub const ENV_PHASE: &str = "OKSTRA_PHASE";
+pub const ENV_RUN_DIR: &str = "OKSTRA_RUN_DIR";

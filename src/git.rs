@@ -229,3 +229,28 @@ pub fn version(cwd: &Path) -> Result<(u32, u32)> {
         _ => Err(Error::failed(format!("cannot read the git version from {:?}", out.stdout.trim()))),
     }
 }
+
+/// Run `program args…` in `cwd` attached to the caller's terminal (stdin, stdout and stderr
+/// inherited): for programs the user works with directly, such as an agent CLI. `env` is
+/// added to the environment; `remove` and git's repository variables are taken out of it.
+/// Returns the exit code (128 + signal number when the program was killed).
+pub fn exec_attached<S: AsRef<std::ffi::OsStr>>(
+    program: &Path,
+    args: &[S],
+    cwd: &Path,
+    env: &[(&str, String)],
+    remove: &[&str],
+) -> Result<i32> {
+    use std::os::unix::process::ExitStatusExt;
+    let argv: Vec<OsString> = args.iter().map(|a| a.as_ref().to_os_string()).collect();
+    output::debug(format!("+ (cd {} && {} …{} argument(s))", cwd.display(), program.display(), argv.len()));
+    let mut expr = duct::cmd(program, &argv).dir(cwd).unchecked();
+    for var in GIT_LOCAL_ENV.iter().chain(remove) {
+        expr = expr.env_remove(var);
+    }
+    for (k, v) in env {
+        expr = expr.env(k, v);
+    }
+    let out = expr.run().map_err(|e| Error::failed(format!("cannot run {}: {e}", program.display())))?;
+    Ok(out.status.code().unwrap_or_else(|| 128 + out.status.signal().unwrap_or(0)))
+}

@@ -219,6 +219,8 @@ fn option_values_complete_too() {
     let repo = env.repo("proj");
     assert_eq!(complete_via_git(&env, &repo, "git okstra task start DEV-1 --category bu"), ["bugfix", "build"]);
     assert_eq!(complete_via_git(&env, &repo, "git okstra -q task li"), ["list"]);
+    assert_eq!(complete_via_git(&env, &repo, "git okstra phase final"), ["final-verification"]);
+    assert_eq!(complete_via_git(&env, &repo, "git okstra phase --exec co"), ["codex"]);
 }
 
 /// Colour only on a terminal and never with NO_COLOR: run under `script`, which gives the

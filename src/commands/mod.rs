@@ -2,6 +2,7 @@
 //! Logic lives in the domain modules; these files parse, call and print.
 
 pub mod doctor;
+pub mod phase;
 pub mod shell;
 pub mod task;
 
@@ -18,6 +19,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::ShellInit(a) => shell::shell_init(a),
         Command::Complete(a) => shell::complete(a),
         Command::Man(a) => shell::man(a),
+        Command::Phase(a) => phase::run(a),
     }
 }
 
