@@ -27,6 +27,18 @@ pub enum Command {
     Task(commands::task::TaskCommand),
     /// Release handoff: turn an accepted task into a commit and a pull request.
     Handoff(commands::handoff::HandoffArgs),
+    /// Check the registry against the disk and git; `--repair` fixes what is safe.
+    Doctor(commands::doctor::DoctorArgs),
+    /// Print a shell completion script (bash, zsh, fish).
+    Completions(commands::shell::CompletionsArgs),
+    /// Print a shell function `okstra` that cd's into the task worktree after `task start`/`phase`.
+    ShellInit(commands::shell::ShellInitArgs),
+    /// Completion helper the completion scripts call (task ids, phases, words).
+    #[command(name = "__complete", hide = true)]
+    Complete(commands::shell::CompleteArgs),
+    /// Write the man pages into a folder.
+    #[command(name = "__man", hide = true)]
+    Man(commands::shell::ManArgs),
     /// Run a lifecycle phase of the task whose worktree you stand in (prints the launch prompt's path).
     Phase(commands::phase::PhaseArgs),
 }

@@ -5,13 +5,16 @@
 
 pub mod cli;
 pub mod commands;
+pub mod completion;
 pub mod config;
+pub mod doctor;
 pub mod error;
 pub mod executor;
 pub mod gates;
 pub mod git;
 pub mod handoff;
 pub mod lifecycle;
+pub mod manpages;
 pub mod names;
 pub mod output;
 pub mod phase;
@@ -19,4 +22,5 @@ pub mod policy;
 pub mod prompt;
 pub mod registry;
 pub mod runs;
+pub mod shell_init;
 pub mod worktree;

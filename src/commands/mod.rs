@@ -1,8 +1,10 @@
 //! The CLI layer: one file per command group, each with clap `Args` and a `run` function.
 //! Logic lives in the domain modules; these files parse, call and print.
 
+pub mod doctor;
 pub mod handoff;
 pub mod phase;
+pub mod shell;
 pub mod task;
 
 use crate::cli::{Cli, Command};
@@ -14,6 +16,11 @@ pub fn run(cli: Cli) -> Result<i32> {
     match cli.command {
         Command::Task(cmd) => task::run(cmd),
         Command::Handoff(a) => handoff::run(a),
+        Command::Doctor(a) => doctor::run(a),
+        Command::Completions(a) => shell::completions(a),
+        Command::ShellInit(a) => shell::shell_init(a),
+        Command::Complete(a) => shell::complete(a),
+        Command::Man(a) => shell::man(a),
         Command::Phase(a) => phase::run(a),
     }
 }
