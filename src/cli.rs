@@ -25,4 +25,10 @@ pub enum Command {
     /// Start, list, show and release task worktrees.
     #[command(subcommand)]
     Task(commands::task::TaskCommand),
+    /// Install, remove and show the safety hooks.
+    #[command(subcommand)]
+    Hooks(commands::hooks::HooksCommand),
+    /// Entry points the installed hooks call.
+    #[command(subcommand)]
+    Hook(commands::hook::HookCommand),
 }
