@@ -115,7 +115,10 @@ impl From<AgentsError> for crate::error::Error {
             }
             AgentsError::Io { .. } => None,
         };
-        let err = crate::error::Error::failed(e.to_string());
+        let err = match &e {
+            AgentsError::Unknown(_) => crate::error::Error::usage(e.to_string()),
+            _ => crate::error::Error::failed(e.to_string()),
+        };
         match hint {
             Some(h) => err.hint(h),
             None => err,

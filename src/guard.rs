@@ -692,7 +692,10 @@ fn check_gh(args: &[String], subject: &str) -> Option<Violation> {
     let mut pos = Vec::new();
     let mut i = 0;
     while let Some(a) = args.get(i) {
-        if a == "-R" || a == "--repo" {
+        // Options that take the next word as their value.
+        let valued = ["-R", "--repo", "-X", "--method", "-f", "-F", "--field", "--raw-field", "-H", "--header"];
+        let valued_more = ["--input", "-q", "--jq", "-t", "--template", "--hostname", "--cache", "-p", "--preview"];
+        if valued.contains(&a.as_str()) || valued_more.contains(&a.as_str()) {
             i += 2;
             continue;
         }

@@ -261,6 +261,7 @@ pub fn start(cwd: &Path, req: &StartRequest) -> Result<StartOutcome> {
     let group = ctx.group(req.group.as_deref());
     let key = TaskKey::new(&project, &group, &req.task_id);
     let sync_names = ctx.sync_dirs()?;
+    let guard_agents = crate::agents::configured(&ctx.repo)?;
     if ctx.repo.is_bare() {
         return Err(Error::failed("this repository is bare; task worktrees are made from a main worktree")
             .hint("run the command in a clone with a working tree"));
@@ -357,6 +358,9 @@ pub fn start(cwd: &Path, req: &StartRequest) -> Result<StartOutcome> {
 
     let mut finish = || -> Result<Row> {
         link_sync_dirs(&ctx.repo, &path, &sync_names)?;
+        for agent in &guard_agents {
+            crate::agents::install(&path, *agent)?;
+        }
         let row = Row {
             project_id: key.project.to_string(),
             task_group: key.group.to_string(),
