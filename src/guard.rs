@@ -208,7 +208,7 @@ fn check_assignment(assign: &str, subject: &str) -> Option<Violation> {
 }
 
 fn check_argv(words: &[String], stdin: &[String], subject: &str, depth: usize, ctx: &mut Context) -> Option<Violation> {
-    let Some(first) = words.first() else { return None };
+    let first = words.first()?;
     let prog = basename(first);
     let args = &words[1..];
     let nested = |text: &str, ctx: &mut Context| check_script(text, depth + 1, ctx);
@@ -510,7 +510,7 @@ fn check_git(args: &[String], subject: &str, ctx: &mut Context) -> Option<Violat
             _ => break,
         }
     }
-    let Some(sub) = args.get(i) else { return None };
+    let sub = args.get(i)?;
     let rest = &args[i + 1..];
     if let Some(d) = dir {
         ctx.cwd = ctx.cwd.join(d);
@@ -586,6 +586,7 @@ fn check_push(args: &[String], subject: &str, ctx: &mut Context) -> Option<Viola
     let mut force = None::<String>;
     let mut delete = false;
     let mut all = None::<String>;
+    let mut tags_only = false;
     let mut operands = Vec::new();
     for a in &parsed {
         match a {
@@ -599,6 +600,7 @@ fn check_push(args: &[String], subject: &str, ctx: &mut Context) -> Option<Viola
             }
             Arg::Short('d') | Arg::Long("delete", _) => delete = true,
             Arg::Long(n @ ("all" | "branches"), _) => all = Some(format!("--{n}")),
+            Arg::Long("tags", _) => tags_only = true,
             Arg::Operand(o) => operands.push(*o),
             _ => {}
         }
@@ -634,6 +636,17 @@ fn check_push(args: &[String], subject: &str, ctx: &mut Context) -> Option<Viola
             return Some(v);
         }
     }
+    if operands.len() <= 1 && !tags_only && !delete {
+        // No refspec: git pushes the current branch (push.default), so judge that one.
+        let branch = ctx.current_branch()?;
+        if ctx.protected().contains(&branch) {
+            return Some(violation(
+                Rule::ProtectedUpdate,
+                subject,
+                format!("this push updates the protected branch '{branch}' (the current branch) directly"),
+            ));
+        }
+    }
     None
 }
 
@@ -650,14 +663,7 @@ fn judge_refspec(spec: &str, delete: bool, subject: &str, ctx: &mut Context) -> 
         None => (spec, spec),
     };
     let deleting = delete || (src.is_empty() && !dst.is_empty());
-    let dst = if dst == "HEAD" || dst == "@" {
-        match ctx.current_branch() {
-            Some(b) => b,
-            None => return None,
-        }
-    } else {
-        dst.to_string()
-    };
+    let dst = if dst == "HEAD" || dst == "@" { ctx.current_branch()? } else { dst.to_string() };
     let branch = match dst.strip_prefix("refs/") {
         Some(r) => match r.strip_prefix("heads/") {
             Some(b) => b.to_string(),

@@ -331,6 +331,19 @@ fn protected_branches_come_from_the_repository_at_the_hosts_cwd() {
 }
 
 #[test]
+fn pushing_the_current_branch_when_it_is_protected() {
+    let env = Env::new();
+    let repo = env.repo("proj");
+    for cmd in ["git push", "git push origin", "git push -u origin HEAD", "git push origin @"] {
+        let r = env.okstra(&repo, &["hook", "agent-guard", cmd]).fails(2);
+        assert!(r.stderr.contains("[protected-update]") && r.stderr.contains("'main'"), "{cmd}: {}", r.stderr);
+    }
+    env.okstra(&repo, &["hook", "agent-guard", "git push --tags"]).ok();
+    env.git(&repo, &["checkout", "-q", "--detach"]);
+    env.okstra(&repo, &["hook", "agent-guard", "git push"]).ok();
+}
+
+#[test]
 fn the_guard_ignores_the_override_in_its_own_environment() {
     let env = Env::new();
     let repo = setup(&env);
