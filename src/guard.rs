@@ -306,7 +306,7 @@ fn check_argv(words: &[String], stdin: &[String], subject: &str, depth: usize, c
             .iter()
             .filter(|a| !a.starts_with('-'))
             .find_map(|a| if a.contains('=') { check_assignment(a, subject) } else { export_name(a, subject) }),
-        "git" => check_git(args, subject, ctx),
+        "git" => check_git(args, subject, depth, ctx),
         "gh" => check_gh(args, subject),
         "npm" | "pnpm" | "yarn" | "bun" => {
             let pos = positionals(args);
@@ -475,7 +475,7 @@ fn skips_hooks(parsed: &[Arg], short_n_is_no_verify: bool) -> bool {
     skip
 }
 
-fn check_git(args: &[String], subject: &str, ctx: &mut Context) -> Option<Violation> {
+fn check_git(args: &[String], subject: &str, depth: usize, ctx: &mut Context) -> Option<Violation> {
     // Global options before the subcommand.
     let mut i = 0;
     let mut dir: Option<PathBuf> = None;
@@ -551,7 +551,26 @@ fn check_git(args: &[String], subject: &str, ctx: &mut Context) -> Option<Violat
                 "S",
                 &["message", "file", "strategy", "strategy-option", "into-name", "onto", "exec", "upstream"],
             );
-            skips_hooks(&parsed, false).then(|| no_verify(sub))
+            if skips_hooks(&parsed, false) {
+                return Some(no_verify(sub));
+            }
+            // `rebase -x/--exec <cmd>` runs a shell command after each commit.
+            let execs = rest.iter().enumerate().filter_map(|(k, a)| match a.as_str() {
+                "-x" | "--exec" => rest.get(k + 1).map(String::as_str),
+                s => s.strip_prefix("--exec="),
+            });
+            let scripts: Vec<&str> = if sub == "rebase" { execs.collect() } else { Vec::new() };
+            scripts.into_iter().find_map(|s| check_script(s, depth + 1, ctx))
+        }
+        // `git submodule foreach '<cmd>'` and `git bisect run <cmd…>` run commands too.
+        "submodule" => {
+            let at = rest.iter().position(|a| a == "foreach")?;
+            let cmd: Vec<&String> = rest[at + 1..].iter().skip_while(|a| a.starts_with('-')).collect();
+            let text = cmd.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" ");
+            check_script(&text, depth + 1, ctx)
+        }
+        "bisect" if rest.first().map(String::as_str) == Some("run") => {
+            check_argv(&rest[1..], &[], subject, depth + 1, ctx)
         }
         "push" => check_push(rest, subject, ctx),
         "config" => check_git_config(rest, subject),
@@ -772,6 +791,14 @@ mod tests {
         assert_eq!(rule("git push origin tag v1"), None);
         assert_eq!(rule("git push origin refs/tags/v1"), None);
         assert_eq!(rule("git push origin main:feat-y"), None);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn never_panics(text in "(git |push |commit |-f |-n |-m |--no-verify |sh |-c |' |\" |\\$\\( |\\) |; |&& |env |A=1 |main |:dev |\\+x |-C |-c |find |-exec |\\\\; |gh |api |-X |<<E\n|E\n)*") {
+            let mut ctx = Context::with(Protected::default(), Some("feat-x"));
+            let _ = check(&text, &mut ctx);
+        }
     }
 
     #[test]

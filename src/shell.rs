@@ -626,6 +626,23 @@ mod tests {
         assert_eq!(parse(&"$(".repeat(40)), Err(ParseError::TooDeep));
     }
 
+    proptest::proptest! {
+        #[test]
+        fn join_then_parse_gives_the_words_back(ws in proptest::collection::vec("[ -~\n\t]{1,12}", 1..6)) {
+            let ws: Vec<String> = ws;
+            let cmds = parse(&join(&ws)).unwrap();
+            proptest::prop_assert_eq!(cmds.len(), 1);
+            let mut back = cmds[0].assigns.clone();
+            back.extend(cmds[0].words.clone());
+            proptest::prop_assert_eq!(back, ws);
+        }
+
+        #[test]
+        fn never_panics(text in "[ -~\n]{0,60}") {
+            let _ = parse(&text);
+        }
+    }
+
     #[test]
     fn quote_round_trips() {
         let ws: Vec<String> = vec!["git".into(), "commit".into(), "-m".into(), "it's a b".into()];

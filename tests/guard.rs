@@ -152,6 +152,12 @@ const TABLE: &[(&str, Option<&str>)] = &[
     ("sh -c 'git status'", None),
     ("git commit -m \"$(cat msg.txt)\"", None),
     ("git fetch --force origin", None),
+    ("git commit -m \"$(cat <<'EOF'\nfix(guard): don't use --no-verify (ever)\nEOF\n)\"", None),
+    ("git commit -n -m \"$(cat <<'EOF'\nwip\nEOF\n)\"", Some("no-verify")),
+    ("git rebase -x 'git push -f' main", Some("non-fast-forward")),
+    ("git rebase --exec='cargo test' main", None),
+    ("git submodule foreach --recursive 'git push --force'", Some("non-fast-forward")),
+    ("git bisect run cargo test", None),
     ("git reset --hard HEAD~1", None),
     ("git worktree add ../x -b feat-z", None),
 ];
