@@ -5,7 +5,7 @@
 //! Pure decisions; the only outside read is the repository's protected-branch list and current
 //! branch (through gix), and only when the command pushes to an explicit ref.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use crate::policy::{self, Protected, Rule, Violation};
 use crate::shell::{self, SimpleCommand};
@@ -47,8 +47,11 @@ const SHELL_TOOLS: &[&str] = &["Bash", "run_shell_command", "Shell", "shell", "b
 /// Input that looks like JSON but cannot be read is an error (the caller blocks).
 pub fn read_request(input: &str) -> Result<Request, String> {
     let trimmed = input.trim_start();
-    if !trimmed.starts_with('{') {
-        return Ok(Request::Shell { host: Host::Plain, command: input.to_string(), cwd: None });
+    // A JSON object starts `{"` or `{}`; a shell group `{ cmd; }` does not.
+    let json =
+        trimmed.strip_prefix('{').is_some_and(|r| matches!(r.trim_start().chars().next(), Some('"' | '}') | None));
+    if !json {
+        return Ok(plain(input));
     }
     let v: serde_json::Value =
         serde_json::from_str(trimmed).map_err(|e| format!("the hook input is not valid JSON ({e})"))?;
@@ -77,6 +80,11 @@ pub fn read_request(input: &str) -> Result<Request, String> {
         "the hook input has neither tool_input.command (Claude Code, Gemini CLI) nor command (Cursor){}",
         if event.is_empty() { String::new() } else { format!("; event {event:?}") }
     ))
+}
+
+/// A command given as text (an argument, or stdin that is not JSON).
+pub fn plain(command: &str) -> Request {
+    Request::Shell { host: Host::Plain, command: command.to_string(), cwd: None }
 }
 
 /// Where the command runs: the protected branches and the current branch are read from
@@ -758,11 +766,6 @@ fn check_gh(args: &[String], subject: &str) -> Option<Violation> {
     }
 }
 
-/// Whether `path` is a directory (the host's `cwd` may be stale).
-pub fn usable_dir(path: &Path) -> bool {
-    path.is_dir()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -816,8 +819,10 @@ mod tests {
         let r = read_request(r#"{"tool_name":"Read","tool_input":{"file_path":"x"}}"#);
         assert!(matches!(r, Ok(Request::NotShell { .. })));
         assert!(read_request(r#"{"tool_name":"Bash","tool_input":{}}"#).is_err());
-        assert!(read_request("{not json").is_err());
+        assert!(read_request("{\"not json").is_err());
         assert!(read_request(r#"{"hello":1}"#).is_err());
         assert!(matches!(read_request("git status"), Ok(Request::Shell { host: Host::Plain, .. })));
+        assert_eq!(read_request("{ git push -f; }"), Ok(plain("{ git push -f; }")));
+        assert!(read_request("{\n  \"tool_input\": ").is_err());
     }
 }

@@ -147,6 +147,10 @@ const TABLE: &[(&str, Option<&str>)] = &[
     ("find . -name x -exec git push -f \\;", Some("non-fast-forward")),
     ("g\\\nit push -f", Some("non-fast-forward")),
     ("'git' 'push' '--force'", Some("non-fast-forward")),
+    ("{ git push -f; }", Some("non-fast-forward")),
+    ("if true; then git push -f; fi", Some("non-fast-forward")),
+    ("for b in a c; do git push origin \"$b\" --force; done", Some("non-fast-forward")),
+    ("! git commit --no-verify -m x", Some("no-verify")),
     ("git status && git log --oneline | grep force", None),
     ("FOO=1 git status", None),
     ("sh -c 'git status'", None),
@@ -306,6 +310,8 @@ fn plain_stdin_and_bad_input_block() {
     let r = with_stdin(&env, &repo, &["hook", "agent-guard"], "git push -f\n").fails(2);
     assert!(r.stderr.contains("[non-fast-forward]"));
     with_stdin(&env, &repo, &["hook", "agent-guard"], "git status\n").ok();
+    let r = with_stdin(&env, &repo, &["hook", "agent-guard"], "{ git push -f; }").fails(2);
+    assert!(r.stderr.contains("[non-fast-forward]"), "a shell group is not JSON: {}", r.stderr);
     let r = with_stdin(&env, &repo, &["hook", "agent-guard"], "{\"tool_input\": ").fails(2);
     assert!(r.stderr.contains("[malformed]") && r.stderr.contains("not valid JSON"), "{}", r.stderr);
     let r = with_stdin(&env, &repo, &["hook", "agent-guard"], r#"{"tool_name":"Bash","tool_input":{}}"#).fails(2);

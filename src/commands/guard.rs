@@ -46,13 +46,21 @@ pub struct AgentHooksArgs {
 /// Exit 0 with no output when allowed; exit 2 with one sentence on stderr when blocked.
 /// Anything that goes wrong blocks too: the guard never lets a command through by accident.
 pub fn agent_guard(a: AgentGuardArgs) -> Result<i32> {
-    let text = match a.command.as_slice() {
-        [one] => one.clone(),
-        [] => read_stdin().map_err(|e| e.with_code(EXIT_BLOCKED))?,
-        words => crate::shell::join(words),
+    let (text, request) = match a.command.as_slice() {
+        [] => {
+            let text = read_stdin().map_err(|e| e.with_code(EXIT_BLOCKED))?;
+            let request = guard::read_request(&text);
+            (text, request)
+        }
+        [one] => (one.clone(), Ok(guard::plain(one))),
+        words => {
+            let text = crate::shell::join(words);
+            let request = Ok(guard::plain(&text));
+            (text, request)
+        }
     };
     let here = super::cwd()?;
-    let (host, command, cwd) = match guard::read_request(&text) {
+    let (host, command, cwd) = match request {
         Ok(Request::Shell { host, command, cwd }) => (host, command, cwd),
         Ok(Request::NotShell { .. }) => return Ok(0),
         Err(why) => {
@@ -60,7 +68,7 @@ pub fn agent_guard(a: AgentGuardArgs) -> Result<i32> {
             return Ok(block(&v, Host::Plain, a.agent.as_deref(), &text, &here));
         }
     };
-    let cwd = cwd.filter(|c| guard::usable_dir(c)).unwrap_or(here);
+    let cwd = cwd.filter(|c| c.is_dir()).unwrap_or(here);
     let mut ctx = guard::Context::new(cwd.clone());
     match guard::check(&command, &mut ctx) {
         None => Ok(0),
