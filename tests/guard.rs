@@ -506,6 +506,19 @@ fn task_start_installs_the_configured_agents() {
     assert!(wt.join(".cursor/hooks.json").exists());
     assert!(!wt.join(".gemini/settings.json").exists());
     assert!(!repo.join(".claude").exists(), "the main worktree is not touched");
+    assert_eq!(env.git(&wt, &["status", "--porcelain"]), "", "the new settings files are excluded, not untracked");
+    // A tracked settings file is merged into, and shows as a change.
+    env.git(&repo, &["config", "okstra.agentGuard", "gemini"]);
+    std::fs::create_dir_all(repo.join(".gemini")).unwrap();
+    std::fs::write(repo.join(".gemini/settings.json"), "{\"theme\": \"x\"}\n").unwrap();
+    env.git(&repo, &["add", "-f", ".gemini/settings.json"]);
+    env.git(&repo, &["commit", "-q", "-m", "gemini settings"]);
+    let out = env.okstra(&repo, &["task", "start", "DEV-3", "--json"]).ok().json();
+    let wt3 = std::path::PathBuf::from(out["path"].as_str().unwrap());
+    let gemini = read_json(&wt3.join(".gemini/settings.json"));
+    assert_eq!(gemini["theme"], "x");
+    assert_eq!(gemini["hooks"]["BeforeTool"][0]["matcher"], "run_shell_command");
+    assert_eq!(env.git(&wt3, &["status", "--porcelain"]), " M .gemini/settings.json");
 
     env.git(&repo, &["config", "okstra.agentGuard", "claude,codex"]);
     let r = env.okstra(&repo, &["task", "start", "DEV-2"]).fails(2);
