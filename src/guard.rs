@@ -151,7 +151,26 @@ fn check_script(text: &str, depth: usize, ctx: &mut Context) -> Option<Violation
             ))
         }
     };
-    commands.iter().find_map(|c| check_command(c, depth, ctx))
+    let mut previous: Option<&SimpleCommand> = None;
+    for c in &commands {
+        // `echo 'git push -f' | sh`: the text a shell reads from a pipe, when we can see it.
+        let fed = previous.filter(|_| c.piped).and_then(echoed_text);
+        if let Some(v) = check_command(c, fed, depth, ctx) {
+            return Some(v);
+        }
+        previous = Some(c);
+    }
+    None
+}
+
+/// What `echo …` / `printf …` writes, roughly (enough to read it as a script).
+fn echoed_text(cmd: &SimpleCommand) -> Option<String> {
+    let (first, args) = cmd.words.split_first()?;
+    match basename(first) {
+        "echo" => Some(args.iter().skip_while(|a| a.starts_with('-')).cloned().collect::<Vec<_>>().join(" ")),
+        "printf" => Some(args.join(" ").replace("\\n", "\n")),
+        _ => None,
+    }
 }
 
 fn violation(rule: Rule, subject: &str, message: impl Into<String>) -> Violation {
@@ -175,7 +194,7 @@ fn basename(word: &str) -> &str {
     word.rsplit('/').next().unwrap_or(word)
 }
 
-fn check_command(cmd: &SimpleCommand, depth: usize, ctx: &mut Context) -> Option<Violation> {
+fn check_command(cmd: &SimpleCommand, fed: Option<String>, depth: usize, ctx: &mut Context) -> Option<Violation> {
     let mut words: &[String] = &cmd.words;
     while let Some(first) = words.first() {
         if RESERVED.contains(&first.as_str()) {
@@ -190,7 +209,9 @@ fn check_command(cmd: &SimpleCommand, depth: usize, ctx: &mut Context) -> Option
             return Some(v);
         }
     }
-    check_argv(words, &cmd.stdin, &subject, depth, ctx)
+    let mut stdin = cmd.stdin.clone();
+    stdin.extend(fed);
+    check_argv(words, &stdin, &subject, depth, ctx)
 }
 
 /// `NAME=value` set for a command or exported: the override and the hook switches.
@@ -299,6 +320,8 @@ fn check_argv(words: &[String], stdin: &[String], subject: &str, depth: usize, c
                         i += 1;
                     }
                     i += 1;
+                } else if a == "--rcfile" || a == "--init-file" {
+                    i += 2;
                 } else if a.starts_with("--") || a.starts_with('+') {
                     i += 1;
                 } else {

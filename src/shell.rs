@@ -17,6 +17,8 @@ pub struct SimpleCommand {
     pub assigns: Vec<String>,
     pub words: Vec<String>,
     pub stdin: Vec<String>,
+    /// Its stdin is the previous command's output (`a | b`).
+    pub piped: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -150,10 +152,13 @@ impl Parser {
                         self.word()?;
                         continue;
                     }
-                    if matches!(self.peek(), Some('&' | '|' | ';')) {
+                    let doubled = matches!(self.peek(), Some('&' | '|' | ';'));
+                    let pipe = c == '|' && (!doubled || self.peek() == Some('&'));
+                    if doubled {
                         self.i += 1;
                     }
                     self.finish(&mut cur, &mut pending);
+                    cur.piped = pipe;
                 }
                 '(' => {
                     self.i += 1;
@@ -574,6 +579,12 @@ mod tests {
         assert_eq!(words("echo $'a\\nb\\'c'"), w(&[&["echo", "a\nb'c"]]));
         assert_eq!(words("g\\\nit push"), w(&[&["git", "push"]]));
         assert_eq!(words("git' 'push"), w(&[&["git push"]]));
+    }
+
+    #[test]
+    fn pipes_are_marked() {
+        let piped: Vec<bool> = parse("a | b |& c || d && e; f").unwrap().iter().map(|c| c.piped).collect();
+        assert_eq!(piped, [false, true, true, false, false, false]);
     }
 
     #[test]
