@@ -25,8 +25,16 @@ pub enum Command {
     /// Start, list, show and release task worktrees.
     #[command(subcommand)]
     Task(commands::task::TaskCommand),
+    /// Run a lifecycle phase of the task whose worktree you stand in (prints the worktree path).
+    Phase(commands::phase::PhaseArgs),
     /// Release handoff: turn an accepted task into a commit and a pull request.
     Handoff(commands::handoff::HandoffArgs),
+    /// Install, remove and show the safety hooks.
+    #[command(subcommand)]
+    Hooks(commands::hooks::HooksCommand),
+    /// Entry points the installed hooks call.
+    #[command(subcommand)]
+    Hook(commands::hook::HookCommand),
     /// Check the registry against the disk and git; `--repair` fixes what is safe.
     Doctor(commands::doctor::DoctorArgs),
     /// Print a shell completion script (bash, zsh, fish).
@@ -39,6 +47,4 @@ pub enum Command {
     /// Write the man pages into a folder.
     #[command(name = "__man", hide = true)]
     Man(commands::shell::ManArgs),
-    /// Run a lifecycle phase of the task whose worktree you stand in (prints the launch prompt's path).
-    Phase(commands::phase::PhaseArgs),
 }

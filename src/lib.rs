@@ -3,6 +3,7 @@
 //! `commands` holds the thin CLI layer (one file per command group); the domain modules
 //! beside it hold the logic and can be used without the CLI.
 
+pub mod agents;
 pub mod cli;
 pub mod commands;
 pub mod completion;
@@ -12,6 +13,7 @@ pub mod error;
 pub mod executor;
 pub mod gates;
 pub mod git;
+pub mod guard;
 pub mod handoff;
 pub mod lifecycle;
 pub mod manpages;
@@ -22,5 +24,6 @@ pub mod policy;
 pub mod prompt;
 pub mod registry;
 pub mod runs;
+pub mod shell;
 pub mod shell_init;
 pub mod worktree;

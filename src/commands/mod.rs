@@ -2,7 +2,10 @@
 //! Logic lives in the domain modules; these files parse, call and print.
 
 pub mod doctor;
+pub mod guard;
 pub mod handoff;
+pub mod hook;
+pub mod hooks;
 pub mod phase;
 pub mod shell;
 pub mod task;
@@ -22,6 +25,8 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Complete(a) => shell::complete(a),
         Command::Man(a) => shell::man(a),
         Command::Phase(a) => phase::run(a),
+        Command::Hooks(cmd) => hooks::run(cmd),
+        Command::Hook(cmd) => hook::run(cmd),
     }
 }
 
