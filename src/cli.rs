@@ -25,4 +25,10 @@ pub enum Command {
     /// Start, list, show and release task worktrees.
     #[command(subcommand)]
     Task(commands::task::TaskCommand),
+    /// Install, remove and inspect the okstra git hooks.
+    #[command(subcommand)]
+    Hooks(commands::hooks::HooksCommand),
+    /// The entry points the installed hook files call (not for direct use).
+    #[command(subcommand)]
+    Hook(commands::hook::HookCommand),
 }

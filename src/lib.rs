@@ -9,6 +9,7 @@ pub mod config;
 pub mod error;
 pub mod gates;
 pub mod git;
+pub mod hooks;
 pub mod names;
 pub mod output;
 pub mod phase;

@@ -1,6 +1,8 @@
 //! The CLI layer: one file per command group, each with clap `Args` and a `run` function.
 //! Logic lives in the domain modules; these files parse, call and print.
 
+pub mod hook;
+pub mod hooks;
 pub mod task;
 
 use crate::cli::{Cli, Command};
@@ -11,6 +13,8 @@ pub fn run(cli: Cli) -> Result<i32> {
     crate::output::set_verbosity(if cli.quiet { -1 } else { cli.verbose.min(100) as i8 });
     match cli.command {
         Command::Task(cmd) => task::run(cmd),
+        Command::Hooks(cmd) => hooks::run(cmd),
+        Command::Hook(cmd) => hook::run(cmd),
     }
 }
 
