@@ -1,2 +1,9 @@
-# Only a finished transaction can reveal a `push --no-verify`; skip the rest without starting okstra.
+# Only a finished transaction that moved a remote-tracking branch can reveal a
+# `push --no-verify`; every other one (each commit, checkout, reset) ends here.
 [ "$1" = committed ] || exit 0
+lines=
+while read -r line; do
+	case $line in *" refs/remotes/"*) lines="${lines:+$lines
+}$line" ;; esac
+done
+[ -n "$lines" ] || exit 0

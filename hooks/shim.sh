@@ -8,4 +8,4 @@ okstra=$installed
 	echo "hint: put git-okstra on PATH and run 'git okstra hooks install', or delete $0" >&2
 	exit 1
 }
-exec "$okstra" hook {{HOOK}} "$@"
+exec "$okstra" hook {{HOOK}} "$@"{{STDIN}}

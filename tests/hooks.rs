@@ -219,6 +219,14 @@ fn no_verify_commits_are_refused() {
     assert_eq!(rev(&env, &repo, "HEAD"), head);
     assert_eq!(audit(&repo).len(), 5);
     assert!(audit(&repo).iter().all(|l| l["rule"] == "no-verify" && l["source"] == "prepare-commit-msg"));
+    // Without okstra's pre-commit in place there is no stamp to expect: a warning, no refusal.
+    use std::os::unix::fs::PermissionsExt;
+    let pre_commit = repo.join(".git/hooks/pre-commit");
+    std::fs::set_permissions(&pre_commit, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let r = env.git_run(&repo, &["commit", "-q", "-n", "-m", "unguarded"]).ok();
+    assert!(r.stderr.contains("cannot tell whether this commit skipped its checks"), "{}", r.stderr);
+    env.git(&repo, &["reset", "-q", "--soft", "HEAD~1"]);
+    std::fs::set_permissions(&pre_commit, std::fs::Permissions::from_mode(0o755)).unwrap();
     // The same commit with its checks goes through.
     env.git(&repo, &["commit", "-q", "-m", "with checks"]);
     assert_ne!(rev(&env, &repo, "HEAD"), head);

@@ -67,7 +67,7 @@ pub fn prepare_commit_msg() -> Result<i32> {
     let repo = open_repo()?;
     // Without okstra's stamping hook there is no stamp to expect: say so, never refuse.
     let hook_file = repo.hooks_dir().join(skipped_hook.name());
-    if !std::fs::read(&hook_file).map(|c| super::shim::is_shim(&c)).unwrap_or(false) {
+    if !is_active_shim(&hook_file) {
         output::warn(format!(
             "okstra cannot tell whether this commit skipped its checks: {} is not okstra's; run `git okstra hooks install`",
             hook_file.display()
@@ -82,6 +82,13 @@ pub fn prepare_commit_msg() -> Result<i32> {
         format!("run `git {cmd}` again without --no-verify/-n and fix what the checks report"),
     );
     Ok(decide("prepare-commit-msg", &repo.common_dir, vec![v]))
+}
+
+/// Whether git will run okstra's shim at `path` (git skips a hook file that is not executable).
+fn is_active_shim(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    let executable = std::fs::metadata(path).map(|m| m.permissions().mode() & 0o111 != 0).unwrap_or(false);
+    executable && std::fs::read(path).map(|c| super::shim::is_shim(&c)).unwrap_or(false)
 }
 
 fn malformed(source: &str, m: Malformed) -> Violation {

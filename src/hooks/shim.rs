@@ -58,14 +58,16 @@ pub fn render(hook: HookName, binary: &Path, chain: Option<ChainStyle>) -> Strin
             template.replace("{{RUN}}", run)
         }
     };
-    let filter = match hook {
-        HookName::ReferenceTransaction => FILTER_REFERENCE_TRANSACTION,
-        _ => "",
+    // reference-transaction: the filter keeps only the lines okstra looks at, and hands them on.
+    let (filter, stdin) = match hook {
+        HookName::ReferenceTransaction => (FILTER_REFERENCE_TRANSACTION, " <<okstra_lines\n$lines\nokstra_lines"),
+        _ => ("", ""),
     };
     SHIM.replace("{{CHAIN}}", &chain)
         .replace("{{FILTER}}", filter)
         .replace("{{BINARY}}", &sh_quote(&binary.to_string_lossy()))
         .replace("{{HOOK}}", hook.name())
+        .replace("{{STDIN}}", stdin)
 }
 
 /// Whether a hook file's content is an okstra shim.
@@ -87,7 +89,7 @@ mod tests {
                 assert!(text.starts_with("#!/bin/sh\n"));
                 assert!(is_shim(text.as_bytes()));
                 assert!(text.contains(r"installed='/opt/it'\''s/git-okstra'"));
-                assert!(text.ends_with(&format!("exec \"$okstra\" hook {hook} \"$@\"\n")));
+                assert!(text.contains(&format!("exec \"$okstra\" hook {hook} \"$@\"")));
                 assert_eq!(text.contains("okstra-chained"), chain.is_some());
             }
         }
