@@ -191,6 +191,8 @@ pub fn reference_transaction(state: &str, input: &str) -> Result<i32> {
             policy::judge_ref_update(&protected, &remote_ref, &u.old, &u.new, || ancestry(&repo, &u.old, &u.new));
         let what = match &verdict {
             Some(v) => format!("and it broke the rule {}: {}", v.rule, v.message),
+            // git reports no old value for a tracking ref it had not read: nothing to compare.
+            None if policy::is_zero_oid(&u.old) => "and okstra cannot tell what it replaced".to_string(),
             None => "though the update itself would have been allowed".to_string(),
         };
         let v = Violation::new(
