@@ -31,4 +31,8 @@ pub enum Command {
     /// The entry points the installed hook files call (not for direct use).
     #[command(subcommand)]
     Hook(commands::hook::HookCommand),
+    /// Release handoff: turn an accepted task into a commit and a pull request.
+    Handoff(commands::handoff::HandoffArgs),
+    /// Run a lifecycle phase of the task whose worktree you stand in (prints the launch prompt's path).
+    Phase(commands::phase::PhaseArgs),
 }

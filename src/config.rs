@@ -48,3 +48,8 @@ pub fn sync_dirs(from_git: Option<Vec<String>>) -> Vec<String> {
         _ => DEFAULT_SYNC_DIRS.iter().map(|s| s.to_string()).collect(),
     }
 }
+
+/// Set for an agent started by `--exec`: the task key, the phase and the run folder.
+pub const ENV_TASK_KEY: &str = "OKSTRA_TASK_KEY";
+pub const ENV_PHASE: &str = "OKSTRA_PHASE";
+pub const ENV_RUN_DIR: &str = "OKSTRA_RUN_DIR";

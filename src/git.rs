@@ -88,12 +88,14 @@ impl Repo {
 
     /// The SHA a local branch points at, if it exists.
     pub fn branch_oid(&self, branch: &str) -> Option<String> {
-        let mut r = self.repo.try_find_reference(format!("refs/heads/{branch}").as_str()).ok()??;
+        // Branch refs are shared by all worktrees; ask the main repository, which outlives
+        // the linked worktree the caller may stand in (and may be removing).
+        let mut r = self.main.try_find_reference(format!("refs/heads/{branch}").as_str()).ok()??;
         r.peel_to_id().ok().map(|id| id.detach().to_string())
     }
 
     pub fn branch_exists(&self, branch: &str) -> bool {
-        self.repo.try_find_reference(format!("refs/heads/{branch}").as_str()).ok().flatten().is_some()
+        self.main.try_find_reference(format!("refs/heads/{branch}").as_str()).ok().flatten().is_some()
     }
 
     /// Whether `ancestor` is reachable from `descendant`. `None`: an object is not present locally.
@@ -211,6 +213,19 @@ fn exec_env<S: AsRef<std::ffi::OsStr>>(program: &str, args: &[S], cwd: &Path, cl
     })
 }
 
+/// Run `program args…` in `cwd` attached to the caller's terminal (the editor a user asked
+/// for); returns its exit code.
+pub fn exec_interactive<S: AsRef<std::ffi::OsStr>>(program: &str, args: &[S], cwd: &Path) -> Result<i32> {
+    let argv: Vec<OsString> = args.iter().map(|a| a.as_ref().to_os_string()).collect();
+    output::debug(format!("+ (cd {} && {program} …)", cwd.display()));
+    let out = duct::cmd(program, &argv)
+        .dir(cwd)
+        .unchecked()
+        .run()
+        .map_err(|e| Error::failed(format!("cannot run {program}: {e}")))?;
+    Ok(out.status.code().unwrap_or(128))
+}
+
 /// Run git in `cwd`; a non-zero exit becomes an error carrying git's own message.
 pub fn run<S: AsRef<std::ffi::OsStr>>(cwd: &Path, args: &[S]) -> Result<Output> {
     let out = exec("git", args, cwd)?;
@@ -236,4 +251,29 @@ pub fn version(cwd: &Path) -> Result<(u32, u32)> {
         [maj, min] => Ok((*maj, *min)),
         _ => Err(Error::failed(format!("cannot read the git version from {:?}", out.stdout.trim()))),
     }
+}
+
+/// Run `program args…` in `cwd` attached to the caller's terminal (stdin, stdout and stderr
+/// inherited): for programs the user works with directly, such as an agent CLI. `env` is
+/// added to the environment; `remove` and git's repository variables are taken out of it.
+/// Returns the exit code (128 + signal number when the program was killed).
+pub fn exec_attached<S: AsRef<std::ffi::OsStr>>(
+    program: &Path,
+    args: &[S],
+    cwd: &Path,
+    env: &[(&str, String)],
+    remove: &[&str],
+) -> Result<i32> {
+    use std::os::unix::process::ExitStatusExt;
+    let argv: Vec<OsString> = args.iter().map(|a| a.as_ref().to_os_string()).collect();
+    output::debug(format!("+ (cd {} && {} …{} argument(s))", cwd.display(), program.display(), argv.len()));
+    let mut expr = duct::cmd(program, &argv).dir(cwd).unchecked();
+    for var in GIT_LOCAL_ENV.iter().chain(remove) {
+        expr = expr.env_remove(var);
+    }
+    for (k, v) in env {
+        expr = expr.env(k, v);
+    }
+    let out = expr.run().map_err(|e| Error::failed(format!("cannot run {}: {e}", program.display())))?;
+    Ok(out.status.code().unwrap_or_else(|| 128 + out.status.signal().unwrap_or(0)))
 }

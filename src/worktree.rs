@@ -470,7 +470,8 @@ pub fn unique_commits(worktree: &Path, row: &Row) -> Result<Vec<String>> {
     args.push(branch_ref.clone());
     args.extend([
         "--not".into(),
-        format!("--exclude={branch_ref}"),
+        // `--exclude` patterns given to `--branches` are relative to refs/heads/.
+        format!("--exclude={}", row.branch),
         "--branches".into(),
         "--remotes".into(),
         "--tags".into(),
@@ -565,7 +566,8 @@ pub fn release(ctx: &Context, spec: &str, remove: bool, force: bool) -> Result<R
             out.removed_worktree = true;
         }
         git::run(&main, &["worktree", "prune"])?;
-        if let Some(oid) = ctx.repo.branch_oid(&row.branch) {
+        // Compare-and-swap on the value read before the removal: a branch that moved since is kept.
+        if let Some(oid) = branch_oid {
             git::run(&main, &["update-ref", "-d", &format!("refs/heads/{}", row.branch), &oid])?;
             out.deleted_branch = true;
         }

@@ -3,6 +3,8 @@
 
 pub mod hook;
 pub mod hooks;
+pub mod handoff;
+pub mod phase;
 pub mod task;
 
 use crate::cli::{Cli, Command};
@@ -15,6 +17,8 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Task(cmd) => task::run(cmd),
         Command::Hooks(cmd) => hooks::run(cmd),
         Command::Hook(cmd) => hook::run(cmd),
+        Command::Handoff(a) => handoff::run(a),
+        Command::Phase(a) => phase::run(a),
     }
 }
 
