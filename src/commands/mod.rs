@@ -1,9 +1,9 @@
 //! The CLI layer: one file per command group, each with clap `Args` and a `run` function.
 //! Logic lives in the domain modules; these files parse, call and print.
 
+pub mod handoff;
 pub mod hook;
 pub mod hooks;
-pub mod handoff;
 pub mod phase;
 pub mod task;
 
