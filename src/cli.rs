@@ -29,10 +29,10 @@ pub enum Command {
     Phase(commands::phase::PhaseArgs),
     /// Release handoff: turn an accepted task into a commit and a pull request.
     Handoff(commands::handoff::HandoffArgs),
-    /// Install, remove and show the safety hooks.
+    /// Install, remove and inspect the okstra git hooks and the agent guard.
     #[command(subcommand)]
     Hooks(commands::hooks::HooksCommand),
-    /// Entry points the installed hooks call.
+    /// The entry points installed hooks and agent hosts call (not for direct use).
     #[command(subcommand)]
     Hook(commands::hook::HookCommand),
     /// Check the registry against the disk and git; `--repair` fixes what is safe.

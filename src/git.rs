@@ -183,6 +183,16 @@ pub const GIT_LOCAL_ENV: &[&str] = &[
 /// Run `program args…` in `cwd`, capturing output; logs the command with `-v`.
 /// Never fails because of the exit code: callers decide (see [`run`]).
 pub fn exec<S: AsRef<std::ffi::OsStr>>(program: &str, args: &[S], cwd: &Path) -> Result<Output> {
+    exec_env(program, args, cwd, program == "git")
+}
+
+/// [`exec`] keeping the whole environment: for a server hook whose git must see the objects
+/// in receive's quarantine folder (`GIT_OBJECT_DIRECTORY`, `GIT_ALTERNATE_OBJECT_DIRECTORIES`).
+pub fn exec_in_hook_env<S: AsRef<std::ffi::OsStr>>(program: &str, args: &[S], cwd: &Path) -> Result<Output> {
+    exec_env(program, args, cwd, false)
+}
+
+fn exec_env<S: AsRef<std::ffi::OsStr>>(program: &str, args: &[S], cwd: &Path, clear_git_env: bool) -> Result<Output> {
     let argv: Vec<OsString> = args.iter().map(|a| a.as_ref().to_os_string()).collect();
     output::debug(format!(
         "+ (cd {} && {program} {})",
@@ -190,7 +200,7 @@ pub fn exec<S: AsRef<std::ffi::OsStr>>(program: &str, args: &[S], cwd: &Path) ->
         argv.iter().map(|a| a.to_string_lossy()).collect::<Vec<_>>().join(" ")
     ));
     let mut expr = duct::cmd(program, &argv).dir(cwd).stdin_null().stdout_capture().stderr_capture().unchecked();
-    if program == "git" {
+    if clear_git_env {
         for var in GIT_LOCAL_ENV {
             expr = expr.env_remove(var);
         }

@@ -15,6 +15,7 @@ pub mod gates;
 pub mod git;
 pub mod guard;
 pub mod handoff;
+pub mod hooks;
 pub mod lifecycle;
 pub mod manpages;
 pub mod names;

@@ -494,8 +494,9 @@ fn corrupt_or_odd_settings_are_errors_and_left_untouched() {
     assert_eq!(std::fs::read_to_string(&gem).unwrap(), odd);
     let r = env.okstra(&repo, &["hooks", "install", "--agent", "codex"]).fails(2);
     assert!(r.stderr.contains("unknown agent 'codex'"), "{}", r.stderr);
-    let r = env.okstra(&repo, &["hooks", "install"]).fails(2);
-    assert!(r.stderr.contains("--agent"), "{}", r.stderr);
+    // `--agent` and `--server` are different targets
+    let r = env.okstra(&repo, &["hooks", "install", "--agent", "claude", "--server"]).fails(2);
+    assert!(r.stderr.contains("--server"), "{}", r.stderr);
 }
 
 #[test]

@@ -18,6 +18,8 @@ pub fn run(cli: Cli) -> Result<i32> {
     crate::output::set_verbosity(if cli.quiet { -1 } else { cli.verbose.min(100) as i8 });
     match cli.command {
         Command::Task(cmd) => task::run(cmd),
+        Command::Hooks(cmd) => hooks::run(cmd),
+        Command::Hook(cmd) => hook::run(cmd),
         Command::Handoff(a) => handoff::run(a),
         Command::Doctor(a) => doctor::run(a),
         Command::Completions(a) => shell::completions(a),
@@ -25,8 +27,6 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Complete(a) => shell::complete(a),
         Command::Man(a) => shell::man(a),
         Command::Phase(a) => phase::run(a),
-        Command::Hooks(cmd) => hooks::run(cmd),
-        Command::Hook(cmd) => hook::run(cmd),
     }
 }
 
