@@ -25,4 +25,26 @@ pub enum Command {
     /// Start, list, show and release task worktrees.
     #[command(subcommand)]
     Task(commands::task::TaskCommand),
+    /// Run a lifecycle phase of the task whose worktree you stand in (prints the worktree path).
+    Phase(commands::phase::PhaseArgs),
+    /// Release handoff: turn an accepted task into a commit and a pull request.
+    Handoff(commands::handoff::HandoffArgs),
+    /// Install, remove and inspect the okstra git hooks and the agent guard.
+    #[command(subcommand)]
+    Hooks(commands::hooks::HooksCommand),
+    /// The entry points installed hooks and agent hosts call (not for direct use).
+    #[command(subcommand)]
+    Hook(commands::hook::HookCommand),
+    /// Check the registry against the disk and git; `--repair` fixes what is safe.
+    Doctor(commands::doctor::DoctorArgs),
+    /// Print a shell completion script (bash, zsh, fish).
+    Completions(commands::shell::CompletionsArgs),
+    /// Print a shell function `okstra` that cd's into the task worktree after `task start`/`phase`.
+    ShellInit(commands::shell::ShellInitArgs),
+    /// Completion helper the completion scripts call (task ids, phases, words).
+    #[command(name = "__complete", hide = true)]
+    Complete(commands::shell::CompleteArgs),
+    /// Write the man pages into a folder.
+    #[command(name = "__man", hide = true)]
+    Man(commands::shell::ManArgs),
 }

@@ -48,3 +48,118 @@ pub fn sync_dirs(from_git: Option<Vec<String>>) -> Vec<String> {
         _ => DEFAULT_SYNC_DIRS.iter().map(|s| s.to_string()).collect(),
     }
 }
+
+/// Where a setting is read from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    GitConfig,
+    Env,
+}
+
+/// One documented setting: the README's configuration table and the man page's
+/// CONFIGURATION/ENVIRONMENT sections are written from [`SETTINGS`], and a test checks that
+/// every `KEY_*`/`ENV_*` constant in this file is listed here.
+#[derive(Debug, Clone, Copy)]
+pub struct Setting {
+    pub name: &'static str,
+    pub source: Source,
+    pub default: &'static str,
+    pub doc: &'static str,
+}
+
+pub const SETTINGS: &[Setting] = &[
+    Setting {
+        name: KEY_PROJECT,
+        source: Source::GitConfig,
+        default: "the main worktree's folder name",
+        doc: "Project segment of task keys and worktree paths (`--project` wins).",
+    },
+    Setting {
+        name: KEY_GROUP,
+        source: Source::GitConfig,
+        default: DEFAULT_GROUP,
+        doc: "Group segment of task keys and worktree paths (`--group` wins).",
+    },
+    Setting {
+        name: KEY_CATEGORY,
+        source: Source::GitConfig,
+        default: DEFAULT_CATEGORY,
+        doc: "Work category; decides the branch prefix (`--category` wins).",
+    },
+    Setting {
+        name: KEY_SYNC_DIR,
+        source: Source::GitConfig,
+        default: ".project-docs, .scratch, graphify-out",
+        doc: "Multi-valued: folders of the main worktree symlinked into every task worktree.",
+    },
+    Setting {
+        name: KEY_PROTECTED_BRANCH,
+        source: Source::GitConfig,
+        default: "main, master, dev, staging, preprod, prod",
+        doc: "Multi-valued: branches the hooks refuse to update or delete directly.",
+    },
+    Setting {
+        name: KEY_AGENT_GUARD,
+        source: Source::GitConfig,
+        default: "unset",
+        doc: "Agent guard setting read by the hooks and prompts.",
+    },
+    Setting {
+        name: "okstra.executor.<name>",
+        source: Source::GitConfig,
+        default: "unset",
+        doc: "Command line of a custom agent CLI for `--exec <name>`.",
+    },
+    Setting {
+        name: ENV_HOME,
+        source: Source::Env,
+        default: "~/.okstra",
+        doc: "Root of the registry and of the task worktrees (`$OKSTRA_HOME/worktrees`).",
+    },
+    Setting {
+        name: ENV_SYNC_DIRS,
+        source: Source::Env,
+        default: "unset",
+        doc: "Colon-separated sync dirs; overrides okstra.syncDir; set but empty disables linking.",
+    },
+    Setting {
+        name: ENV_DEFAULT_EXECUTOR,
+        source: Source::Env,
+        default: "unset",
+        doc: "Agent CLI started by `phase` when `--exec` is not given (claude, codex, gemini or an okstra.executor name).",
+    },
+    Setting {
+        name: ENV_ALLOW,
+        source: Source::Env,
+        default: "unset",
+        doc: "An explicit, logged override of one hook rule, for a human who means it; agents must never set it.",
+    },
+    Setting {
+        name: ENV_TASK_KEY,
+        source: Source::Env,
+        default: "set by git-okstra",
+        doc: "Set for an agent started by `phase --exec`: the task key.",
+    },
+    Setting {
+        name: ENV_PHASE,
+        source: Source::Env,
+        default: "set by git-okstra",
+        doc: "Set for an agent started by `phase --exec`: the phase.",
+    },
+    Setting {
+        name: ENV_RUN_DIR,
+        source: Source::Env,
+        default: "set by git-okstra",
+        doc: "Set for an agent started by `phase --exec`: the run folder.",
+    },
+    Setting {
+        name: "NO_COLOR",
+        source: Source::Env,
+        default: "unset",
+        doc: "Set and non-empty: no colour in messages (colour is used only on a terminal anyway).",
+    },
+];
+/// Set for an agent started by `--exec`: the task key, the phase and the run folder.
+pub const ENV_TASK_KEY: &str = "OKSTRA_TASK_KEY";
+pub const ENV_PHASE: &str = "OKSTRA_PHASE";
+pub const ENV_RUN_DIR: &str = "OKSTRA_RUN_DIR";

@@ -151,6 +151,17 @@ pub fn final_verdict(report: &str) -> std::result::Result<Verdict, VerdictError>
     }
 }
 
+/// The line of the `## 2. Final Verdict` section that [`final_verdict`] reads, trimmed (for
+/// quoting in reports).
+pub fn verdict_line(report: &str) -> Option<&str> {
+    let mut lines = report.lines().skip_while(|l| !is_verdict_heading(l));
+    lines.next()?;
+    lines
+        .take_while(|l| !l.trim_start().starts_with('#'))
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.starts_with("<!--"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

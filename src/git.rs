@@ -183,6 +183,16 @@ pub const GIT_LOCAL_ENV: &[&str] = &[
 /// Run `program args…` in `cwd`, capturing output; logs the command with `-v`.
 /// Never fails because of the exit code: callers decide (see [`run`]).
 pub fn exec<S: AsRef<std::ffi::OsStr>>(program: &str, args: &[S], cwd: &Path) -> Result<Output> {
+    exec_env(program, args, cwd, program == "git")
+}
+
+/// [`exec`] keeping the whole environment: for a server hook whose git must see the objects
+/// in receive's quarantine folder (`GIT_OBJECT_DIRECTORY`, `GIT_ALTERNATE_OBJECT_DIRECTORIES`).
+pub fn exec_in_hook_env<S: AsRef<std::ffi::OsStr>>(program: &str, args: &[S], cwd: &Path) -> Result<Output> {
+    exec_env(program, args, cwd, false)
+}
+
+fn exec_env<S: AsRef<std::ffi::OsStr>>(program: &str, args: &[S], cwd: &Path, clear_git_env: bool) -> Result<Output> {
     let argv: Vec<OsString> = args.iter().map(|a| a.as_ref().to_os_string()).collect();
     output::debug(format!(
         "+ (cd {} && {program} {})",
@@ -190,7 +200,7 @@ pub fn exec<S: AsRef<std::ffi::OsStr>>(program: &str, args: &[S], cwd: &Path) ->
         argv.iter().map(|a| a.to_string_lossy()).collect::<Vec<_>>().join(" ")
     ));
     let mut expr = duct::cmd(program, &argv).dir(cwd).stdin_null().stdout_capture().stderr_capture().unchecked();
-    if program == "git" {
+    if clear_git_env {
         for var in GIT_LOCAL_ENV {
             expr = expr.env_remove(var);
         }
@@ -201,6 +211,19 @@ pub fn exec<S: AsRef<std::ffi::OsStr>>(program: &str, args: &[S], cwd: &Path) ->
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     })
+}
+
+/// Run `program args…` in `cwd` attached to the caller's terminal (the editor a user asked
+/// for); returns its exit code.
+pub fn exec_interactive<S: AsRef<std::ffi::OsStr>>(program: &str, args: &[S], cwd: &Path) -> Result<i32> {
+    let argv: Vec<OsString> = args.iter().map(|a| a.as_ref().to_os_string()).collect();
+    output::debug(format!("+ (cd {} && {program} …)", cwd.display()));
+    let out = duct::cmd(program, &argv)
+        .dir(cwd)
+        .unchecked()
+        .run()
+        .map_err(|e| Error::failed(format!("cannot run {program}: {e}")))?;
+    Ok(out.status.code().unwrap_or(128))
 }
 
 /// Run git in `cwd`; a non-zero exit becomes an error carrying git's own message.
@@ -228,4 +251,29 @@ pub fn version(cwd: &Path) -> Result<(u32, u32)> {
         [maj, min] => Ok((*maj, *min)),
         _ => Err(Error::failed(format!("cannot read the git version from {:?}", out.stdout.trim()))),
     }
+}
+
+/// Run `program args…` in `cwd` attached to the caller's terminal (stdin, stdout and stderr
+/// inherited): for programs the user works with directly, such as an agent CLI. `env` is
+/// added to the environment; `remove` and git's repository variables are taken out of it.
+/// Returns the exit code (128 + signal number when the program was killed).
+pub fn exec_attached<S: AsRef<std::ffi::OsStr>>(
+    program: &Path,
+    args: &[S],
+    cwd: &Path,
+    env: &[(&str, String)],
+    remove: &[&str],
+) -> Result<i32> {
+    use std::os::unix::process::ExitStatusExt;
+    let argv: Vec<OsString> = args.iter().map(|a| a.as_ref().to_os_string()).collect();
+    output::debug(format!("+ (cd {} && {} …{} argument(s))", cwd.display(), program.display(), argv.len()));
+    let mut expr = duct::cmd(program, &argv).dir(cwd).unchecked();
+    for var in GIT_LOCAL_ENV.iter().chain(remove) {
+        expr = expr.env_remove(var);
+    }
+    for (k, v) in env {
+        expr = expr.env(k, v);
+    }
+    let out = expr.run().map_err(|e| Error::failed(format!("cannot run {}: {e}", program.display())))?;
+    Ok(out.status.code().unwrap_or_else(|| 128 + out.status.signal().unwrap_or(0)))
 }

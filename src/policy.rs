@@ -253,6 +253,27 @@ pub fn audit(common_dir: &Path, record: &AuditRecord) -> std::io::Result<()> {
     f.write_all(line.as_bytes())
 }
 
+/// What to do instead of a command the agent guard refused, per rule (one clause, no full stop).
+pub fn command_fix(rule: Rule) -> &'static str {
+    match rule {
+        Rule::NoVerify => "run it again without --no-verify/-n and fix what the hooks report",
+        Rule::HookBypass => "leave the hooks switched on (no core.hooksPath override, HUSKY=0, LEFTHOOK=0 or SKIP=) and fix what they report",
+        Rule::NonFastForward => "integrate the remote work instead (`git pull --rebase`), then push without force",
+        Rule::ProtectedDelete => "protected branches are changed through reviewed pull requests only; ask the user",
+        Rule::ProtectedUpdate => "push your feature branch (`git push -u origin <feature-branch>`) and open a pull request instead",
+        Rule::Publish => "publishing, releasing, merging and deploying are the user's decisions; stop and ask the user",
+        Rule::Malformed => "rewrite the command so every quote and substitution is closed",
+        Rule::Override => "never set OKSTRA_ALLOW yourself; only the user may use the override",
+    }
+}
+
+impl Violation {
+    /// `blocked by okstra [<rule>]: <message> (<subject>); <fix>.` — one sentence for an agent.
+    pub fn sentence(&self) -> String {
+        format!("blocked by okstra [{}]: {} ({}); {}.", self.rule, self.message, self.subject, self.fix)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

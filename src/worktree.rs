@@ -266,6 +266,7 @@ pub fn start(cwd: &Path, req: &StartRequest) -> Result<StartOutcome> {
     let sync_names = ctx.sync_dirs()?;
     // refuse a sync source that leads out of the repository before anything is created
     sync_sources(&ctx.repo.main_worktree, &sync_names)?;
+    let guard_agents = crate::agents::configured(&ctx.repo)?;
     if ctx.repo.is_bare() {
         return Err(Error::failed("this repository is bare; task worktrees are made from a main worktree")
             .hint("run the command in a clone with a working tree"));
@@ -370,6 +371,16 @@ pub fn start(cwd: &Path, req: &StartRequest) -> Result<StartOutcome> {
 
     let mut finish = || -> Result<Row> {
         link_sync_dirs(&ctx.repo, &path, &sync_names)?;
+        // The agent guard; a settings file it creates is untracked, so keep it out of `git add -A`.
+        let mut created = Vec::new();
+        for agent in &guard_agents {
+            let existed = crate::agents::settings_path(&path, *agent).exists();
+            crate::agents::install(&path, *agent)?;
+            if !existed {
+                created.push(agent.settings_file().to_string());
+            }
+        }
+        add_excludes(&ctx.repo.common_dir, &created)?;
         let row = Row {
             project_id: key.project.to_string(),
             task_group: key.group.to_string(),

@@ -436,3 +436,44 @@ fn eight_processes_one_key_give_exactly_one_created() {
     assert_eq!(statuses.iter().filter(|s| *s == "created").count(), 1, "{statuses:?}");
     assert_eq!(statuses.iter().filter(|s| *s == "reused").count(), 7, "{statuses:?}");
 }
+
+#[test]
+fn runs_as_a_git_subcommand_with_dash_c_and_git_dir() {
+    let env = Env::new();
+    let repo = env.repo("proj");
+    let bin_dir = Path::new(common::BIN).parent().unwrap();
+    let path = format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap_or_default());
+    let elsewhere = env.root();
+    let out = env
+        .command("git", &elsewhere)
+        .env("PATH", &path)
+        .args(["-C", repo.to_str().unwrap(), "okstra", "task", "start", "DEV-1", "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["status"], "created");
+    assert_eq!(v["repo"], repo.to_str().unwrap());
+    // GIT_DIR from outside the repository points at it too
+    let out = env
+        .command(common::BIN, &elsewhere)
+        .env("GIT_DIR", repo.join(".git"))
+        .args(["task", "list", "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["tasks"][0]["key"], "proj/default/dev-1");
+}
+
+#[test]
+fn release_remove_from_inside_the_task_worktree() {
+    let env = Env::new();
+    let repo = env.repo("proj");
+    let wt = path_of(&env.okstra(&repo, &["task", "start", "DEV-1", "--json"]).ok().json());
+    let r = env.okstra(&wt, &["task", "release", "DEV-1", "--remove", "--json"]).ok().json();
+    assert_eq!(r["removed_worktree"], true);
+    assert_eq!(r["deleted_branch"], true);
+    assert!(!wt.exists());
+    assert_eq!(env.git(&repo, &["branch", "--list", "feat-dev-1"]), "");
+}

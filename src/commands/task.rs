@@ -21,6 +21,10 @@ pub enum TaskCommand {
     Show(ShowArgs),
     /// Mark a task released; `--remove` also removes its worktree and branch.
     Release(ReleaseArgs),
+    /// Release handoff of a named task (the same as `git okstra handoff --task`).
+    Handoff(super::handoff::TaskHandoffArgs),
+    /// Run a lifecycle phase of a task: gate, run folder, launch prompt (prints its path).
+    Phase(super::phase::TaskPhaseArgs),
 }
 
 #[derive(Debug, Args)]
@@ -88,6 +92,8 @@ pub fn run(cmd: TaskCommand) -> Result<i32> {
         TaskCommand::List(a) => list(a),
         TaskCommand::Show(a) => show(a),
         TaskCommand::Release(a) => release(a),
+        TaskCommand::Handoff(a) => super::handoff::run_for_task(a),
+        TaskCommand::Phase(a) => super::phase::run_for_task(a),
     }
 }
 

@@ -1,0 +1,342 @@
+//! Agent host settings: merges the agent guard into a checkout's `.claude/settings.json`
+//! (Claude Code), `.gemini/settings.json` (Gemini CLI) and `.cursor/hooks.json` (Cursor), and
+//! takes it out again.
+//!
+//! A real JSON merge: other keys and other hooks are kept as they are (key order included);
+//! a file that does not parse, or whose hook section has an unexpected shape, is an error and
+//! is never written. Our entry is the one whose `command` runs `okstra hook agent-guard`.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use serde_json::{json, Map, Value};
+
+/// The command the hosts run. `git-okstra` directly (not `git okstra`): the hook runs before
+/// every shell command, and skipping git's own start halves its cost.
+pub const GUARD_COMMAND: &str = "git-okstra hook agent-guard";
+/// How our entry is recognised (also when written as `git okstra hook agent-guard`).
+const MARK: &str = "okstra hook agent-guard";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Agent {
+    Claude,
+    Gemini,
+    Cursor,
+}
+
+impl Agent {
+    pub const ALL: [Agent; 3] = [Agent::Claude, Agent::Gemini, Agent::Cursor];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Agent::Claude => "claude",
+            Agent::Gemini => "gemini",
+            Agent::Cursor => "cursor",
+        }
+    }
+
+    /// The settings file, relative to the checkout's top.
+    pub fn settings_file(self) -> &'static str {
+        match self {
+            Agent::Claude => ".claude/settings.json",
+            Agent::Gemini => ".gemini/settings.json",
+            Agent::Cursor => ".cursor/hooks.json",
+        }
+    }
+
+    /// The hook event that runs before a shell command.
+    fn event(self) -> &'static str {
+        match self {
+            Agent::Claude => "PreToolUse",
+            Agent::Gemini => "BeforeTool",
+            Agent::Cursor => "beforeShellExecution",
+        }
+    }
+
+    /// The tool matcher (Cursor's event is already shell-only).
+    fn matcher(self) -> Option<&'static str> {
+        match self {
+            Agent::Claude => Some("Bash"),
+            Agent::Gemini => Some("run_shell_command"),
+            Agent::Cursor => None,
+        }
+    }
+
+    fn entry(self) -> Value {
+        match self {
+            // Claude Code: timeout in seconds.
+            Agent::Claude => json!({"type": "command", "command": GUARD_COMMAND, "timeout": 30}),
+            // Gemini CLI: timeout in milliseconds; `name` shows in its hook listings.
+            Agent::Gemini => json!({
+                "name": "okstra-agent-guard",
+                "type": "command",
+                "command": GUARD_COMMAND,
+                "timeout": 30000,
+                "description": "git-okstra: refuse forbidden git/gh/publish commands"
+            }),
+            Agent::Cursor => json!({"command": GUARD_COMMAND}),
+        }
+    }
+}
+
+impl fmt::Display for Agent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Agent {
+    type Err = AgentsError;
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        let s = s.trim().to_ascii_lowercase();
+        Agent::ALL.into_iter().find(|a| a.name() == s).ok_or(AgentsError::Unknown(s))
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AgentsError {
+    #[error("unknown agent '{0}'; the agent guard supports claude, gemini and cursor")]
+    Unknown(String),
+    #[error("{path} does not parse as JSON ({err}); it was left untouched")]
+    Parse { path: PathBuf, err: String },
+    #[error("{path}: {what}; it was left untouched")]
+    Shape { path: PathBuf, what: String },
+    #[error("cannot {what} {path}: {err}")]
+    Io { what: &'static str, path: PathBuf, err: std::io::Error },
+}
+
+impl From<AgentsError> for crate::error::Error {
+    fn from(e: AgentsError) -> Self {
+        let hint = match &e {
+            AgentsError::Unknown(_) => Some("use --agent claude, --agent gemini or --agent cursor".to_string()),
+            AgentsError::Parse { path, .. } | AgentsError::Shape { path, .. } => {
+                Some(format!("fix {} by hand (or move it away), then run the command again", path.display()))
+            }
+            AgentsError::Io { .. } => None,
+        };
+        let err = match &e {
+            AgentsError::Unknown(_) => crate::error::Error::usage(e.to_string()),
+            _ => crate::error::Error::failed(e.to_string()),
+        };
+        match hint {
+            Some(h) => err.hint(h),
+            None => err,
+        }
+    }
+}
+
+type Result<T> = std::result::Result<T, AgentsError>;
+
+/// What an install or uninstall did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    Installed,
+    AlreadyInstalled,
+    Removed,
+    NotInstalled,
+}
+
+impl Change {
+    pub fn name(self) -> &'static str {
+        match self {
+            Change::Installed => "installed",
+            Change::AlreadyInstalled => "already-installed",
+            Change::Removed => "removed",
+            Change::NotInstalled => "not-installed",
+        }
+    }
+}
+
+/// Agents named by values like `claude`, `claude,gemini` or `cursor gemini` (duplicates dropped).
+pub fn parse_list<S: AsRef<str>>(values: &[S]) -> Result<Vec<Agent>> {
+    let mut out = Vec::new();
+    for v in values {
+        for name in v.as_ref().split([',', ' ']).filter(|n| !n.trim().is_empty()) {
+            let a: Agent = name.parse()?;
+            if !out.contains(&a) {
+                out.push(a);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The agents `okstra.agentGuard` names in this repository (none when unset).
+pub fn configured(repo: &crate::git::Repo) -> Result<Vec<Agent>> {
+    parse_list(&repo.config_strings(crate::config::KEY_AGENT_GUARD).unwrap_or_default())
+}
+
+/// Read a settings file: `None` when it does not exist.
+fn load(path: &Path) -> Result<Option<Map<String, Value>>> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(err) => return Err(AgentsError::Io { what: "read", path: path.into(), err }),
+    };
+    if text.trim().is_empty() {
+        return Ok(Some(Map::new()));
+    }
+    let v: Value =
+        serde_json::from_str(&text).map_err(|e| AgentsError::Parse { path: path.into(), err: e.to_string() })?;
+    match v {
+        Value::Object(m) => Ok(Some(m)),
+        _ => Err(AgentsError::Shape { path: path.into(), what: "the top level is not a JSON object".into() }),
+    }
+}
+
+/// Write atomically (temp file in the same folder, then rename), pretty-printed.
+fn save(path: &Path, doc: &Map<String, Value>) -> Result<()> {
+    let io = |what, err| AgentsError::Io { what, path: path.into(), err };
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(|e| io("create the folder of", e))?;
+    let mut text = serde_json::to_string_pretty(doc).map_err(|e| io("encode", std::io::Error::other(e)))?;
+    text.push('\n');
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.okstra-tmp-{}", std::process::id()));
+    let write = || -> std::io::Result<()> {
+        std::fs::write(&tmp, &text)?;
+        if let Ok(meta) = std::fs::metadata(path) {
+            std::fs::set_permissions(&tmp, meta.permissions())?;
+        }
+        std::fs::rename(&tmp, path)
+    };
+    write().map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        io("write", e)
+    })
+}
+
+fn is_ours(entry: &Value) -> bool {
+    entry.get("command").and_then(Value::as_str).is_some_and(|c| c.contains(MARK))
+}
+
+/// `doc.hooks.<event>` as an array, created when missing; a wrong shape is an error.
+fn event_list<'a>(doc: &'a mut Map<String, Value>, agent: Agent, path: &Path) -> Result<&'a mut Vec<Value>> {
+    let shape = |what: String| AgentsError::Shape { path: path.into(), what };
+    let hooks = doc.entry("hooks").or_insert_with(|| Value::Object(Map::new()));
+    let hooks = hooks.as_object_mut().ok_or_else(|| shape("\"hooks\" is not a JSON object".into()))?;
+    let list = hooks.entry(agent.event()).or_insert_with(|| Value::Array(Vec::new()));
+    list.as_array_mut().ok_or_else(|| shape(format!("\"hooks.{}\" is not a JSON array", agent.event())))
+}
+
+/// Read-only view of `doc.hooks.<event>`, checking its shape.
+fn event_list_ref<'a>(doc: &'a Map<String, Value>, agent: Agent, path: &Path) -> Result<Option<&'a Vec<Value>>> {
+    let shape = |what: String| AgentsError::Shape { path: path.into(), what };
+    let Some(hooks) = doc.get("hooks") else { return Ok(None) };
+    let hooks = hooks.as_object().ok_or_else(|| shape("\"hooks\" is not a JSON object".into()))?;
+    match hooks.get(agent.event()) {
+        None => Ok(None),
+        Some(Value::Array(a)) => Ok(Some(a)),
+        Some(_) => Err(shape(format!("\"hooks.{}\" is not a JSON array", agent.event()))),
+    }
+}
+
+/// Whether an element of the event list carries our entry (grouped for Claude and Gemini).
+fn holds_ours(agent: Agent, item: &Value) -> bool {
+    match agent.matcher() {
+        Some(_) => item.get("hooks").and_then(Value::as_array).is_some_and(|hs| hs.iter().any(is_ours)),
+        None => is_ours(item),
+    }
+}
+
+fn found(doc: &Map<String, Value>, agent: Agent, path: &Path) -> Result<bool> {
+    Ok(event_list_ref(doc, agent, path)?.is_some_and(|l| l.iter().any(|i| holds_ours(agent, i))))
+}
+
+pub fn settings_path(root: &Path, agent: Agent) -> PathBuf {
+    root.join(agent.settings_file())
+}
+
+/// Merge the guard into the agent's settings under `root` (idempotent).
+pub fn install(root: &Path, agent: Agent) -> Result<Change> {
+    let path = settings_path(root, agent);
+    let mut doc = load(&path)?.unwrap_or_default();
+    if found(&doc, agent, &path)? {
+        return Ok(Change::AlreadyInstalled);
+    }
+    if agent == Agent::Cursor && !doc.contains_key("version") {
+        doc.insert("version".into(), json!(1));
+    }
+    let item = match agent.matcher() {
+        Some(m) => json!({"matcher": m, "hooks": [agent.entry()]}),
+        None => agent.entry(),
+    };
+    event_list(&mut doc, agent, &path)?.push(item);
+    save(&path, &doc)?;
+    Ok(Change::Installed)
+}
+
+/// Take our entry out again; everything else stays. A file left holding nothing (or, for
+/// Cursor, only `version`) is removed.
+pub fn uninstall(root: &Path, agent: Agent) -> Result<Change> {
+    let path = settings_path(root, agent);
+    let Some(mut doc) = load(&path)? else { return Ok(Change::NotInstalled) };
+    if !found(&doc, agent, &path)? {
+        return Ok(Change::NotInstalled);
+    }
+    let list = event_list(&mut doc, agent, &path)?;
+    match agent.matcher() {
+        Some(_) => {
+            list.retain_mut(|group| {
+                let Some(hs) = group.get_mut("hooks").and_then(Value::as_array_mut) else { return true };
+                let before = hs.len();
+                hs.retain(|h| !is_ours(h));
+                !(hs.is_empty() && before > 0)
+            });
+        }
+        None => list.retain(|h| !is_ours(h)),
+    }
+    let event_empty = list.is_empty();
+    if let Some(hooks) = doc.get_mut("hooks").and_then(Value::as_object_mut) {
+        if event_empty {
+            hooks.remove(agent.event());
+        }
+        if hooks.is_empty() {
+            doc.remove("hooks");
+        }
+    }
+    let empty = doc.is_empty() || (agent == Agent::Cursor && doc.len() == 1 && doc.contains_key("version"));
+    if empty {
+        std::fs::remove_file(&path).map_err(|err| AgentsError::Io { what: "remove", path: path.clone(), err })?;
+    } else {
+        save(&path, &doc)?;
+    }
+    Ok(Change::Removed)
+}
+
+/// Whether the guard is in the agent's settings under `root`.
+pub fn is_installed(root: &Path, agent: Agent) -> Result<bool> {
+    let path = settings_path(root, agent);
+    match load(&path)? {
+        Some(doc) => found(&doc, agent, &path),
+        None => Ok(false),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lists_parse() {
+        assert_eq!(parse_list(&["claude, gemini", "claude cursor"]).unwrap(), Agent::ALL.to_vec());
+        assert!(matches!(parse_list(&["codex"]), Err(AgentsError::Unknown(_))));
+    }
+
+    #[test]
+    fn merge_keeps_order_and_round_trips() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = settings_path(dir.path(), Agent::Claude);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let original = r#"{"zeta": 1, "hooks": {"PreToolUse": [{"matcher": "Bash", "hooks": [{"type": "command", "command": "mine"}]}]}, "alpha": 2}"#;
+        std::fs::write(&path, original).unwrap();
+        assert_eq!(install(dir.path(), Agent::Claude).unwrap(), Change::Installed);
+        assert_eq!(install(dir.path(), Agent::Claude).unwrap(), Change::AlreadyInstalled);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.find("zeta").unwrap() < text.find("alpha").unwrap(), "key order kept:\n{text}");
+        assert_eq!(uninstall(dir.path(), Agent::Claude).unwrap(), Change::Removed);
+        let after: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        assert_eq!(after, serde_json::from_str::<Value>(original).unwrap());
+    }
+}

@@ -1,0 +1,149 @@
+//! `git okstra hooks install|uninstall|status`: put the okstra hook files in place, take them
+//! out again, and report their state.
+
+use clap::{Args, Subcommand};
+use serde_json::json;
+
+use crate::error::Result;
+use crate::hooks::install::{self, Action, InstallRequest, State};
+use crate::output;
+
+/// JSON shape version of `hooks` outputs.
+pub const SCHEMA: u32 = 1;
+
+#[derive(Debug, Subcommand)]
+pub enum HooksCommand {
+    /// Install the okstra hooks (chaining any hook already there); prints the hooks folder.
+    Install(InstallArgs),
+    /// Remove the okstra hooks and put back any hook they chained.
+    Uninstall(TargetArgs),
+    /// Report each okstra hook: installed, chained, stale or missing.
+    Status(TargetArgs),
+}
+
+/// `hooks install` flags. Other features add theirs here.
+#[derive(Debug, Args)]
+pub struct InstallArgs {
+    /// Install `pre-receive` into this bare repository and set `receive.denyNonFastForwards`.
+    #[arg(long, conflicts_with = "agent")]
+    pub server: bool,
+    /// Instead of git hooks: merge the agent guard into these agent hosts' settings
+    /// (claude, gemini, cursor; repeat or separate with commas).
+    #[arg(long, value_delimiter = ',', value_name = "AGENT")]
+    pub agent: Vec<String>,
+    /// Print one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct TargetArgs {
+    /// The server hook (`pre-receive`); implied in a bare repository.
+    #[arg(long, conflicts_with = "agent")]
+    pub server: bool,
+    /// The agent guard in these agent hosts' settings instead of the git hooks
+    /// (claude, gemini, cursor; repeat or separate with commas).
+    #[arg(long, value_delimiter = ',', value_name = "AGENT")]
+    pub agent: Vec<String>,
+    /// Print one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn agents(agent: &[String], json: bool) -> super::guard::AgentHooksArgs {
+    super::guard::AgentHooksArgs { agent: agent.to_vec(), json }
+}
+
+pub fn run(cmd: HooksCommand) -> Result<i32> {
+    let cwd = super::cwd()?;
+    match cmd {
+        HooksCommand::Install(a) if !a.agent.is_empty() => super::guard::install(&agents(&a.agent, a.json)),
+        HooksCommand::Uninstall(a) if !a.agent.is_empty() => super::guard::uninstall(&agents(&a.agent, a.json)),
+        HooksCommand::Status(a) if !a.agent.is_empty() => super::guard::status(&agents(&a.agent, a.json)),
+        HooksCommand::Install(a) => {
+            let out = install::install(&cwd, &InstallRequest { server: a.server })?;
+            report(&out, a.json, "install");
+            Ok(0)
+        }
+        HooksCommand::Uninstall(a) => {
+            let out = install::uninstall(&cwd, a.server)?;
+            report(&out, a.json, "uninstall");
+            Ok(0)
+        }
+        HooksCommand::Status(a) => {
+            let (dir, server, hooks) = install::status(&cwd, a.server)?;
+            let complete = hooks.iter().all(|h| matches!(h.state, State::Installed | State::Chained));
+            if a.json {
+                output::json(
+                    &json!({"schema": SCHEMA, "hooks_dir": dir, "server": server, "complete": complete, "hooks": hooks}),
+                );
+            } else {
+                output::info(format!("hooks folder: {}", dir.display()));
+                for h in &hooks {
+                    let state = match h.state {
+                        State::Installed => "installed".to_string(),
+                        State::Chained => format!("chained (calls {} first)", file_name(h.chained.as_deref())),
+                        State::Stale => "stale (run `git okstra hooks install`)".to_string(),
+                        State::Missing if h.foreign => {
+                            "missing (a foreign hook is in its place; run `git okstra hooks install` to chain it)"
+                                .to_string()
+                        }
+                        State::Missing => "missing (run `git okstra hooks install`)".to_string(),
+                    };
+                    output::value(format!("{:<22} {state}", h.name));
+                }
+                if !server {
+                    output::info("agent guard (`--agent` to install; `--agent … --json` for JSON):");
+                    return super::guard::status(&agents(&[], false));
+                }
+            }
+            Ok(0)
+        }
+    }
+}
+
+fn file_name(p: Option<&std::path::Path>) -> String {
+    p.and_then(|p| p.file_name()).map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+}
+
+fn report(out: &install::Outcome, as_json: bool, verb: &str) {
+    if as_json {
+        output::json(&json!({
+            "schema": SCHEMA,
+            "action": verb,
+            "hooks_dir": out.hooks_dir,
+            "server": out.server,
+            "hooks": out.hooks,
+            "hooks_path_changed": out.hooks_path_changed,
+        }));
+        return;
+    }
+    if let Some(p) = &out.hooks_path_changed {
+        match verb {
+            "install" => output::info(format!(
+                "core.hooksPath was relative ({p}): set to {} so every worktree runs the hooks",
+                out.hooks_dir.display()
+            )),
+            _ => output::info(format!("core.hooksPath restored to {}", if p.is_empty() { "(unset)" } else { p })),
+        }
+    }
+    for h in &out.hooks {
+        let what = match h.action {
+            Action::Created => "installed".to_string(),
+            Action::Updated => "updated".to_string(),
+            Action::Unchanged => "already installed".to_string(),
+            Action::Chained => {
+                format!("installed; the hook that was there runs first ({})", file_name(h.chained.as_deref()))
+            }
+            Action::Removed => "removed".to_string(),
+            Action::Restored => "removed; the chained hook is back in place".to_string(),
+            Action::Foreign => "not okstra's, left alone".to_string(),
+            Action::Absent => "not installed".to_string(),
+        };
+        output::info(format!("{}: {what}", h.name));
+    }
+    if verb == "install" && out.server {
+        output::info("receive.denyNonFastForwards = true");
+    }
+    output::value(out.hooks_dir.to_string_lossy());
+}

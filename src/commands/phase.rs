@@ -1,0 +1,117 @@
+//! `git okstra phase <PHASE>` (inside a task worktree) and `git okstra task phase <KEY|ID> <PHASE>`.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use serde_json::json;
+
+use crate::error::{Error, Result};
+use crate::executor;
+use crate::lifecycle::{self, PhaseOptions, TaskRef};
+use crate::output;
+use crate::phase::Phase;
+use crate::worktree::Context;
+
+/// The flags both spellings share.
+#[derive(Debug, Args)]
+pub struct PhaseFlags {
+    /// The approved plan (implementation): it must carry `APPROVED` or a checked `[x] Approved` box.
+    #[arg(long, value_name = "FILE")]
+    pub approved_plan: Option<PathBuf>,
+    /// Approve the plan now: check its `[ ] Approved` box and append an audit line (implementation only).
+    #[arg(long)]
+    pub approve: bool,
+    /// The final-verification report (release-handoff) [default: the newest final-verification run's report].
+    #[arg(long, value_name = "FILE")]
+    pub verification_report: Option<PathBuf>,
+    /// Start this agent CLI in the task worktree with the prompt: claude, codex, gemini, or a
+    /// name configured as okstra.executor.<name> [env: OKSTRA_DEFAULT_EXECUTOR].
+    #[arg(long, value_name = "AGENT")]
+    pub exec: Option<String>,
+    /// Print one JSON object on stdout (not with an executor).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `git okstra phase <PHASE>`: a phase of the task whose worktree you stand in.
+#[derive(Debug, Args)]
+pub struct PhaseArgs {
+    /// requirements-discovery, error-analysis, implementation-planning, implementation,
+    /// final-verification or release-handoff.
+    pub phase: String,
+    #[command(flatten)]
+    pub flags: PhaseFlags,
+}
+
+/// `git okstra task phase <KEY|TASK-ID> <PHASE>`.
+#[derive(Debug, Args)]
+pub struct TaskPhaseArgs {
+    /// A task key (`project/group/task`) or a task id; an unregistered id is started first.
+    pub task: String,
+    /// requirements-discovery, error-analysis, implementation-planning, implementation,
+    /// final-verification or release-handoff.
+    pub phase: String,
+    #[command(flatten)]
+    pub flags: PhaseFlags,
+}
+
+pub fn run(a: PhaseArgs) -> Result<i32> {
+    execute(TaskRef::Here, &a.phase, a.flags)
+}
+
+pub fn run_for_task(a: TaskPhaseArgs) -> Result<i32> {
+    execute(TaskRef::Named(&a.task), &a.phase, a.flags)
+}
+
+fn execute(task: TaskRef<'_>, phase: &str, f: PhaseFlags) -> Result<i32> {
+    let phase: Phase = phase.parse()?;
+    let exec = executor::chosen(f.exec.as_deref());
+    if f.json {
+        if let Some(name) = &exec {
+            return Err(Error::usage(format!(
+                "--json cannot be combined with an executor ({name}): the agent writes to the same stdout"
+            ))
+            .hint("drop --exec (or unset OKSTRA_DEFAULT_EXECUTOR) for --json"));
+        }
+    }
+    let ctx = Context::require(&super::cwd()?)?;
+    let opts = PhaseOptions {
+        approved_plan: f.approved_plan,
+        approve: f.approve,
+        verification_report: f.verification_report,
+        executor: exec,
+    };
+    let out = lifecycle::run_phase(&ctx, task, phase, &opts)?;
+    if f.json {
+        let mut v = serde_json::to_value(&out).map_err(|e| Error::failed(e.to_string()))?;
+        v["schema"] = json!(lifecycle::SCHEMA);
+        output::json(&v);
+        return Ok(0);
+    }
+    match &out.executor {
+        None => {
+            output::info(format!(
+                "{} run {:03} of {} ({} worktree {})",
+                out.phase,
+                out.run,
+                out.key,
+                out.worktree.status.name(),
+                out.worktree.path
+            ));
+            output::info(format!("launch prompt: {}", out.launch));
+            // stdout is the worktree path, as for `task start`, so `cd "$(git okstra phase …)"`
+            // and the shell-init function work the same for both.
+            output::value(&out.worktree.path);
+            Ok(0)
+        }
+        Some(e) => match e.exit_code {
+            Some(0) => Ok(0),
+            code => Err(Error::failed(format!(
+                "{} exited with status {}; the run is recorded in {}",
+                e.name,
+                code.map(|c| c.to_string()).unwrap_or_else(|| "unknown".into()),
+                out.run_dir
+            ))),
+        },
+    }
+}

@@ -1,0 +1,597 @@
+//! `git okstra doctor`: checks the registry against the disk and git, and repairs what is
+//! safe to repair (DESIGN §2–§4).
+//!
+//! Owns the list of breakages and their fixes. It never deletes a worktree that holds
+//! anything: the only folders it removes are empty ones, and the only rows it drops are
+//! those whose worktree and branch are both gone. Registry changes happen under the lock.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::config;
+use crate::error::{io_at, Error, Result};
+use crate::git::{self, Repo};
+use crate::names::{Category, TaskKey};
+use crate::registry::{self, Registry, Row, Status, Store};
+use crate::worktree;
+
+/// JSON shape version of `doctor --json`.
+pub const SCHEMA: u32 = 1;
+
+/// What is wrong. The kebab-case names are part of the JSON shape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kind {
+    /// `registry.json` does not parse.
+    CorruptRegistry,
+    /// An active row whose worktree folder and branch are both gone.
+    Gone,
+    /// An active row whose worktree folder is gone; the branch is still there.
+    MissingWorktree,
+    /// An active row whose worktree is there but whose branch is gone.
+    MissingBranch,
+    /// A folder under `$OKSTRA_HOME/worktrees` that no row knows.
+    UnknownWorktree,
+    /// git still lists a worktree whose folder is gone (`git worktree prune` fixes it).
+    StaleGitWorktree,
+    /// A sync-dir symlink that dangles or points somewhere else.
+    BrokenSyncLink,
+    /// A sync dir that exists in the main worktree but is not linked into the task worktree.
+    MissingSyncLink,
+    /// A branch slot that names a task the registry does not hold.
+    StaleBranchSlot,
+}
+
+impl Kind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::CorruptRegistry => "corrupt-registry",
+            Kind::Gone => "gone",
+            Kind::MissingWorktree => "missing-worktree",
+            Kind::MissingBranch => "missing-branch",
+            Kind::UnknownWorktree => "unknown-worktree",
+            Kind::StaleGitWorktree => "stale-git-worktree",
+            Kind::BrokenSyncLink => "broken-sync-link",
+            Kind::MissingSyncLink => "missing-sync-link",
+            Kind::StaleBranchSlot => "stale-branch-slot",
+        }
+    }
+}
+
+/// One problem, what fixes it, and (after `--repair`) what was done.
+#[derive(Debug, Clone, Serialize)]
+pub struct Finding {
+    pub kind: Kind,
+    /// The task key, path or repository the finding is about.
+    pub subject: String,
+    pub message: String,
+    /// What the user can run or do.
+    pub fix: String,
+    /// Whether `--repair` fixes it.
+    pub repairable: bool,
+    /// Set by `--repair`: true when it was fixed.
+    pub repaired: bool,
+    /// Set by `--repair`: what was done, or why it was left.
+    pub action: String,
+    #[serde(skip)]
+    detail: Detail,
+}
+
+/// What a repair needs to know beyond the text.
+#[derive(Debug, Clone, Default)]
+enum Detail {
+    #[default]
+    None,
+    Row(String),
+    Repo(PathBuf),
+    Sync {
+        repo: PathBuf,
+        worktree: PathBuf,
+        link: Option<PathBuf>,
+    },
+    Folder(PathBuf),
+    Slot(String),
+}
+
+impl Finding {
+    fn new(kind: Kind, subject: impl Into<String>, message: impl Into<String>, fix: impl Into<String>) -> Finding {
+        Finding {
+            kind,
+            subject: subject.into(),
+            message: message.into(),
+            fix: fix.into(),
+            repairable: false,
+            repaired: false,
+            action: String::new(),
+            detail: Detail::None,
+        }
+    }
+    fn repairable(mut self, detail: Detail) -> Finding {
+        self.repairable = true;
+        self.detail = detail;
+        self
+    }
+}
+
+/// The outcome of a check (and repair).
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub schema: u32,
+    pub registry: String,
+    pub repaired: bool,
+    pub findings: Vec<Finding>,
+    /// Findings still present after the run (equal to `findings.len()` without `--repair`).
+    pub remaining: usize,
+}
+
+/// Check everything; with `repair`, fix what is safe and check again.
+pub fn run(store: &Store, repair: bool) -> Result<Report> {
+    let mut findings = check(store)?;
+    let mut remaining = findings.len();
+    if repair && !findings.is_empty() {
+        for f in &mut findings {
+            apply(store, f)?;
+        }
+        remaining = check(store)?.len();
+    }
+    Ok(Report {
+        schema: SCHEMA,
+        registry: store.file().to_string_lossy().into_owned(),
+        repaired: repair,
+        findings,
+        remaining,
+    })
+}
+
+/// The state of `registry.json`: parsed, corrupt (with why), or an error that is not
+/// corruption (a newer version, unreadable file) and must stop the doctor.
+enum Loaded {
+    Ok(Registry),
+    Corrupt(String),
+}
+
+fn load(store: &Store) -> Result<Loaded> {
+    let path = store.file();
+    let bytes = match std::fs::read(&path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Loaded::Ok(Registry::default())),
+        Err(e) => return Err(io_at("cannot read registry", &path, e)),
+    };
+    let Ok(text) = String::from_utf8(bytes) else { return Ok(Loaded::Corrupt("not UTF-8".into())) };
+    match serde_json::from_str::<Registry>(&text) {
+        Err(e) => Ok(Loaded::Corrupt(e.to_string())),
+        // A newer version parses as JSON but is not ours to repair: `parse` says so.
+        Ok(_) => Registry::parse(&text, &path).map(Loaded::Ok),
+    }
+}
+
+/// Find every problem; changes nothing.
+pub fn check(store: &Store) -> Result<Vec<Finding>> {
+    let mut out = Vec::new();
+    let reg = match load(store)? {
+        Loaded::Ok(reg) => Some(reg),
+        Loaded::Corrupt(why) => {
+            out.push(
+                Finding::new(
+                    Kind::CorruptRegistry,
+                    store.file().to_string_lossy(),
+                    format!("the registry does not parse ({why})"),
+                    "`git okstra doctor --repair` moves it aside and rebuilds the rows from the worktrees on disk",
+                )
+                .repairable(Detail::None),
+            );
+            None
+        }
+    };
+    let known: BTreeSet<PathBuf> = match &reg {
+        Some(reg) => reg.tasks.values().map(|r| PathBuf::from(&r.worktree_path)).collect(),
+        None => BTreeSet::new(),
+    };
+    if let Some(reg) = &reg {
+        check_rows(reg, &mut out);
+        check_slots(reg, &mut out);
+    }
+    if reg.is_some() {
+        check_unknown_folders(store, &known, &mut out);
+    }
+    Ok(out)
+}
+
+fn check_rows(reg: &Registry, out: &mut Vec<Finding>) {
+    let mut repos: BTreeSet<PathBuf> = BTreeSet::new();
+    for (key, row) in &reg.tasks {
+        let wt = Path::new(&row.worktree_path);
+        let repo = Repo::open(Path::new(&row.repo)).ok();
+        if let Some(r) = &repo {
+            repos.insert(r.main_worktree.clone());
+        }
+        if row.status != Status::Active {
+            continue;
+        }
+        let wt_there = wt.is_dir();
+        let branch_there = repo.as_ref().is_some_and(|r| r.branch_exists(&row.branch));
+        match (wt_there, branch_there) {
+            (false, false) => out.push(
+                Finding::new(
+                    Kind::Gone,
+                    key,
+                    format!("worktree {} and branch '{}' are both gone", row.worktree_path, row.branch),
+                    "`git okstra doctor --repair` drops the row (nothing is left to lose)",
+                )
+                .repairable(Detail::Row(key.clone())),
+            ),
+            (false, true) => out.push(Finding::new(
+                Kind::MissingWorktree,
+                key,
+                format!("worktree {} is gone; branch '{}' still exists", row.worktree_path, row.branch),
+                format!(
+                    "`git okstra task start {}` recreates the worktree on that branch, or `git okstra task release {key} --remove` deletes the branch",
+                    typed_id(row)
+                ),
+            )),
+            (true, false) => out.push(Finding::new(
+                Kind::MissingBranch,
+                key,
+                format!("branch '{}' is gone; its worktree {} is still there", row.branch, row.worktree_path),
+                format!(
+                    "recreate it from the worktree's commit: `git -C {} switch -c {}` (or release the task)",
+                    row.worktree_path, row.branch
+                ),
+            )),
+            (true, true) => {
+                if let Some(r) = &repo {
+                    check_sync_links(r, key, wt, out);
+                }
+            }
+        }
+    }
+    for repo in repos {
+        check_git_worktrees(&repo, out);
+    }
+}
+
+/// The id a user would type for a row.
+fn typed_id(row: &Row) -> &str {
+    if row.task_id_raw.is_empty() {
+        &row.task_id
+    } else {
+        &row.task_id_raw
+    }
+}
+
+fn check_sync_links(repo: &Repo, key: &str, wt: &Path, out: &mut Vec<Finding>) {
+    let names = config::sync_dirs(repo.config_strings(config::KEY_SYNC_DIR));
+    for name in names {
+        if worktree::validate_sync_name(&name).is_err() {
+            continue;
+        }
+        let src = repo.main_worktree.join(&name);
+        let dst = wt.join(&name);
+        let detail =
+            |link: Option<PathBuf>| Detail::Sync { repo: repo.main_worktree.clone(), worktree: wt.to_path_buf(), link };
+        match std::fs::symlink_metadata(&dst) {
+            Ok(m) if m.file_type().is_symlink() => {
+                let target = std::fs::read_link(&dst).unwrap_or_default();
+                let dangling = !dst.exists();
+                if dangling || target != src {
+                    out.push(
+                        Finding::new(
+                            Kind::BrokenSyncLink,
+                            key,
+                            format!(
+                                "sync link {} points at {}{}",
+                                dst.display(),
+                                target.display(),
+                                if dangling { ", which does not exist" } else { "" }
+                            ),
+                            "`git okstra doctor --repair` replaces the link with one to the main worktree's folder",
+                        )
+                        .repairable(detail(Some(dst.clone()))),
+                    );
+                }
+            }
+            // A real file or folder: tracked content, never a link of ours.
+            Ok(_) => {}
+            Err(_) if src.exists() => out.push(
+                Finding::new(
+                    Kind::MissingSyncLink,
+                    key,
+                    format!("sync dir {name} exists in the main worktree but is not linked into {}", wt.display()),
+                    "`git okstra doctor --repair` links it",
+                )
+                .repairable(detail(None)),
+            ),
+            Err(_) => {}
+        }
+    }
+}
+
+/// Worktrees git lists as prunable (folder gone), in one repository.
+fn check_git_worktrees(repo: &Path, out: &mut Vec<Finding>) {
+    let Ok(o) = git::run(repo, &["worktree", "list", "--porcelain", "-z"]) else { return };
+    let mut path = String::new();
+    for field in o.stdout.split('\0') {
+        if let Some(p) = field.strip_prefix("worktree ") {
+            path = p.to_string();
+        } else if field.starts_with("prunable") {
+            out.push(
+                Finding::new(
+                    Kind::StaleGitWorktree,
+                    repo.to_string_lossy(),
+                    format!("git still lists worktree {path}, whose folder is gone"),
+                    format!("`git -C {} worktree prune` (run by `git okstra doctor --repair`)", repo.display()),
+                )
+                .repairable(Detail::Repo(repo.to_path_buf())),
+            );
+        }
+    }
+}
+
+fn check_slots(reg: &Registry, out: &mut Vec<Finding>) {
+    for (slot, key) in &reg.branches {
+        let live = reg
+            .tasks
+            .get(key)
+            .is_some_and(|r| r.status == Status::Active && registry::branch_slot(&r.repo, &r.branch) == *slot);
+        if !live {
+            out.push(
+                Finding::new(
+                    Kind::StaleBranchSlot,
+                    slot,
+                    format!("branch slot {slot} names task {key}, which does not hold it"),
+                    "`git okstra doctor --repair` frees the slot",
+                )
+                .repairable(Detail::Slot(slot.clone())),
+            );
+        }
+    }
+}
+
+/// Task-worktree folders on disk: `$OKSTRA_HOME/worktrees/<project>/<group>/<task>`.
+fn folders_on_disk(store: &Store) -> Vec<PathBuf> {
+    fn dirs(p: &Path) -> Vec<PathBuf> {
+        let Ok(rd) = std::fs::read_dir(p) else { return Vec::new() };
+        let mut v: Vec<PathBuf> = rd
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_type().map(|t| t.is_dir()).unwrap_or(false))
+            .map(|e| e.path())
+            .collect();
+        v.sort();
+        v
+    }
+    let root = std::fs::canonicalize(&store.dir).unwrap_or_else(|_| store.dir.clone());
+    dirs(&root).iter().flat_map(|p| dirs(p)).flat_map(|g| dirs(&g)).collect()
+}
+
+fn check_unknown_folders(store: &Store, known: &BTreeSet<PathBuf>, out: &mut Vec<Finding>) {
+    for dir in folders_on_disk(store) {
+        if known.contains(&dir) {
+            continue;
+        }
+        let shown = dir.to_string_lossy().into_owned();
+        let f = match read_worktree(&dir) {
+            Some(_) => Finding::new(
+                Kind::UnknownWorktree,
+                &shown,
+                format!("{shown} is a git worktree that no registry row knows"),
+                "`git okstra doctor --repair` adds it to the registry (base ref unknown)",
+            )
+            .repairable(Detail::Folder(dir.clone())),
+            None if is_empty_dir(&dir) => Finding::new(
+                Kind::UnknownWorktree,
+                &shown,
+                format!("{shown} is an empty folder that no registry row knows"),
+                "`git okstra doctor --repair` removes the empty folder",
+            )
+            .repairable(Detail::Folder(dir.clone())),
+            None => Finding::new(
+                Kind::UnknownWorktree,
+                &shown,
+                format!("{shown} is not a git worktree and no registry row knows it"),
+                "look inside, move what you need elsewhere, then remove the folder by hand",
+            ),
+        };
+        out.push(f);
+    }
+}
+
+fn is_empty_dir(p: &Path) -> bool {
+    std::fs::read_dir(p).map(|mut d| d.next().is_none()).unwrap_or(false)
+}
+
+/// What a task worktree on disk says about itself.
+struct OnDisk {
+    main: PathBuf,
+    branch: String,
+}
+
+fn read_worktree(dir: &Path) -> Option<OnDisk> {
+    if !dir.join(".git").is_file() {
+        return None;
+    }
+    let repo = Repo::open(dir).ok()?;
+    if !repo.is_linked {
+        return None;
+    }
+    let branch = repo
+        .gix()
+        .head_name()
+        .ok()
+        .flatten()
+        .and_then(|n| n.as_bstr().to_string().strip_prefix("refs/heads/").map(str::to_string))
+        .unwrap_or_default();
+    Some(OnDisk { main: repo.main_worktree, branch })
+}
+
+/// A row rebuilt from a worktree found on disk. The base ref is unknown and left empty.
+fn row_from_disk(key: &TaskKey, dir: &Path, disk: &OnDisk) -> Row {
+    let category = disk
+        .branch
+        .split_once('-')
+        .and_then(|(prefix, _)| Category::from_prefix(prefix))
+        .map(|c| c.name().to_string())
+        .unwrap_or_default();
+    let mut extra = serde_json::Map::new();
+    extra.insert("rebuilt_by_doctor".into(), serde_json::Value::String(registry::now()));
+    Row {
+        project_id: key.project.to_string(),
+        task_group: key.group.to_string(),
+        task_id: key.task.to_string(),
+        task_id_raw: key.task.to_string(),
+        title: String::new(),
+        repo: disk.main.to_string_lossy().into_owned(),
+        worktree_path: dir.to_string_lossy().into_owned(),
+        branch: disk.branch.clone(),
+        base_ref: String::new(),
+        category,
+        created_at: registry::now(),
+        last_phase: None,
+        phases: Vec::new(),
+        status: Status::Active,
+        extra,
+    }
+}
+
+/// The key a folder `<root>/<project>/<group>/<task>` stands for.
+fn key_of(dir: &Path) -> Option<TaskKey> {
+    let task = dir.file_name()?.to_str()?;
+    let group = dir.parent()?.file_name()?.to_str()?;
+    let project = dir.parent()?.parent()?.file_name()?.to_str()?;
+    let key = TaskKey::new(project, group, task);
+    // Only folders whose names are already sanitised are ours.
+    (key.to_string() == format!("{project}/{group}/{task}")).then_some(key)
+}
+
+/// Add a worktree found on disk to the registry; `Err` text says why it was left.
+fn adopt(reg: &mut Registry, dir: &Path) -> std::result::Result<String, String> {
+    let disk = read_worktree(dir).ok_or("not a linked git worktree")?;
+    let key = key_of(dir).ok_or("its folder names are not task-key segments")?;
+    if reg.get(&key).is_some() {
+        return Err(format!("the registry already has a row for {key}"));
+    }
+    let row = row_from_disk(&key, dir, &disk);
+    if row.branch.is_empty() {
+        // A detached HEAD has no branch slot to claim.
+        reg.tasks.insert(key.to_string(), row);
+        return Ok(format!("added {key} (detached HEAD: no branch; base ref unknown)"));
+    }
+    reg.reserve(row).map_err(|e| e.message)?;
+    Ok(format!("added {key} on branch '{}' (base ref unknown)", disk.branch))
+}
+
+/// Repair one finding if it is repairable; records what was done on the finding.
+fn apply(store: &Store, f: &mut Finding) -> Result<()> {
+    if !f.repairable {
+        f.action = "left as it is: needs a decision only you can make".into();
+        return Ok(());
+    }
+    let outcome: std::result::Result<String, String> = match (&f.kind, f.detail.clone()) {
+        (Kind::CorruptRegistry, _) => Ok(rebuild(store)?),
+        (Kind::Gone, Detail::Row(key)) => store.transaction(|reg| {
+            let gone = reg.tasks.get(&key).is_some_and(|r| !Path::new(&r.worktree_path).exists());
+            Ok(if gone {
+                reg.remove(&key);
+                Ok(format!("dropped row {key}"))
+            } else {
+                Err("the worktree came back; row kept".to_string())
+            })
+        })?,
+        (Kind::StaleGitWorktree, Detail::Repo(repo)) => git::run(&repo, &["worktree", "prune"])
+            .map(|_| "ran `git worktree prune`".to_string())
+            .map_err(|e| e.message),
+        (Kind::BrokenSyncLink | Kind::MissingSyncLink, Detail::Sync { repo, worktree, link }) => {
+            relink(&repo, &worktree, link.as_deref()).map_err(|e| e.message)
+        }
+        (Kind::StaleBranchSlot, Detail::Slot(slot)) => store.transaction(|reg| {
+            reg.branches.remove(&slot);
+            Ok(Ok(format!("freed slot {slot}")))
+        })?,
+        (Kind::UnknownWorktree, Detail::Folder(dir)) => {
+            if read_worktree(&dir).is_some() {
+                store.transaction(|reg| Ok(adopt(reg, &dir)))?
+            } else if is_empty_dir(&dir) {
+                std::fs::remove_dir(&dir)
+                    .map(|_| format!("removed the empty folder {}", dir.display()))
+                    .map_err(|e| e.to_string())
+            } else {
+                Err("not empty and not a worktree; left".into())
+            }
+        }
+        _ => Err("nothing to do".into()),
+    };
+    match outcome {
+        Ok(a) => {
+            f.repaired = true;
+            f.action = a;
+        }
+        Err(why) => f.action = format!("not repaired: {why}"),
+    }
+    Ok(())
+}
+
+fn relink(repo: &Path, worktree: &Path, link: Option<&Path>) -> Result<String> {
+    let repo = Repo::open(repo)?;
+    if let Some(link) = link {
+        // Only ever a symlink: never a folder with content.
+        if std::fs::symlink_metadata(link).map(|m| m.file_type().is_symlink()).unwrap_or(false) {
+            std::fs::remove_file(link).map_err(|e| io_at("cannot remove", link, e))?;
+        }
+    }
+    let names = config::sync_dirs(repo.config_strings(config::KEY_SYNC_DIR));
+    let linked = worktree::link_sync_dirs(&repo, worktree, &names)?;
+    Ok(if linked.is_empty() {
+        "removed the broken link (its source is gone from the main worktree)".into()
+    } else {
+        format!("linked {}", linked.join(", "))
+    })
+}
+
+/// Move a corrupt registry aside and rebuild it from the worktrees on disk.
+fn rebuild(store: &Store) -> Result<String> {
+    let _lock = store.lock()?;
+    // Checked again under the lock: another process may have repaired it meanwhile.
+    if let Loaded::Ok(_) = load(store)? {
+        return Ok("the registry parses now; nothing moved".into());
+    }
+    let t = time::OffsetDateTime::now_utc();
+    let stamp = format!(
+        "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    );
+    let file = store.file();
+    let mut aside = store.dir.join(format!("registry.json.corrupt-{stamp}"));
+    let mut n = 1;
+    while aside.exists() {
+        aside = store.dir.join(format!("registry.json.corrupt-{stamp}-{n}"));
+        n += 1;
+    }
+    std::fs::rename(&file, &aside).map_err(|e| io_at("cannot move aside", &file, e))?;
+    let mut reg = Registry::default();
+    let mut added = Vec::new();
+    let mut skipped = Vec::new();
+    for dir in folders_on_disk(store) {
+        match adopt(&mut reg, &dir) {
+            Ok(_) => added.push(dir),
+            Err(why) => skipped.push(format!("{} ({why})", dir.display())),
+        }
+    }
+    store
+        .save(&mut reg)
+        .map_err(|e| Error::failed(format!("{}; the corrupt file is at {}", e.message, aside.display())))?;
+    let mut msg = format!(
+        "moved it to {} and rebuilt {} row(s) from the worktrees on disk (base refs unknown, left empty; titles and phase history are in the old file)",
+        aside.display(),
+        added.len()
+    );
+    if !skipped.is_empty() {
+        msg.push_str(&format!("; skipped {}", skipped.join(", ")));
+    }
+    Ok(msg)
+}

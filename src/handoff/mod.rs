@@ -1,0 +1,829 @@
+//! The release-handoff phase (DESIGN §6): an accepted task becomes a commit and, on
+//! request, a pushed feature branch and a pull request.
+//!
+//! Owns the entry gate, the three choices (action, PR base, message), the drafts, the
+//! execution and the `release-handoff.md` report. Every process goes through
+//! [`runner::Runner`], which can push only the feature branch and never forces, skips
+//! hooks, merges or publishes. Nothing runs before the gate passes.
+
+mod draft;
+mod prompt;
+mod report;
+pub mod runner;
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::config;
+use crate::error::{Error, Result};
+use crate::gates::{self, Verdict};
+use crate::lifecycle;
+use crate::names::TaskKey;
+use crate::output;
+use crate::phase::Phase;
+use crate::registry::{Registry, Row};
+use crate::runs;
+use crate::worktree::Context;
+use runner::{Executed, Runner};
+
+pub use prompt::is_terminal;
+
+/// The report every handoff run leaves in its run folder.
+pub const REPORT_FILE: &str = "release-handoff.md";
+/// The PR body handed to `gh pr create --body-file`.
+pub const PR_BODY_FILE: &str = "pr-body.md";
+/// The base branches offered in the menu, in order.
+pub const STANDARD_BASES: [&str; 5] = ["staging", "preprod", "prod", "main", "dev"];
+/// Scratch file for `edit`, in the worktree's git dir (like git's own COMMIT_EDITMSG).
+const EDIT_FILE: &str = "OKSTRA_HANDOFF_EDITMSG";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    Commit,
+    Pr,
+    Skip,
+}
+
+impl Action {
+    pub fn name(self) -> &'static str {
+        match self {
+            Action::Commit => "commit",
+            Action::Pr => "pr",
+            Action::Skip => "skip",
+        }
+    }
+}
+
+impl std::str::FromStr for Action {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "commit" => Ok(Action::Commit),
+            "pr" => Ok(Action::Pr),
+            "skip" => Ok(Action::Skip),
+            _ => Err(Error::usage(format!("unknown action {s:?}; actions: commit, pr, skip"))),
+        }
+    }
+}
+
+/// How the run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Status {
+    /// The entry gate refused: nothing asked, nothing run, nothing written.
+    Blocked,
+    Done,
+    Skipped,
+    Cancelled,
+    Failed,
+    DryRun,
+}
+
+impl Status {
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::Blocked => "blocked",
+            Status::Done => "done",
+            Status::Skipped => "skipped",
+            Status::Cancelled => "cancelled",
+            Status::Failed => "failed",
+            Status::DryRun => "dry-run",
+        }
+    }
+}
+
+/// What became of the pull request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PrOutcome {
+    /// `created`, `reused`, `skipped` or `not-requested`.
+    pub outcome: &'static str,
+    pub url: String,
+    pub reason: String,
+}
+
+impl PrOutcome {
+    fn not_requested(why: &str) -> Self {
+        PrOutcome { outcome: "not-requested", url: String::new(), reason: why.into() }
+    }
+    fn skipped(why: String) -> Self {
+        PrOutcome { outcome: "skipped", url: String::new(), reason: why }
+    }
+}
+
+/// One answered question: the value and where it came from (`--flag`, `menu`, `typed in`).
+#[derive(Debug, Clone, Serialize)]
+pub struct Selection {
+    pub question: &'static str,
+    pub answer: String,
+    pub source: String,
+}
+
+/// A commit on the branch ahead of the base.
+#[derive(Debug, Clone, Serialize)]
+pub struct Commit {
+    pub sha: String,
+    pub short: String,
+    pub subject: String,
+    pub files: Vec<String>,
+    /// Made by this handoff run.
+    pub new: bool,
+}
+
+/// What `git okstra handoff` was asked for.
+#[derive(Debug, Clone, Default)]
+pub struct Request {
+    pub task: Option<String>,
+    pub base: Option<String>,
+    pub action: Option<Action>,
+    pub message_file: Option<PathBuf>,
+    pub verification_report: Option<PathBuf>,
+    pub yes: bool,
+    pub dry_run: bool,
+    /// Questions may be asked (a terminal is attached).
+    pub interactive: bool,
+}
+
+/// Everything a run did, decided and found: the command prints it, the report renders it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Outcome {
+    pub status: Status,
+    pub reason: String,
+    pub key: String,
+    pub task_id: String,
+    pub branch: String,
+    pub worktree: String,
+    pub head_before: String,
+    pub head_after: String,
+    pub pending: Vec<String>,
+    pub base: String,
+    pub base_rev: String,
+    pub verification_report: String,
+    pub verdict: String,
+    pub verdict_line: String,
+    pub selections: Vec<Selection>,
+    pub commit_message: String,
+    pub pr_body: String,
+    pub commands: Vec<Executed>,
+    pub planned: Vec<String>,
+    pub commits: Vec<Commit>,
+    pub commit_note: String,
+    pub pr: PrOutcome,
+    pub routing: String,
+    pub reentry: String,
+    pub report: String,
+}
+
+impl Outcome {
+    fn new(key: &TaskKey, row: &Row) -> Outcome {
+        Outcome {
+            status: Status::Done,
+            reason: String::new(),
+            key: key.to_string(),
+            task_id: row.task_id_raw.clone(),
+            branch: row.branch.clone(),
+            worktree: row.worktree_path.clone(),
+            head_before: String::new(),
+            head_after: String::new(),
+            pending: Vec::new(),
+            base: String::new(),
+            base_rev: String::new(),
+            verification_report: String::new(),
+            verdict: String::new(),
+            verdict_line: String::new(),
+            selections: Vec::new(),
+            commit_message: String::new(),
+            pr_body: String::new(),
+            commands: Vec::new(),
+            planned: Vec::new(),
+            commits: Vec::new(),
+            commit_note: String::new(),
+            pr: PrOutcome::not_requested("the action was not `pr`"),
+            routing: String::new(),
+            reentry: String::new(),
+            report: String::new(),
+        }
+    }
+
+    fn select(&mut self, question: &'static str, answer: &str, source: impl Into<String>) {
+        self.selections.push(Selection { question, answer: answer.to_string(), source: source.into() });
+    }
+}
+
+/// The task the handoff is for: `--task`, else the task whose worktree the caller stands in.
+fn find_task(ctx: &Context, reg: &Registry, spec: Option<&str>) -> Result<(TaskKey, Row)> {
+    if let Some(spec) = spec {
+        return ctx.resolve_task(reg, spec);
+    }
+    let hint = "run it inside the task's worktree, or name the task: `git okstra handoff --task <KEY|ID>`";
+    let here = ctx.repo.current_worktree.clone().ok_or_else(|| Error::failed("not inside a worktree").hint(hint))?;
+    let same = |p: &str| std::fs::canonicalize(p).map(|p| p == here).unwrap_or(false);
+    reg.tasks
+        .values()
+        .find(|r| same(&r.worktree_path))
+        .map(|r| (TaskKey::new(&r.project_id, &r.task_group, &r.task_id), r.clone()))
+        .ok_or_else(|| Error::failed(format!("{} is not a registered task worktree", here.display())).hint(hint))
+}
+
+/// The entry gate ([`lifecycle::check_verification`], shared with `task phase`): the
+/// report's verdict must be `accepted`. Returns the report's text; `Err(reason)` means blocked.
+fn gate(
+    main: &Path,
+    cwd: &Path,
+    key: &TaskKey,
+    req: &Request,
+    out: &mut Outcome,
+) -> std::result::Result<String, String> {
+    let given = req.verification_report.as_ref().map(|p| cwd.join(p));
+    if let Some(p) = &given {
+        out.verification_report = p.to_string_lossy().into_owned();
+    }
+    let path = lifecycle::check_verification(main, &key.task, given.as_deref()).map_err(|e| e.message)?;
+    out.verification_report = path.to_string_lossy().into_owned();
+    let text = gates::read_doc(&path, "verification report").map_err(|e| e.message)?;
+    out.verdict_line = gates::verdict_line(&text).unwrap_or("").to_string();
+    out.verdict = Verdict::Accepted.name().into();
+    Ok(text)
+}
+
+fn no_terminal(flag: &str) -> Error {
+    Error::usage(format!("no terminal to ask on, and {flag} was not given")).hint(
+        "give every choice as a flag: --action commit|pr|skip, --base <branch> (for pr), --yes or --message-file F",
+    )
+}
+
+/// Paths with changes or untracked files, from `git status --porcelain -z` (rename sources
+/// are skipped: the rename is already staged).
+fn pending_paths(runner: &mut Runner) -> Result<Vec<String>> {
+    let out = runner.read(&["status", "--porcelain=v1", "-z", "--untracked-files=all"])?;
+    let mut paths = Vec::new();
+    let mut entries = out.stdout.split('\0').filter(|e| !e.is_empty());
+    while let Some(e) = entries.next() {
+        if e.len() < 4 {
+            continue;
+        }
+        let (xy, path) = (&e[..2], &e[3..]);
+        paths.push(path.to_string());
+        if xy.starts_with('R') || xy.starts_with('C') {
+            entries.next();
+        }
+    }
+    Ok(paths)
+}
+
+/// Check a PR base: a valid branch name, not the feature branch, present on origin.
+/// Returns the SHA origin has for it.
+fn check_base(runner: &mut Runner, base: &str, feature: &str) -> Result<String> {
+    if base == feature {
+        return Err(Error::usage(format!("the PR base '{base}' is the feature branch itself"))
+            .hint("choose the branch the PR merges into, e.g. --base staging"));
+    }
+    let valid = !base.starts_with('-') && runner.read(&["check-ref-format", "--branch", base]).is_ok();
+    if !valid {
+        return Err(Error::usage(format!("'{base}' is not a valid branch name")));
+    }
+    let wanted = format!("refs/heads/{base}");
+    let out = runner.read(&["ls-remote", "--heads", "origin", &wanted]).map_err(|e| {
+        Error::failed(format!("cannot list the branches of origin: {}", e.message))
+            .hint("a pull request needs a remote named origin that this clone can reach")
+    })?;
+    out.stdout
+        .lines()
+        .find_map(|l| l.split_once('\t').filter(|(_, r)| *r == wanted).map(|(sha, _)| sha.to_string()))
+        .ok_or_else(|| {
+            Error::failed(format!("branch '{base}' does not exist on origin"))
+                .hint("choose a base that exists there (`git ls-remote --heads origin` lists them)")
+        })
+}
+
+fn choose_action(req: &Request, out: &mut Outcome) -> Result<Option<Action>> {
+    if let Some(a) = req.action {
+        out.select("action", a.name(), "--action");
+        return Ok(Some(a));
+    }
+    if !req.interactive {
+        return Err(no_terminal("--action"));
+    }
+    let items = [
+        "commit  — commit the changes on the feature branch only".to_string(),
+        "pr      — commit, push the feature branch and open a pull request".to_string(),
+        "skip    — do nothing now".to_string(),
+    ];
+    let Some(i) = prompt::select("Release handoff: what should happen?", &items, 1)? else { return Ok(None) };
+    let a = [Action::Commit, Action::Pr, Action::Skip][i];
+    out.select("action", a.name(), "menu");
+    Ok(Some(a))
+}
+
+/// The PR base and the SHA origin has for it; `None` when the user left the menu.
+fn choose_base(runner: &mut Runner, req: &Request, out: &mut Outcome) -> Result<Option<(String, String)>> {
+    let feature = out.branch.clone();
+    if let Some(b) = &req.base {
+        let sha = check_base(runner, b, &feature)?;
+        out.select("PR base", b, "--base");
+        return Ok(Some((b.clone(), sha)));
+    }
+    if !req.interactive {
+        return Err(no_terminal("--base"));
+    }
+    let mut items: Vec<String> = STANDARD_BASES.iter().map(|b| b.to_string()).collect();
+    items.push("other (type a branch name)".into());
+    loop {
+        let Some(i) = prompt::select("Pull request base", &items, 0)? else { return Ok(None) };
+        if i < STANDARD_BASES.len() {
+            match check_base(runner, STANDARD_BASES[i], &feature) {
+                Ok(sha) => {
+                    out.select("PR base", STANDARD_BASES[i], "menu");
+                    return Ok(Some((STANDARD_BASES[i].to_string(), sha)));
+                }
+                Err(e) => {
+                    output::warn(format!("{}; choose another", e.message));
+                    continue;
+                }
+            }
+        }
+        let mut sha = String::new();
+        let name = prompt::input("Base branch on origin", |s| match check_base(runner, s, &feature) {
+            Ok(found) => {
+                sha = found;
+                Ok(())
+            }
+            Err(e) => Err(e.message),
+        })?;
+        out.select("PR base", &name, "typed in");
+        return Ok(Some((name, sha)));
+    }
+}
+
+/// Open the draft in the user's git editor; `None` when the result is empty (cancel).
+fn edit_message(runner: &mut Runner, wt: &Path, draft: &str) -> Result<Option<String>> {
+    let editor = runner.read(&["var", "GIT_EDITOR"])?.stdout.trim().to_string();
+    let path = wt.join(runner.read(&["rev-parse", "--git-path", EDIT_FILE])?.stdout.trim());
+    let text = format!(
+        "{draft}\n# Edit the commit message of the release handoff. Lines starting with '#' are\n# dropped; an empty message cancels the handoff.\n"
+    );
+    std::fs::write(&path, text).map_err(|e| crate::error::io_at("cannot write", &path, e))?;
+    let path_s = path.to_string_lossy().into_owned();
+    let code = crate::git::exec_interactive("sh", &["-c", &format!("{editor} \"$@\""), &editor, &path_s], wt)?;
+    if code != 0 {
+        return Err(Error::failed(format!("the editor ({editor}) exited with {code}; nothing was committed")));
+    }
+    let edited = std::fs::read_to_string(&path).map_err(|e| crate::error::io_at("cannot read", &path, e))?;
+    let _ = std::fs::remove_file(&path);
+    let kept: Vec<&str> = edited.lines().filter(|l| !l.starts_with('#')).collect();
+    let msg = kept.join("\n").trim().to_string();
+    Ok((!msg.is_empty()).then(|| format!("{msg}\n")))
+}
+
+/// The commit message to use; `None` means cancel.
+fn choose_message(runner: &mut Runner, req: &Request, wt: &Path, out: &mut Outcome) -> Result<Option<String>> {
+    if let Some(f) = &req.message_file {
+        let text = std::fs::read_to_string(f).map_err(|e| crate::error::io_at("cannot read message file", f, e))?;
+        if text.trim().is_empty() {
+            return Err(Error::usage(format!("message file {} is empty", f.display())));
+        }
+        out.select("message", "use", format!("--message-file {}", f.display()));
+        return Ok(Some(text));
+    }
+    if req.yes {
+        out.select("message", "use", "--yes");
+        return Ok(Some(out.commit_message.clone()));
+    }
+    if !req.interactive {
+        return Err(no_terminal("--yes or --message-file"));
+    }
+    output::info(format!("\nDrafted commit message:\n\n{}", indent(&out.commit_message)));
+    let items = vec![
+        "use    — commit with this message".to_string(),
+        "edit   — open it in your git editor first".to_string(),
+        "cancel — stop here; nothing is committed or pushed".to_string(),
+    ];
+    let Some(i) = prompt::select("Commit message", &items, 0)? else {
+        out.select("message", "cancel", "menu (Esc)");
+        return Ok(None);
+    };
+    match i {
+        0 => {
+            out.select("message", "use", "menu");
+            Ok(Some(out.commit_message.clone()))
+        }
+        1 => {
+            let draft = out.commit_message.clone();
+            let edited = edit_message(runner, wt, &draft)?;
+            out.select("message", if edited.is_some() { "edit" } else { "edit (emptied: cancel)" }, "menu");
+            Ok(edited)
+        }
+        _ => {
+            out.select("message", "cancel", "menu");
+            Ok(None)
+        }
+    }
+}
+
+fn indent(text: &str) -> String {
+    text.lines().map(|l| format!("    {l}")).collect::<Vec<_>>().join("\n")
+}
+
+/// `<base>...HEAD` (changes since the merge base, as a PR shows them), else `<base>..HEAD`.
+fn diff_against(runner: &mut Runner, base_rev: &str) -> Result<(String, Vec<String>)> {
+    for range in [format!("{base_rev}...HEAD"), format!("{base_rev}..HEAD")] {
+        let Ok(stat) = runner.read(&["diff", "--stat", &range]) else { continue };
+        let names = runner.read(&["diff", "--name-only", "-z", &range])?;
+        let files = names.stdout.split('\0').filter(|s| !s.is_empty()).map(str::to_string).collect();
+        return Ok((stat.stdout, files));
+    }
+    Ok((String::new(), Vec::new()))
+}
+
+/// A base as a local revision: origin's SHA if we have that commit, else `origin/<base>`,
+/// else the task's recorded base.
+fn base_revision(runner: &mut Runner, base: &str, origin_sha: &str, recorded: &str) -> String {
+    let candidates = [origin_sha.to_string(), format!("refs/remotes/origin/{base}"), format!("refs/heads/{base}")];
+    for c in candidates.iter().filter(|c| !c.is_empty()) {
+        if let Ok(o) = runner.read(&["rev-parse", "--verify", "--quiet", &format!("{c}^{{commit}}")]) {
+            return o.stdout.trim().to_string();
+        }
+    }
+    recorded.to_string()
+}
+
+fn commits_since(runner: &mut Runner, base_rev: &str, head_before: &str) -> Vec<Commit> {
+    let range = format!("{base_rev}..HEAD");
+    let Ok(out) = runner.read(&["log", "--format=%x1e%H%x1f%h%x1f%s", "--name-only", "--max-count=200", &range, "--"])
+    else {
+        return Vec::new();
+    };
+    let mut commits: Vec<Commit> = out
+        .stdout
+        .split('\x1e')
+        .filter_map(|chunk| {
+            let mut lines = chunk.lines();
+            let mut head = lines.next()?.split('\x1f');
+            let (sha, short, subject) = (head.next()?, head.next()?, head.next().unwrap_or(""));
+            let files = lines.map(str::trim).filter(|l| !l.is_empty()).map(str::to_string).collect();
+            Some(Commit { sha: sha.into(), short: short.into(), subject: subject.into(), files, new: false })
+        })
+        .collect();
+    // Commits made by this run are the ones above the HEAD we started from.
+    if let Some(pos) = commits.iter().position(|c| c.sha == head_before) {
+        for c in &mut commits[..pos] {
+            c.new = true;
+        }
+    } else if head_before.is_empty() {
+    } else {
+        for c in &mut commits {
+            c.new = true;
+        }
+        if let Ok(o) = runner.read(&["rev-list", &format!("{base_rev}..{head_before}")]) {
+            let old: Vec<&str> = o.stdout.lines().collect();
+            for c in &mut commits {
+                c.new = !old.contains(&c.sha.as_str());
+            }
+        }
+    }
+    commits
+}
+
+fn protected_branches(ctx: &Context) -> Vec<String> {
+    match ctx.repo.config_strings(config::KEY_PROTECTED_BRANCH) {
+        Some(v) if !v.is_empty() => v,
+        _ => config::DEFAULT_PROTECTED_BRANCHES.iter().map(|s| s.to_string()).collect(),
+    }
+}
+
+fn by_hand(base: &str, branch: &str, title: &str, body: &str) -> String {
+    let title = title.replace('\'', r"'\''");
+    format!("finish by hand: `gh pr create --base {base} --head {branch} --title '{title}' --body-file {body}`, or open a pull request from `{branch}` into `{base}` on the forge's website")
+}
+
+/// Run the release handoff for the task around `cwd` (or `req.task`).
+pub fn run(cwd: &Path, req: &Request) -> Result<Outcome> {
+    let ctx = Context::require(cwd)?;
+    let reg = ctx.store.load()?;
+    let (key, row) = find_task(&ctx, &reg, req.task.as_deref())?;
+    let main = ctx.repo.main_worktree.clone();
+    let mut out = Outcome::new(&key, &row);
+
+    // 1. The gate. Nothing is asked, run or written before it passes.
+    let report_text = match gate(&main, cwd, &key, req, &mut out) {
+        Ok(text) => text,
+        Err(reason) => {
+            out.status = Status::Blocked;
+            out.reason = reason;
+            out.routing = "final-verification".into();
+            out.reentry =
+                "run the final-verification phase until its verdict is `accepted`, then hand off again".into();
+            return Ok(out);
+        }
+    };
+
+    let wt = PathBuf::from(&row.worktree_path);
+    if !wt.is_dir() {
+        return Err(Error::failed(format!("the worktree of task {key} is missing: {}", wt.display()))
+            .hint(format!("`git okstra task start {}` recreates it on the same branch", row.task_id_raw)));
+    }
+    let mut runner = Runner::new(&wt, &row.branch, protected_branches(&ctx));
+
+    // 2. Branch and working-tree state (read-only git).
+    let head = runner.run("git", &["symbolic-ref".into(), "--quiet".into(), "--short".into(), "HEAD".into()])?;
+    let on = head.stdout.trim();
+    if !head.ok() || on != row.branch {
+        let what = if head.ok() { format!("on branch '{on}'") } else { "on a detached HEAD".into() };
+        return Err(Error::failed(format!(
+            "the worktree {} is {what}, not on the task branch '{}'",
+            wt.display(),
+            row.branch
+        ))
+        .hint(format!("`git -C {} switch {}`, then hand off again", wt.display(), row.branch)));
+    }
+    out.head_before =
+        runner.read(&["rev-parse", "--verify", "HEAD"]).map(|o| o.stdout.trim().to_string()).unwrap_or_default();
+    out.pending = pending_paths(&mut runner)?;
+
+    // 3. The choices.
+    let finish_early = |mut out: Outcome, runner: Runner, status: Status| -> Result<Outcome> {
+        out.status = status;
+        out.commands = runner.log;
+        out.pr = PrOutcome::not_requested(if status == Status::Skipped { "action `skip`" } else { "cancelled" });
+        out.commit_note = "nothing committed".into();
+        out.routing = "done".into();
+        out.reentry = "re-entry makes sense: nothing was committed or pushed; run `git okstra handoff` again when ready (re-run final verification first if the branch changes)".into();
+        Ok(out)
+    };
+    let Some(action) = choose_action(req, &mut out)? else {
+        out.select("action", "cancel", "menu (Esc)");
+        return finish(&ctx, &key, req, finish_early(out, runner, Status::Cancelled)?);
+    };
+    if action == Action::Skip {
+        return finish(&ctx, &key, req, finish_early(out, runner, Status::Skipped)?);
+    }
+    let (base, origin_sha) = if action == Action::Pr {
+        match choose_base(&mut runner, req, &mut out)? {
+            Some(b) => b,
+            None => {
+                out.select("PR base", "cancel", "menu (Esc)");
+                return finish(&ctx, &key, req, finish_early(out, runner, Status::Cancelled)?);
+            }
+        }
+    } else {
+        match &req.base {
+            Some(b) if *b == row.branch => {
+                return Err(Error::usage(format!("the base '{b}' is the feature branch itself"))
+                    .hint("choose the branch the work is compared with, e.g. --base staging"))
+            }
+            Some(b) => {
+                out.select("PR base", b, "--base (diff only: no PR for `commit`)");
+                (b.clone(), String::new())
+            }
+            None => (String::new(), String::new()),
+        }
+    };
+    if !base.is_empty() {
+        runner.protect(&base);
+    }
+    out.base = if base.is_empty() { row.base_ref.clone() } else { base.clone() };
+    out.base_rev = if base.is_empty() {
+        row.base_ref.clone()
+    } else {
+        base_revision(&mut runner, &base, &origin_sha, &row.base_ref)
+    };
+    let (stat, committed) = diff_against(&mut runner, &out.base_rev)?;
+    // Drafts name the report relative to the main worktree: no machine paths in commits.
+    let report_rel = Path::new(&out.verification_report)
+        .strip_prefix(&main)
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_else(|_| out.verification_report.clone());
+    let facts = draft::Facts {
+        branch: &row.branch,
+        title: &row.title,
+        task_raw: &row.task_id_raw,
+        key: &out.key,
+        pending: &out.pending,
+        committed: &committed,
+        stat: &stat,
+        base: &out.base,
+        report_path: &report_rel,
+        report: &report_text,
+    };
+    out.commit_message = draft::commit_message(&facts);
+    out.pr_body = draft::pr_body(&facts);
+
+    let needs_message = !out.pending.is_empty() || action == Action::Pr;
+    let message = if needs_message {
+        match choose_message(&mut runner, req, &wt, &mut out)? {
+            Some(m) => m,
+            None => return finish(&ctx, &key, req, finish_early(out, runner, Status::Cancelled)?),
+        }
+    } else {
+        out.commit_message.clone()
+    };
+    out.commit_message = message.clone();
+    let title = message.lines().next().unwrap_or("").trim().to_string();
+    let gh = which::which("gh").ok();
+
+    // 4. Dry run: show the drafts and the commands, run nothing that changes anything.
+    if req.dry_run {
+        let add = add_args(&out.pending);
+        if out.pending.is_empty() {
+            out.commit_note = "no changes; commit skipped".into();
+        } else {
+            out.planned.push(runner.plan("git", &add)?);
+            out.planned.push(runner.plan("git", &["commit".into(), "-m".into(), message.clone()])?);
+        }
+        if action == Action::Pr {
+            out.planned.push(runner.plan("git", &push_args(&row.branch))?);
+            if gh.is_some() {
+                out.planned.push(runner.plan("gh", &list_args(&row.branch))?);
+                let body = runs::runs_dir(&main, &key.task).join("<NNN>-release-handoff").join(PR_BODY_FILE);
+                out.planned.push(runner.plan("gh", &create_args(&base, &row.branch, &title, &body))?);
+            } else {
+                out.pr = PrOutcome::skipped("gh is not on PATH".into());
+            }
+        }
+        out.status = Status::DryRun;
+        out.commands = runner.log;
+        out.routing = "done".into();
+        return Ok(out);
+    }
+
+    // 5. Execute.
+    let run_dir = runs::create(&main, &key.task, Phase::ReleaseHandoff)?;
+    out.report = run_dir.join(REPORT_FILE).to_string_lossy().into_owned();
+    execute(&mut runner, &mut out, action, &base, &title, &message, &run_dir, gh.is_some(), &stat)?;
+    out.head_after =
+        runner.read(&["rev-parse", "--verify", "HEAD"]).map(|o| o.stdout.trim().to_string()).unwrap_or_default();
+    let base_rev = out.base_rev.clone();
+    let head_before = out.head_before.clone();
+    out.commits = commits_since(&mut runner, &base_rev, &head_before);
+    out.commands = runner.log;
+    if out.status == Status::Failed {
+        out.routing = "release-handoff".into();
+        out.reentry = "fix the cause above, then run `git okstra handoff` again; what already happened (commit, push) is kept and is not redone".into();
+    } else {
+        out.routing = "done".into();
+        out.reentry = match out.pr.outcome {
+            "skipped" => "re-entry makes sense only to open the pull request: see the outcome above".into(),
+            _ => "no re-entry needed; if review asks for changes, run final verification again before the next handoff"
+                .into(),
+        };
+    }
+    finish(&ctx, &key, req, out)
+}
+
+fn add_args(paths: &[String]) -> Vec<String> {
+    let mut a: Vec<String> = vec!["--literal-pathspecs".into(), "add".into(), "--".into()];
+    a.extend(paths.iter().cloned());
+    a
+}
+
+fn push_args(branch: &str) -> Vec<String> {
+    vec!["push".into(), "-u".into(), "origin".into(), branch.into()]
+}
+
+fn list_args(branch: &str) -> Vec<String> {
+    ["pr", "list", "--head", branch, "--state", "open", "--json", "url", "--jq", ".[].url"].map(String::from).to_vec()
+}
+
+fn create_args(base: &str, branch: &str, title: &str, body: &Path) -> Vec<String> {
+    let body = body.to_string_lossy().into_owned();
+    ["pr", "create", "--base", base, "--head", branch, "--title", title, "--body-file", &body]
+        .map(String::from)
+        .to_vec()
+}
+
+/// The commit, push and PR steps. A failed step sets `Failed` and stops; nothing is retried.
+#[allow(clippy::too_many_arguments)]
+fn execute(
+    runner: &mut Runner,
+    out: &mut Outcome,
+    action: Action,
+    base: &str,
+    title: &str,
+    message: &str,
+    run_dir: &Path,
+    have_gh: bool,
+    stat: &str,
+) -> Result<()> {
+    let fail = |out: &mut Outcome, what: String, detail: &str| {
+        out.status = Status::Failed;
+        if !detail.trim().is_empty() {
+            output::info(detail.trim_end());
+        }
+        out.reason = what;
+    };
+    if out.pending.is_empty() {
+        out.commit_note = "no changes; commit skipped".into();
+        output::info("no changes; commit skipped");
+    } else {
+        let add = runner.run("git", &add_args(&out.pending))?;
+        if !add.ok() {
+            fail(out, format!("git add failed: {}", add.summary()), &add.stderr);
+            return Ok(());
+        }
+        let commit = runner.run("git", &["commit".into(), "-m".into(), message.to_string()])?;
+        if !commit.ok() {
+            fail(out, format!("git commit failed: {}", commit.summary()), &commit.stderr);
+            out.commit_note = "the commit failed; the paths stay staged".into();
+            return Ok(());
+        }
+        out.commit_note = format!("committed {} path(s)", out.pending.len());
+        output::info(out.commit_note.clone());
+    }
+    if action != Action::Pr {
+        return Ok(());
+    }
+    let push = runner.run("git", &push_args(&out.branch))?;
+    if !push.ok() {
+        out.pr = PrOutcome::skipped("the push failed".into());
+        fail(out, format!("git push -u origin {} failed; nothing was retried or forced", out.branch), &push.stderr);
+        return Ok(());
+    }
+    output::info(format!("pushed {} to origin", out.branch));
+    let body_path = run_dir.join(PR_BODY_FILE);
+    let body_s = body_path.to_string_lossy().into_owned();
+    if !have_gh {
+        out.pr = PrOutcome::skipped(format!("gh is not on PATH; {}", by_hand(base, &out.branch, title, &body_s)));
+        std::fs::write(&body_path, &out.pr_body).map_err(|e| crate::error::io_at("cannot write", &body_path, e))?;
+        output::warn(format!("pull request skipped: {}", out.pr.reason));
+        return Ok(());
+    }
+    let list = runner.run("gh", &list_args(&out.branch))?;
+    if !list.ok() {
+        out.pr = PrOutcome::skipped(format!(
+            "gh pr list failed: {}; {}",
+            list.summary(),
+            by_hand(base, &out.branch, title, &body_s)
+        ));
+        std::fs::write(&body_path, &out.pr_body).map_err(|e| crate::error::io_at("cannot write", &body_path, e))?;
+        fail(out, format!("gh pr list --head {} failed: {}", out.branch, list.summary()), &list.stderr);
+        return Ok(());
+    }
+    if let Some(url) = list.stdout.lines().map(str::trim).find(|l| !l.is_empty()) {
+        out.pr =
+            PrOutcome { outcome: "reused", url: url.to_string(), reason: "an open PR for this branch exists".into() };
+        output::info(format!("reused the open pull request {url}"));
+        return Ok(());
+    }
+    // The body is drafted again now that the commit exists, so `## Changes` is the real diff.
+    let _ = stat;
+    let (new_stat, _) = diff_against(runner, &out.base_rev.clone())?;
+    out.pr_body = rebuild_changes(&out.pr_body, &new_stat);
+    std::fs::write(&body_path, &out.pr_body).map_err(|e| crate::error::io_at("cannot write", &body_path, e))?;
+    let create = runner.run("gh", &create_args(base, &out.branch, title, &body_path))?;
+    if !create.ok() {
+        out.pr = PrOutcome::skipped(format!(
+            "gh pr create failed: {}; {}",
+            create.summary(),
+            by_hand(base, &out.branch, title, &body_s)
+        ));
+        fail(out, format!("gh pr create failed: {}", create.summary()), &create.stderr);
+        return Ok(());
+    }
+    let url = create.stdout.lines().map(str::trim).rfind(|l| !l.is_empty()).unwrap_or("").to_string();
+    output::info(format!("created the pull request {url}"));
+    out.pr = PrOutcome { outcome: "created", url, reason: String::new() };
+    Ok(())
+}
+
+/// Replace the `## Changes` section of a PR body with the final diff stat.
+fn rebuild_changes(body: &str, stat: &str) -> String {
+    let Some(start) = body.find("## Changes\n") else { return body.to_string() };
+    let Some(end) = body.find("## Test plan") else { return body.to_string() };
+    let stat = stat.trim_end();
+    let section = if stat.is_empty() {
+        "## Changes\n\nNo changes against the base.\n\n".to_string()
+    } else {
+        format!("## Changes\n\n```text\n{stat}\n```\n\n")
+    };
+    format!("{}{section}{}", &body[..start], &body[end..])
+}
+
+/// Write the report and record the phase (every run that got past the gate, except dry runs).
+fn finish(ctx: &Context, key: &TaskKey, req: &Request, mut out: Outcome) -> Result<Outcome> {
+    if req.dry_run {
+        return Ok(out);
+    }
+    if out.report.is_empty() {
+        let dir = runs::create(&ctx.repo.main_worktree, &key.task, Phase::ReleaseHandoff)?;
+        out.report = dir.join(REPORT_FILE).to_string_lossy().into_owned();
+    }
+    let path = PathBuf::from(&out.report);
+    std::fs::write(&path, report::render(&out)).map_err(|e| crate::error::io_at("cannot write", &path, e))?;
+    lifecycle::record(ctx, key, Phase::ReleaseHandoff)?;
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn changes_section_is_replaced() {
+        let body = "## Summary\n\nx\n\n## Changes\n\nold\n\n## Test plan\n\nt\n";
+        let new = rebuild_changes(body, " a | 1 +\n");
+        assert!(new.contains("```text\n a | 1 +\n```"), "{new}");
+        assert!(!new.contains("old"));
+        assert!(new.ends_with("## Test plan\n\nt\n"));
+    }
+}

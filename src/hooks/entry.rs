@@ -1,0 +1,241 @@
+//! The entry points the shims call (`git okstra hook <name>`). Hot path: each one does the
+//! least it can before it knows there is something to check — `pre-commit` writes one stamp,
+//! an empty `pre-push` opens nothing, and the repository is opened only to judge or to log.
+//!
+//! Each returns the hook's exit code: 0 lets git go on, 1 stops it.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use super::protocol::{self, Malformed};
+use super::stamp::{self, process, Kind};
+use crate::error::{Error, Result};
+use crate::git::{self, Repo};
+use crate::output;
+use crate::policy::{self, Ancestry, AuditRecord, Decision, Protected, Rule, Violation};
+
+/// All of stdin (hook input is small).
+pub fn read_stdin() -> Result<String> {
+    let mut s = String::new();
+    std::io::stdin().read_to_string(&mut s).map_err(|e| Error::failed(format!("cannot read the hook's input: {e}")))?;
+    Ok(s)
+}
+
+fn cwd() -> Result<PathBuf> {
+    Ok(std::env::current_dir()?)
+}
+
+fn open_repo() -> Result<Repo> {
+    Repo::discover(&cwd()?)?.ok_or_else(|| Error::failed("the okstra hook is not running inside a git repository"))
+}
+
+fn git_dir() -> Result<PathBuf> {
+    match stamp::hook_git_dir() {
+        Some(d) => Ok(d),
+        None => Ok(open_repo()?.gix().git_dir().to_path_buf()),
+    }
+}
+
+/// `pre-commit` and `pre-merge-commit`: leave the stamp `prepare-commit-msg` looks for.
+pub fn pre_commit() -> Result<i32> {
+    let dir = git_dir()?;
+    stamp::write(&dir, Kind::Commit, process::parent()).map_err(|e| {
+        Error::failed(format!("cannot write the okstra commit stamp under {}: {e}", dir.display()))
+            .hint("check that the repository's git folder is writable")
+    })?;
+    Ok(0)
+}
+
+/// `prepare-commit-msg`: refuse a `git commit`/`git merge` whose `pre-commit`/`pre-merge-commit`
+/// was skipped (`--no-verify`, `-n`). The sequencer (rebase, cherry-pick, revert) commits
+/// without `pre-commit` by design and is let through.
+pub fn prepare_commit_msg() -> Result<i32> {
+    let parent = process::parent();
+    if stamp::check(&git_dir()?, Kind::Commit, parent, true) {
+        return Ok(0);
+    }
+    let action = std::env::var("GIT_REFLOG_ACTION").unwrap_or_default();
+    if ["rebase", "cherry-pick", "revert"].iter().any(|a| action.starts_with(a)) {
+        return Ok(0);
+    }
+    let command = process::argv(parent).and_then(|a| process::git_subcommand(&a));
+    let skipped_hook = match command.as_deref() {
+        Some("commit") => super::HookName::PreCommit,
+        Some("merge") => super::HookName::PreMergeCommit,
+        _ => return Ok(0),
+    };
+    let repo = open_repo()?;
+    // Without okstra's stamping hook there is no stamp to expect: say so, never refuse.
+    let hook_file = repo.hooks_dir().join(skipped_hook.name());
+    if !is_active_shim(&hook_file) {
+        output::warn(format!(
+            "okstra cannot tell whether this commit skipped its checks: {} is not okstra's; run `git okstra hooks install`",
+            hook_file.display()
+        ));
+        return Ok(0);
+    }
+    let cmd = command.unwrap_or_default();
+    let v = Violation::new(
+        Rule::NoVerify,
+        format!("git {cmd}"),
+        format!("this {cmd} skipped the {skipped_hook} checks (--no-verify or -n); nothing was committed"),
+        format!("run `git {cmd}` again without --no-verify/-n and fix what the checks report"),
+    );
+    Ok(decide("prepare-commit-msg", &repo.common_dir, vec![v]))
+}
+
+/// Whether git will run okstra's shim at `path` (git skips a hook file that is not executable).
+fn is_active_shim(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    let executable = std::fs::metadata(path).map(|m| m.permissions().mode() & 0o111 != 0).unwrap_or(false);
+    executable && std::fs::read(path).map(|c| super::shim::is_shim(&c)).unwrap_or(false)
+}
+
+fn malformed(source: &str, m: Malformed) -> Violation {
+    Violation::new(
+        Rule::Malformed,
+        format!("{source} input line {}", m.line),
+        format!("okstra cannot read git's {source} input {:?}, so it cannot check this push", m.text),
+        "report this with your git version; nothing was pushed",
+    )
+}
+
+fn ancestry(repo: &Repo, old: &str, new: &str) -> Ancestry {
+    match repo.is_ancestor(old, new) {
+        Some(true) => Ancestry::FastForward,
+        Some(false) => Ancestry::NotAncestor,
+        None => Ancestry::Unknown,
+    }
+}
+
+/// `pre-push <remote> <url>`: judge every ref git is about to update on the remote.
+pub fn pre_push(input: &str) -> Result<i32> {
+    // git sends no lines when it already rejected the push itself: nothing to check.
+    if input.is_empty() {
+        return Ok(0);
+    }
+    let repo = open_repo()?;
+    // Lets reference-transaction tell this push from one that skipped pre-push.
+    if let Err(e) = stamp::write(repo.gix().git_dir(), Kind::Push, process::parent()) {
+        output::debug(format!("cannot write the push stamp: {e}"));
+    }
+    let lines = match protocol::parse_pre_push(input) {
+        Ok(lines) => lines,
+        Err(m) => return Ok(decide("pre-push", &repo.common_dir, vec![malformed("pre-push", m)])),
+    };
+    let protected = Protected::from_repo(&repo);
+    let violations = lines
+        .iter()
+        .filter_map(|l| {
+            policy::judge_ref_update(&protected, &l.remote_ref, &l.remote_oid, &l.local_oid, || {
+                ancestry(&repo, &l.remote_oid, &l.local_oid)
+            })
+        })
+        .collect();
+    Ok(decide("pre-push", &repo.common_dir, violations))
+}
+
+/// `pre-receive` in the bare repository: the same policy, whatever the client skipped.
+pub fn pre_receive(input: &str) -> Result<i32> {
+    if input.is_empty() {
+        return Ok(0);
+    }
+    let repo = open_repo()?;
+    let updates = match protocol::parse_ref_updates(input) {
+        Ok(u) => u,
+        Err(m) => return Ok(decide("pre-receive", &repo.common_dir, vec![malformed("pre-receive", m)])),
+    };
+    let protected = Protected::from_repo(&repo);
+    let here = cwd()?;
+    let violations = updates
+        .iter()
+        .filter_map(|u| {
+            policy::judge_ref_update(&protected, &u.name, &u.old, &u.new, || quarantine_ancestry(&here, &u.old, &u.new))
+        })
+        .collect();
+    Ok(decide("pre-receive", &repo.common_dir, violations))
+}
+
+/// Ancestry while receiving: the pushed objects sit in git's quarantine folder, which only a
+/// git that keeps the hook's object-directory environment can see.
+fn quarantine_ancestry(cwd: &Path, old: &str, new: &str) -> Ancestry {
+    match git::exec_in_hook_env("git", &["merge-base", "--is-ancestor", old, new], cwd) {
+        Ok(out) if out.code == 0 => Ancestry::FastForward,
+        Ok(out) if out.code == 1 => Ancestry::NotAncestor,
+        _ => Ancestry::Unknown,
+    }
+}
+
+/// `reference-transaction <state>`: a remote-tracking branch moved by a `git push` whose
+/// `pre-push` left no stamp means `push --no-verify` — too late to stop; log and warn.
+pub fn reference_transaction(state: &str, input: &str) -> Result<i32> {
+    if state != "committed" || !input.contains(" refs/remotes/") {
+        return Ok(0);
+    }
+    let parent = process::parent();
+    let Some(dir) = stamp::hook_git_dir() else { return Ok(0) };
+    if stamp::check(&dir, Kind::Push, parent, false) {
+        return Ok(0);
+    }
+    if process::argv(parent).and_then(|a| process::git_subcommand(&a)).as_deref() != Some("push") {
+        return Ok(0);
+    }
+    let Ok(updates) = protocol::parse_ref_updates(input) else { return Ok(0) };
+    let repo = open_repo()?;
+    let protected = Protected::from_repo(&repo);
+    for u in updates.iter().filter(|u| u.name.starts_with("refs/remotes/") && !policy::is_zero_oid(&u.new)) {
+        // refs/remotes/<remote>/<branch>, for the usual fetch refspec.
+        let Some((remote, branch)) = u.name["refs/remotes/".len()..].split_once('/') else { continue };
+        let remote_ref = format!("refs/heads/{branch}");
+        let verdict =
+            policy::judge_ref_update(&protected, &remote_ref, &u.old, &u.new, || ancestry(&repo, &u.old, &u.new));
+        let what = match &verdict {
+            Some(v) => format!("and it broke the rule {}: {}", v.rule, v.message),
+            // git reports no old value for a tracking ref it had not read: nothing to compare.
+            None if policy::is_zero_oid(&u.old) => "and okstra cannot tell what it replaced".to_string(),
+            None => "though the update itself would have been allowed".to_string(),
+        };
+        let v = Violation::new(
+            Rule::NoVerify,
+            format!("{remote}/{branch}"),
+            format!(
+                "`git push --no-verify` skipped okstra's pre-push check; {remote}/{branch} is now {}, {what}",
+                short(&u.new)
+            ),
+            "never skip the push checks; if the push was wrong, tell the team and repair it through a pull request",
+        );
+        output::warn(format!("[okstra:{}] {}: {}", v.rule, v.subject, v.message));
+        output::warn(v.fix.clone());
+        log(&repo.common_dir, &AuditRecord::new("reference-transaction", Decision::Warned, &v));
+    }
+    Ok(0)
+}
+
+fn short(oid: &str) -> &str {
+    &oid[..oid.len().min(12)]
+}
+
+fn log(common_dir: &Path, record: &AuditRecord) {
+    if let Err(e) = policy::audit(common_dir, record) {
+        output::warn(format!("cannot write the okstra audit log under {}: {e}", common_dir.display()));
+    }
+}
+
+/// Report each violation (refused, or let through by `OKSTRA_ALLOW=<rule>`), log it, and
+/// return the exit code: 1 if anything stays refused.
+fn decide(source: &str, common_dir: &Path, violations: Vec<Violation>) -> i32 {
+    let mut code = 0;
+    for v in &violations {
+        if policy::override_allows(v.rule) {
+            output::warn(format!("OKSTRA_ALLOW={} lets this through (logged): {}: {}", v.rule, v.subject, v.message));
+            log(common_dir, &AuditRecord::new(source, Decision::AllowedByOverride, v));
+        } else {
+            output::error(
+                &Error::failed(format!("[okstra:{}] {}: {}", v.rule, v.subject, v.message)).hint(v.fix.clone()),
+            );
+            log(common_dir, &AuditRecord::new(source, Decision::Refused, v));
+            code = 1;
+        }
+    }
+    code
+}

@@ -1,0 +1,107 @@
+//! Rendering the hook files from the templates in `hooks/` (compiled in), and recognising
+//! them again. A shim only finds the binary and, when a foreign hook was there first, runs
+//! it before okstra.
+
+use std::path::Path;
+
+use super::HookName;
+
+const SHIM: &str = include_str!("../../hooks/shim.sh");
+const CHAIN: &str = include_str!("../../hooks/chain.sh");
+const CHAIN_STDIN: &str = include_str!("../../hooks/chain-stdin.sh");
+const FILTER_REFERENCE_TRANSACTION: &str = include_str!("../../hooks/filter-reference-transaction.sh");
+
+/// The line that marks a file as okstra's shim (any format version).
+pub const MARKER: &str = "# git-okstra hook shim (format ";
+
+/// Suffix of a foreign hook moved aside so the shim can call it first.
+pub const CHAINED_SUFFIX: &str = ".okstra-chained";
+
+/// How the shim calls a chained foreign hook.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChainStyle {
+    /// Run it as a program.
+    Exec,
+    /// A plain `sh` script is sourced in a subshell instead, so its `$0` still names the hook
+    /// file git called (husky and others derive the hook name from `$0`).
+    Source,
+}
+
+impl ChainStyle {
+    /// `Source` for a script whose first line is exactly `#!/bin/sh` or `#!/usr/bin/env sh`
+    /// (flags on the line would be lost by sourcing, so those are executed).
+    pub fn of(content: &[u8]) -> ChainStyle {
+        let first = content.split(|b| *b == b'\n').next().unwrap_or_default();
+        let first = String::from_utf8_lossy(first);
+        match first.trim_end() {
+            "#!/bin/sh" | "#!/usr/bin/env sh" => ChainStyle::Source,
+            _ => ChainStyle::Exec,
+        }
+    }
+}
+
+/// Quote a string for POSIX sh.
+pub fn sh_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+/// The hook file for `hook` calling `binary`, optionally calling a chained foreign hook first.
+pub fn render(hook: HookName, binary: &Path, chain: Option<ChainStyle>) -> String {
+    let chain = match chain {
+        None => String::new(),
+        Some(style) => {
+            let run = match style {
+                ChainStyle::Exec => r#""$chained" "$@""#,
+                ChainStyle::Source => r#"( . "$chained" )"#,
+            };
+            let template = if hook.reads_stdin() { CHAIN_STDIN } else { CHAIN };
+            template.replace("{{RUN}}", run)
+        }
+    };
+    // reference-transaction: the filter keeps only the lines okstra looks at, and hands them on.
+    let (filter, stdin) = match hook {
+        HookName::ReferenceTransaction => (FILTER_REFERENCE_TRANSACTION, " <<okstra_lines\n$lines\nokstra_lines"),
+        _ => ("", ""),
+    };
+    SHIM.replace("{{CHAIN}}", &chain)
+        .replace("{{FILTER}}", filter)
+        .replace("{{BINARY}}", &sh_quote(&binary.to_string_lossy()))
+        .replace("{{HOOK}}", hook.name())
+        .replace("{{STDIN}}", stdin)
+}
+
+/// Whether a hook file's content is an okstra shim.
+pub fn is_shim(content: &[u8]) -> bool {
+    let head = &content[..content.len().min(200)];
+    String::from_utf8_lossy(head).lines().nth(1).is_some_and(|l| l.starts_with(MARKER))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_without_placeholders() {
+        for hook in HookName::CLIENT.iter().chain(HookName::SERVER.iter()) {
+            for chain in [None, Some(ChainStyle::Exec), Some(ChainStyle::Source)] {
+                let text = render(*hook, Path::new("/opt/it's/git-okstra"), chain);
+                assert!(!text.contains("{{"), "{text}");
+                assert!(text.starts_with("#!/bin/sh\n"));
+                assert!(is_shim(text.as_bytes()));
+                assert!(text.contains(r"installed='/opt/it'\''s/git-okstra'"));
+                assert!(text.contains(&format!("exec \"$okstra\" hook {hook} \"$@\"")));
+                assert_eq!(text.contains("okstra-chained"), chain.is_some());
+            }
+        }
+    }
+
+    #[test]
+    fn chain_style() {
+        assert_eq!(ChainStyle::of(b"#!/bin/sh\necho hi\n"), ChainStyle::Source);
+        assert_eq!(ChainStyle::of(b"#!/usr/bin/env sh\n. \"${0%/*}/h\""), ChainStyle::Source);
+        assert_eq!(ChainStyle::of(b"#!/usr/bin/env bash\n"), ChainStyle::Exec);
+        assert_eq!(ChainStyle::of(b"#!/bin/sh -e\n"), ChainStyle::Exec);
+        assert_eq!(ChainStyle::of(b"\x7fELF"), ChainStyle::Exec);
+        assert!(!is_shim(b"#!/bin/sh\necho foreign\n"));
+    }
+}

@@ -1,0 +1,178 @@
+//! Stamps: proof that a skippable hook ran for one git process. `pre-commit` and
+//! `pre-merge-commit` leave a `commit` stamp, `pre-push` a `push` stamp, each named after the
+//! parent git process (the hooks are its direct children: the shim `exec`s the binary). The
+//! hooks `--no-verify` cannot skip look for the stamp of the same process.
+//!
+//! A stamp holds the process start time where the system reports it, so a recycled pid never
+//! matches an old stamp; elsewhere stamps older than a day are ignored. Also here: finding the
+//! git dir without opening the repository, and reading what the parent process is.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+/// Stamps older than this are ignored and swept.
+const MAX_AGE: Duration = Duration::from_secs(24 * 60 * 60);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Commit,
+    Push,
+}
+
+impl Kind {
+    fn prefix(self) -> &'static str {
+        match self {
+            Kind::Commit => "commit",
+            Kind::Push => "push",
+        }
+    }
+}
+
+/// The git dir of the process that ran the hook, cheaply: git exports `GIT_DIR` to hooks in
+/// linked worktrees and bare repositories; in a main worktree the hook runs at the top, next
+/// to `.git`. `None` when neither holds (then the caller opens the repository properly).
+pub fn hook_git_dir() -> Option<PathBuf> {
+    if let Some(d) = std::env::var_os("GIT_DIR").filter(|d| !d.is_empty()) {
+        return Some(PathBuf::from(d));
+    }
+    let dot_git = Path::new(".git");
+    let meta = std::fs::metadata(dot_git).ok()?;
+    if meta.is_dir() {
+        return Some(dot_git.to_path_buf());
+    }
+    let text = std::fs::read_to_string(dot_git).ok()?;
+    let target = text.strip_prefix("gitdir:")?.trim();
+    Some(PathBuf::from(target))
+}
+
+fn dir(git_dir: &Path) -> PathBuf {
+    git_dir.join("okstra").join("stamps")
+}
+
+fn path(git_dir: &Path, kind: Kind, pid: u32) -> PathBuf {
+    dir(git_dir).join(format!("{}-{pid}", kind.prefix()))
+}
+
+/// Record that the skippable hook of `kind` ran for process `pid`.
+pub fn write(git_dir: &Path, kind: Kind, pid: u32) -> std::io::Result<()> {
+    let d = dir(git_dir);
+    std::fs::create_dir_all(&d)?;
+    sweep(&d);
+    std::fs::write(path(git_dir, kind, pid), process::start_time(pid).unwrap_or_default())
+}
+
+/// Whether a valid stamp of `kind` exists for `pid`; `consume` removes it.
+pub fn check(git_dir: &Path, kind: Kind, pid: u32, consume: bool) -> bool {
+    let p = path(git_dir, kind, pid);
+    let Ok(content) = std::fs::read_to_string(&p) else { return false };
+    let valid = match process::start_time(pid) {
+        Some(start) => content == start,
+        None => content.is_empty() && !too_old(&p),
+    };
+    if consume || !valid {
+        let _ = std::fs::remove_file(&p);
+    }
+    valid
+}
+
+fn too_old(p: &Path) -> bool {
+    let modified = std::fs::metadata(p).and_then(|m| m.modified()).unwrap_or(SystemTime::UNIX_EPOCH);
+    SystemTime::now().duration_since(modified).map(|age| age > MAX_AGE).unwrap_or(false)
+}
+
+/// Remove stamps nobody will read (their command failed before the reading hook ran).
+fn sweep(d: &Path) {
+    let Ok(entries) = std::fs::read_dir(d) else { return };
+    for e in entries.flatten() {
+        if too_old(&e.path()) {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+}
+
+/// What the parent process is. Linux reads `/proc`; other systems ask `ps`.
+pub mod process {
+    /// The pid of the git process that ran this hook.
+    pub fn parent() -> u32 {
+        std::os::unix::process::parent_id()
+    }
+
+    /// The process start time as the kernel reports it (clock ticks since boot), Linux only.
+    pub fn start_time(pid: u32) -> Option<String> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // Field 22; the command name (field 2) may contain spaces and ')', so count after the last ')'.
+        let rest = &stat[stat.rfind(')')? + 1..];
+        rest.split_whitespace().nth(19).map(str::to_string)
+    }
+
+    /// The argument vector of a process.
+    pub fn argv(pid: u32) -> Option<Vec<String>> {
+        if let Ok(raw) = std::fs::read(format!("/proc/{pid}/cmdline")) {
+            let text = String::from_utf8_lossy(&raw);
+            return Some(text.split('\0').filter(|a| !a.is_empty()).map(str::to_string).collect());
+        }
+        let pid = pid.to_string();
+        let out = crate::git::exec("ps", &["-o", "args=", "-p", pid.as_str()], std::path::Path::new(".")).ok()?;
+        out.ok().then(|| out.stdout.split_whitespace().map(str::to_string).collect())
+    }
+
+    /// The git subcommand of a git command line (`commit` for `git -C x -c a=b commit -n`),
+    /// also for the dashed form (`git-commit`).
+    pub fn git_subcommand(argv: &[String]) -> Option<String> {
+        let program = argv.first()?;
+        let base = program.rsplit('/').next().unwrap_or(program);
+        if let Some(sub) = base.strip_prefix("git-") {
+            return Some(sub.to_string());
+        }
+        if base != "git" {
+            return None;
+        }
+        let mut args = argv[1..].iter();
+        while let Some(a) = args.next() {
+            match a.as_str() {
+                "-C" | "-c" | "--git-dir" | "--work-tree" | "--namespace" | "--config-env" | "--super-prefix" => {
+                    args.next();
+                }
+                s if s.starts_with('-') => {}
+                s => return Some(s.to_string()),
+            }
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::process::git_subcommand;
+    use super::*;
+
+    fn v(args: &[&str]) -> Vec<String> {
+        args.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn subcommands() {
+        assert_eq!(git_subcommand(&v(&["git", "commit", "-n"])).as_deref(), Some("commit"));
+        assert_eq!(
+            git_subcommand(&v(&["/usr/bin/git", "-C", "x", "-c", "a=b", "--no-pager", "merge"])).as_deref(),
+            Some("merge")
+        );
+        assert_eq!(git_subcommand(&v(&["/usr/libexec/git-core/git-commit", "-m", "x"])).as_deref(), Some("commit"));
+        assert_eq!(git_subcommand(&v(&["sh", "-c", "git commit"])), None);
+        assert_eq!(git_subcommand(&v(&["git", "--bare"])), None);
+    }
+
+    #[test]
+    fn stamps_match_their_process_only() {
+        let tmp = tempfile::tempdir().unwrap();
+        let me = std::process::id();
+        write(tmp.path(), Kind::Commit, me).unwrap();
+        assert!(!check(tmp.path(), Kind::Push, me, false));
+        assert!(check(tmp.path(), Kind::Commit, me, false));
+        assert!(check(tmp.path(), Kind::Commit, me, true));
+        assert!(!check(tmp.path(), Kind::Commit, me, true), "consumed");
+        // A stamp from an earlier process that had this pid.
+        std::fs::write(path(tmp.path(), Kind::Commit, me), "1").unwrap();
+        assert_eq!(check(tmp.path(), Kind::Commit, me, false), process::start_time(me).is_none());
+    }
+}

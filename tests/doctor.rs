@@ -1,0 +1,250 @@
+//! `git okstra doctor`: each kind of breakage, before and after `--repair`.
+mod common;
+use std::path::{Path, PathBuf};
+
+use common::Env;
+
+fn start(env: &Env, repo: &Path, id: &str) -> PathBuf {
+    let out = env.okstra(repo, &["task", "start", id, "--json"]).ok().json();
+    PathBuf::from(out["path"].as_str().unwrap())
+}
+
+fn doctor(env: &Env, cwd: &Path, repair: bool) -> (i32, serde_json::Value) {
+    let mut args = vec!["doctor", "--json"];
+    if repair {
+        args.push("--repair");
+    }
+    let r = env.okstra(cwd, &args);
+    assert!(r.code == 0 || r.code == 1, "doctor exit {}:\n{}{}", r.code, r.stdout, r.stderr);
+    let v = r.json();
+    assert_eq!(v["schema"], 1);
+    (r.code, v)
+}
+
+fn kinds(v: &serde_json::Value) -> Vec<String> {
+    let mut k: Vec<String> =
+        v["findings"].as_array().unwrap().iter().map(|f| f["kind"].as_str().unwrap().to_string()).collect();
+    k.sort();
+    k
+}
+
+#[test]
+fn healthy_setup_exits_zero_and_says_so() {
+    let env = Env::new();
+    let repo = env.repo("proj");
+    start(&env, &repo, "DEV-1");
+    let r = env.okstra(&repo, &["doctor"]).ok();
+    assert!(r.stderr.contains("no problems found"), "{}", r.stderr);
+    assert!(r.stdout.is_empty());
+    // Works outside any repository too: the registry is machine-wide.
+    env.okstra(&env.root(), &["doctor"]).ok();
+}
+
+#[test]
+fn row_whose_worktree_and_branch_are_gone_is_dropped() {
+    let env = Env::new();
+    let repo = env.repo("proj");
+    let wt = start(&env, &repo, "DEV-1");
+    std::fs::remove_dir_all(&wt).unwrap();
+    env.git(&repo, &["worktree", "prune"]);
+    env.git(&repo, &["branch", "-D", "feat-dev-1"]);
+
+    let (code, v) = doctor(&env, &repo, false);
+    assert_eq!(code, 1);
+    assert_eq!(kinds(&v), ["gone"]);
+    assert_eq!(v["findings"][0]["subject"], "proj/default/dev-1");
+    assert!(v["findings"][0]["fix"].as_str().unwrap().contains("--repair"));
+    let human = env.okstra(&repo, &["doctor"]).fails(1);
+    assert!(human.stderr.contains("gone: proj/default/dev-1"), "{}", human.stderr);
+    assert!(human.stderr.contains("  fix: "), "{}", human.stderr);
+
+    let (code, v) = doctor(&env, &repo, true);
+    assert_eq!(code, 0, "{v:#}");
+    assert_eq!(v["findings"][0]["repaired"], true);
+    assert!(env.registry()["tasks"].get("proj/default/dev-1").is_none());
+    assert_eq!(doctor(&env, &repo, false).0, 0);
+}
+
+#[test]
+fn missing_worktree_is_pruned_but_the_row_and_branch_stay() {
+    let env = Env::new();
+    let repo = env.repo("proj");
+    let wt = start(&env, &repo, "DEV-1");
+    env.commit_file(&wt, "work.txt", "work\n", "work");
+    std::fs::remove_dir_all(&wt).unwrap();
+
+    let (code, v) = doctor(&env, &repo, false);
+    assert_eq!(code, 1);
+    assert_eq!(kinds(&v), ["missing-worktree", "stale-git-worktree"]);
+
+    let (code, v) = doctor(&env, &repo, true);
+    assert_eq!(code, 1, "the missing worktree needs the user: {v:#}");
+    assert!(!env.git(&repo, &["worktree", "list", "--porcelain"]).contains("prunable"));
+    assert!(env.registry()["tasks"].get("proj/default/dev-1").is_some());
+    env.git(&repo, &["rev-parse", "--verify", "feat-dev-1"]);
+    // The fix it names works: start recreates the worktree on the kept branch.
+    let fix = v["findings"].as_array().unwrap().iter().find(|f| f["kind"] == "missing-worktree").unwrap()["fix"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(fix.contains("git okstra task start DEV-1"), "{fix}");
+    start(&env, &repo, "DEV-1");
+    assert!(wt.join("work.txt").exists());
+    assert_eq!(doctor(&env, &repo, false).0, 0);
+}
+
+#[test]
+fn missing_branch_is_reported_and_the_dirty_worktree_is_left_alone() {
+    let env = Env::new();
+    let repo = env.repo("proj");
+    let wt = start(&env, &repo, "DEV-1");
+    env.git(&wt, &["switch", "-q", "--detach"]);
+    env.git(&repo, &["branch", "-D", "feat-dev-1"]);
+    std::fs::write(wt.join("unsaved.txt"), "precious\n").unwrap();
+
+    let (code, v) = doctor(&env, &repo, false);
+    assert_eq!(code, 1);
+    assert_eq!(kinds(&v), ["missing-branch"]);
+    assert!(v["findings"][0]["fix"].as_str().unwrap().contains("switch -c feat-dev-1"));
+
+    let (code, v) = doctor(&env, &repo, true);
+    assert_eq!(code, 1);
+    assert_eq!(v["findings"][0]["repaired"], false);
+    assert_eq!(std::fs::read_to_string(wt.join("unsaved.txt")).unwrap(), "precious\n");
+}
+
+#[test]
+fn unknown_folders_are_adopted_removed_or_left() {
+    let env = Env::new();
+    let repo = env.repo("proj");
+    start(&env, &repo, "DEV-1");
+    let root = env.okstra_home.join("worktrees/proj/default");
+    let stray = root.join("stray");
+    env.git(&repo, &["worktree", "add", "-q", "-b", "fix-stray", stray.to_str().unwrap()]);
+    std::fs::create_dir_all(root.join("empty")).unwrap();
+    std::fs::create_dir_all(root.join("notes")).unwrap();
+    std::fs::write(root.join("notes/keep.txt"), "mine\n").unwrap();
+
+    let (code, v) = doctor(&env, &repo, false);
+    assert_eq!(code, 1);
+    assert_eq!(kinds(&v), ["unknown-worktree", "unknown-worktree", "unknown-worktree"]);
+
+    let (code, v) = doctor(&env, &repo, true);
+    assert_eq!(code, 1, "the non-worktree folder with content stays: {v:#}");
+    let row = &env.registry()["tasks"]["proj/default/stray"];
+    assert_eq!(row["branch"], "fix-stray");
+    assert_eq!(row["category"], "bugfix");
+    assert_eq!(row["base_ref"], "");
+    assert_eq!(row["repo"], repo.to_str().unwrap());
+    assert_eq!(env.registry()["branches"][format!("{}:fix-stray", repo.display())], "proj/default/stray");
+    assert!(!root.join("empty").exists());
+    assert_eq!(std::fs::read_to_string(root.join("notes/keep.txt")).unwrap(), "mine\n");
+    let left = v["findings"].as_array().unwrap().iter().find(|f| f["repaired"] == false).unwrap();
+    assert!(left["subject"].as_str().unwrap().ends_with("notes"));
+    assert!(left["fix"].as_str().unwrap().contains("by hand"));
+    // The adopted task works like any other.
+    let again = env.okstra(&repo, &["task", "start", "stray", "--json"]).ok().json();
+    assert_eq!(again["status"], "reused");
+}
+
+#[test]
+fn broken_and_missing_sync_links_are_relinked() {
+    let env = Env::new();
+    let repo = env.repo("proj");
+    std::fs::create_dir_all(repo.join(".project-docs")).unwrap();
+    std::fs::create_dir_all(repo.join(".scratch")).unwrap();
+    let wt = start(&env, &repo, "DEV-1");
+    let docs = wt.join(".project-docs");
+    assert_eq!(std::fs::read_link(&docs).unwrap(), repo.join(".project-docs"));
+    std::fs::remove_file(&docs).unwrap();
+    std::os::unix::fs::symlink(env.root().join("nowhere"), &docs).unwrap();
+    std::fs::remove_file(wt.join(".scratch")).unwrap();
+
+    let (code, v) = doctor(&env, &repo, false);
+    assert_eq!(code, 1);
+    assert_eq!(kinds(&v), ["broken-sync-link", "missing-sync-link"]);
+
+    let (code, v) = doctor(&env, &repo, true);
+    assert_eq!(code, 0, "{v:#}");
+    assert_eq!(std::fs::read_link(&docs).unwrap(), repo.join(".project-docs"));
+    assert_eq!(std::fs::read_link(wt.join(".scratch")).unwrap(), repo.join(".scratch"));
+}
+
+#[test]
+fn a_real_folder_where_a_link_belongs_is_not_touched() {
+    let env = Env::new();
+    let repo = env.repo("proj");
+    std::fs::create_dir_all(repo.join(".scratch")).unwrap();
+    let wt = start(&env, &repo, "DEV-1");
+    std::fs::remove_file(wt.join(".scratch")).unwrap();
+    std::fs::create_dir_all(wt.join(".scratch")).unwrap();
+    std::fs::write(wt.join(".scratch/own.txt"), "x").unwrap();
+    assert_eq!(doctor(&env, &repo, true).0, 0);
+    assert!(wt.join(".scratch/own.txt").is_file());
+}
+
+#[test]
+fn corrupt_registry_is_moved_aside_and_rebuilt_from_disk() {
+    let env = Env::new();
+    let repo = env.repo("proj");
+    let wt1 = start(&env, &repo, "DEV-1");
+    env.okstra(&repo, &["task", "start", "DEV-2", "--category", "bugfix"]).ok();
+    std::fs::write(wt1.join("dirty.txt"), "uncommitted\n").unwrap();
+    let garbage = "{\"version\": 1, \"tasks\": {\"torn";
+    std::fs::write(env.registry_path(), garbage).unwrap();
+
+    let list = env.okstra(&repo, &["task", "list"]).fails(1);
+    assert!(list.stderr.contains("doctor --repair"), "{}", list.stderr);
+    let (code, v) = doctor(&env, &repo, false);
+    assert_eq!(code, 1);
+    assert_eq!(kinds(&v), ["corrupt-registry"]);
+    assert_eq!(std::fs::read_to_string(env.registry_path()).unwrap(), garbage, "check alone changes nothing");
+
+    let (code, v) = doctor(&env, &repo, true);
+    assert_eq!(code, 0, "{v:#}");
+    let action = v["findings"][0]["action"].as_str().unwrap();
+    assert!(action.contains("base refs unknown"), "{action}");
+    let dir = env.okstra_home.join("worktrees");
+    let aside: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with("registry.json.corrupt-"))
+        .collect();
+    assert_eq!(aside.len(), 1);
+    assert_eq!(std::fs::read_to_string(aside[0].path()).unwrap(), garbage);
+    let reg = env.registry();
+    assert_eq!(reg["tasks"]["proj/default/dev-1"]["branch"], "feat-dev-1");
+    assert_eq!(reg["tasks"]["proj/default/dev-2"]["branch"], "fix-dev-2");
+    assert_eq!(reg["tasks"]["proj/default/dev-2"]["base_ref"], "");
+    assert_eq!(std::fs::read_to_string(wt1.join("dirty.txt")).unwrap(), "uncommitted\n");
+    let list = env.okstra(&repo, &["task", "list", "--json"]).ok().json();
+    assert_eq!(list["tasks"].as_array().unwrap().len(), 2);
+    assert_eq!(env.okstra(&repo, &["task", "start", "DEV-1", "--json"]).ok().json()["status"], "reused");
+}
+
+#[test]
+fn a_registry_from_a_newer_version_is_an_error_not_corruption() {
+    let env = Env::new();
+    let repo = env.repo("proj");
+    std::fs::create_dir_all(env.okstra_home.join("worktrees")).unwrap();
+    let text = r#"{"version": 9, "tasks": {}, "branches": {}}"#;
+    std::fs::write(env.registry_path(), text).unwrap();
+    let r = env.okstra(&repo, &["doctor", "--repair"]).fails(1);
+    assert!(r.stderr.starts_with("error: registry"), "{}", r.stderr);
+    assert!(r.stderr.contains("hint: upgrade git-okstra"), "{}", r.stderr);
+    assert_eq!(std::fs::read_to_string(env.registry_path()).unwrap(), text);
+}
+
+#[test]
+fn stale_branch_slot_is_freed() {
+    let env = Env::new();
+    let repo = env.repo("proj");
+    start(&env, &repo, "DEV-1");
+    let mut reg = env.registry();
+    reg["branches"]["/elsewhere:feat-x"] = "proj/default/nope".into();
+    std::fs::write(env.registry_path(), serde_json::to_string(&reg).unwrap()).unwrap();
+    let (code, v) = doctor(&env, &repo, false);
+    assert_eq!((code, kinds(&v)), (1, vec!["stale-branch-slot".to_string()]));
+    assert_eq!(doctor(&env, &repo, true).0, 0);
+    assert!(env.registry()["branches"].get("/elsewhere:feat-x").is_none());
+}

@@ -1,0 +1,538 @@
+//! `git okstra handoff`: real git, a real bare origin, a recording stand-in `gh` and a
+//! recording `git` wrapper on a PATH that holds nothing else.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::{Env, Run};
+
+const ACCEPTED: &str = "# Final verification — DEV-1\n\n## 1. Summary\nLogin page works end to end.\n\n## 2. Final Verdict\n\naccepted\n\n## 3. Test Evidence\n- cargo test: 12 passed\n";
+
+struct Fx {
+    env: Env,
+    repo: PathBuf,
+    origin: PathBuf,
+    wt: PathBuf,
+    bin: PathBuf,
+}
+
+fn real_git() -> PathBuf {
+    let out = std::process::Command::new("sh").args(["-c", "command -v git"]).output().unwrap();
+    PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
+}
+
+fn write_exec(path: &Path, text: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, text).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// A repository with origin (main, staging, dev), task DEV-1 started with one uncommitted
+/// change, and a final-verification report with `verdict`.
+fn fixture(verdict: &str) -> Fx {
+    let env = Env::new();
+    let repo = env.repo("proj");
+    let origin = env.origin(&repo, &["staging", "dev"]);
+    std::fs::create_dir_all(repo.join(".project-docs")).unwrap();
+    let start = env.okstra(&repo, &["task", "start", "DEV-1", "--title", "Add login page", "--json"]).ok().json();
+    let wt = PathBuf::from(start["path"].as_str().unwrap());
+    std::fs::create_dir_all(wt.join("web")).unwrap();
+    std::fs::write(wt.join("web/login.html"), "<form></form>\n").unwrap();
+    let run = repo.join(".project-docs/okstra/tasks/dev-1/runs/001-final-verification");
+    std::fs::create_dir_all(&run).unwrap();
+    std::fs::write(
+        run.join("final-verification-report.md"),
+        ACCEPTED.replace("\naccepted\n", &format!("\n{verdict}\n")),
+    )
+    .unwrap();
+    let bin = env.root().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let log = env.root().join("git.log");
+    write_exec(
+        &bin.join("git"),
+        &format!("#!/bin/sh\nprintf '%s\\n' \"$*\" >> '{}'\nexec '{}' \"$@\"\n", log.display(), real_git().display()),
+    );
+    let fx = Fx { env, repo, origin, wt, bin };
+    fx.install_gh();
+    fx
+}
+
+impl Fx {
+    fn install_gh(&self) {
+        let log = self.env.root().join("gh.log");
+        let existing = self.env.root().join("gh-existing-pr");
+        write_exec(
+            &self.bin.join("gh"),
+            &format!(
+                "#!/bin/sh\nfor a in \"$@\"; do printf '%s\\n' \"$a\" >> '{log}'; done\nprintf -- '---\\n' >> '{log}'\n\
+                 case \"$1 $2\" in\n\
+                 'pr list') if [ -f '{existing}' ]; then read url < '{existing}'; printf '%s\\n' \"$url\"; fi ;;\n\
+                 'pr create') printf '%s\\n' 'https://github.com/acme/proj/pull/42' ;;\n\
+                 esac\n",
+                log = log.display(),
+                existing = existing.display()
+            ),
+        );
+    }
+
+    fn handoff(&self, cwd: &Path, args: &[&str]) -> Run {
+        let mut all = vec!["handoff"];
+        all.extend_from_slice(args);
+        self.env.okstra_env(cwd, &all, &[("PATH", self.bin.to_str().unwrap())])
+    }
+
+    /// Each gh call's argv.
+    fn gh_calls(&self) -> Vec<Vec<String>> {
+        let text = std::fs::read_to_string(self.env.root().join("gh.log")).unwrap_or_default();
+        text.split("---\n").filter(|c| !c.is_empty()).map(|c| c.lines().map(str::to_string).collect()).collect()
+    }
+
+    /// Each git call the binary (or git itself) made, one line per call.
+    fn git_calls(&self) -> Vec<String> {
+        let text = std::fs::read_to_string(self.env.root().join("git.log")).unwrap_or_default();
+        text.lines().map(str::to_string).collect()
+    }
+
+    fn origin_refs(&self) -> String {
+        self.env.git(&self.origin, &["for-each-ref", "--format=%(refname) %(objectname)"])
+    }
+
+    fn head(&self) -> String {
+        self.env.git(&self.wt, &["rev-parse", "HEAD"])
+    }
+
+    fn runs(&self) -> PathBuf {
+        self.repo.join(".project-docs/okstra/tasks/dev-1/runs")
+    }
+
+    fn report(&self) -> String {
+        std::fs::read_to_string(self.runs().join("002-release-handoff/release-handoff.md")).expect("report written")
+    }
+
+    fn phases(&self) -> Vec<String> {
+        let reg = self.env.registry();
+        let row = &reg["tasks"]["proj/default/dev-1"];
+        row["phases"].as_array().unwrap().iter().map(|p| p["phase"].as_str().unwrap().to_string()).collect()
+    }
+}
+
+const HEADINGS: [&str; 7] = [
+    "## Source Verification Report",
+    "## Feature Branch & Working-Tree State",
+    "## User Selections",
+    "## Executed Commands",
+    "## Commit List",
+    "## Pull Request Outcome",
+    "## Routing Recommendation",
+];
+
+#[test]
+fn blocked_verdict_asks_nothing_and_runs_nothing() {
+    for verdict in ["conditional-accept", "blocked", "looks good"] {
+        let fx = fixture(verdict);
+        let refs = fx.origin_refs();
+        let phases = fx.phases();
+        let _ = std::fs::remove_file(fx.env.root().join("git.log"));
+        let r = fx.handoff(&fx.wt, &["--action", "pr", "--base", "staging", "--yes", "--json"]).fails(1);
+        assert_eq!(r.json()["status"], "blocked", "{verdict}");
+        assert!(r.stderr.contains("release handoff blocked"), "{}", r.stderr);
+        assert!(fx.git_calls().is_empty(), "no git command before the gate: {:?}", fx.git_calls());
+        assert!(fx.gh_calls().is_empty());
+        assert_eq!(fx.origin_refs(), refs);
+        assert!(!fx.runs().join("002-release-handoff").exists(), "nothing written");
+        assert_eq!(fx.phases(), phases);
+    }
+}
+
+#[test]
+fn missing_report_is_blocked() {
+    let fx = fixture("accepted");
+    std::fs::remove_dir_all(fx.runs()).unwrap();
+    let r = fx.handoff(&fx.wt, &["--action", "commit", "--yes"]).fails(1);
+    assert!(r.stderr.contains("no final-verification run of task dev-1 has"), "{}", r.stderr);
+    let r = fx.handoff(&fx.wt, &["--action", "commit", "--yes", "--verification-report", "nope.md"]).fails(1);
+    assert!(r.stderr.contains("blocked") && r.stderr.contains("nope.md"), "{}", r.stderr);
+    assert!(fx.git_calls().iter().all(|c| !c.starts_with("commit")));
+}
+
+#[test]
+fn explicit_report_is_used() {
+    let fx = fixture("blocked");
+    let mine = fx.env.root().join("mine.md");
+    std::fs::write(&mine, ACCEPTED).unwrap();
+    fx.handoff(&fx.wt, &["--action", "skip", "--verification-report", mine.to_str().unwrap()]).ok();
+    assert!(fx.report().contains(&format!("`{}`", mine.display())));
+}
+
+#[test]
+fn base_missing_on_origin() {
+    let fx = fixture("accepted");
+    let head = fx.head();
+    let r = fx.handoff(&fx.wt, &["--action", "pr", "--base", "preprod", "--yes"]).fails(1);
+    assert!(r.stderr.contains("branch 'preprod' does not exist on origin"), "{}", r.stderr);
+    assert_eq!(fx.head(), head, "nothing committed");
+    assert!(fx.gh_calls().is_empty());
+    assert!(fx.git_calls().iter().any(|c| c == "ls-remote --heads origin refs/heads/preprod"));
+}
+
+#[test]
+fn base_equal_to_feature_branch_is_a_usage_error() {
+    let fx = fixture("accepted");
+    let r = fx.handoff(&fx.wt, &["--action", "pr", "--base", "feat-dev-1", "--yes"]).fails(2);
+    assert!(r.stderr.contains("is the feature branch itself"), "{}", r.stderr);
+    let r = fx.handoff(&fx.wt, &["--action", "pr", "--base", "-x", "--yes"]);
+    assert_ne!(r.code, 0);
+    assert!(fx.gh_calls().is_empty());
+}
+
+#[test]
+fn no_terminal_and_a_missing_choice_names_the_flag() {
+    let fx = fixture("accepted");
+    let head = fx.head();
+    let r = fx.handoff(&fx.wt, &["--action", "pr", "--yes"]).fails(2);
+    assert!(r.stderr.contains("no terminal to ask on, and --base was not given"), "{}", r.stderr);
+    let r = fx.handoff(&fx.wt, &["--base", "staging", "--yes"]).fails(2);
+    assert!(r.stderr.contains("--action was not given"), "{}", r.stderr);
+    let r = fx.handoff(&fx.wt, &["--action", "commit"]).fails(2);
+    assert!(r.stderr.contains("--yes or --message-file was not given"), "{}", r.stderr);
+    assert_eq!(fx.head(), head);
+}
+
+#[test]
+fn commit_only_commits_and_pushes_nothing() {
+    let fx = fixture("accepted");
+    let refs = fx.origin_refs();
+    let before = fx.head();
+    let r = fx.handoff(&fx.wt, &["--action", "commit", "--yes"]).ok();
+    let report_path = r.stdout.trim();
+    assert!(report_path.ends_with("runs/002-release-handoff/release-handoff.md"), "{report_path}");
+    let msg = fx.env.git(&fx.wt, &["log", "-1", "--format=%B"]);
+    assert!(msg.starts_with("feat(web): add login page\n"), "{msg}");
+    assert!(msg.contains("- web/login.html"));
+    assert!(msg.trim_end().ends_with("Refs: DEV-1"), "{msg}");
+    assert_eq!(fx.env.git(&fx.wt, &["rev-parse", "HEAD~1"]), before);
+    assert_eq!(fx.env.git(&fx.wt, &["status", "--porcelain"]), "", "everything committed");
+    let files = fx.env.git(&fx.wt, &["show", "--name-only", "--format=", "HEAD"]);
+    assert_eq!(files, "web/login.html", "the sync-dir link is never committed");
+    assert_eq!(fx.origin_refs(), refs, "nothing pushed");
+    assert!(fx.gh_calls().is_empty(), "gh not called");
+    assert!(!fx.git_calls().iter().any(|c| c.starts_with("push")));
+    assert!(fx.git_calls().iter().any(|c| c == "--literal-pathspecs add -- web/login.html"), "{:?}", fx.git_calls());
+    let report = fx.report();
+    for h in HEADINGS {
+        assert!(report.contains(h), "missing {h}:\n{report}");
+    }
+    let sha = fx.head();
+    assert!(report.contains(&sha) && report.contains(&sha[..7]), "{report}");
+    assert!(report.contains("- Verdict line: `accepted`"));
+    assert!(report.contains("- action: `commit` (from --action)"));
+    assert!(report.contains("- message: `use` (from --yes)"));
+    assert!(report.contains("| `git commit -m 'feat(web): add login page …'` | 0 |"), "{report}");
+    assert!(report.contains("- Outcome: `not-requested`"));
+    assert!(report.contains("- Next: `done`"));
+    assert_eq!(fx.phases().last().unwrap(), "release-handoff");
+}
+
+#[test]
+fn message_file_is_used_verbatim() {
+    let fx = fixture("accepted");
+    let f = fx.env.root().join("msg.txt");
+    std::fs::write(&f, "fix(web): my own words\n\nRefs: DEV-1\n").unwrap();
+    fx.handoff(&fx.wt, &["--action", "commit", "--message-file", f.to_str().unwrap()]).ok();
+    assert_eq!(fx.env.git(&fx.wt, &["log", "-1", "--format=%s"]), "fix(web): my own words");
+    let r = fx.handoff(&fx.wt, &["--action", "commit", "--message-file", "m", "--yes"]).fails(2);
+    assert!(r.stderr.contains("cannot be used with"), "{}", r.stderr);
+}
+
+fn expected_create(fx: &Fx) -> Vec<String> {
+    let body = fx.runs().join("002-release-handoff/pr-body.md");
+    [
+        "pr",
+        "create",
+        "--base",
+        "staging",
+        "--head",
+        "feat-dev-1",
+        "--title",
+        "feat(web): add login page",
+        "--body-file",
+        body.to_str().unwrap(),
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+const EXPECTED_LIST: [&str; 10] =
+    ["pr", "list", "--head", "feat-dev-1", "--state", "open", "--json", "url", "--jq", ".[].url"];
+
+#[test]
+fn pr_pushes_the_feature_branch_and_creates_the_pr() {
+    let fx = fixture("accepted");
+    let staging = fx.env.git(&fx.origin, &["rev-parse", "refs/heads/staging"]);
+    let r = fx.handoff(&fx.wt, &["--action", "pr", "--base", "staging", "--yes", "--json"]).ok();
+    let j = r.json();
+    assert_eq!(j["schema"], 1);
+    assert_eq!(j["status"], "done");
+    assert_eq!(j["pr"]["outcome"], "created");
+    assert_eq!(j["pr"]["url"], "https://github.com/acme/proj/pull/42");
+    assert_eq!(fx.env.git(&fx.origin, &["rev-parse", "refs/heads/feat-dev-1"]), fx.head());
+    assert_eq!(fx.env.git(&fx.origin, &["rev-parse", "refs/heads/staging"]), staging, "base untouched");
+    assert_eq!(fx.gh_calls(), vec![EXPECTED_LIST.map(String::from).to_vec(), expected_create(&fx)]);
+    let pushes: Vec<_> = fx.git_calls().into_iter().filter(|c| c.starts_with("push")).collect();
+    assert_eq!(pushes, vec!["push -u origin feat-dev-1"]);
+    let body = std::fs::read_to_string(fx.runs().join("002-release-handoff/pr-body.md")).unwrap();
+    for h in ["## Summary", "## Changes", "## Test plan", "## Linked issues"] {
+        assert!(body.contains(h), "{body}");
+    }
+    assert!(body.contains("web/login.html | 1 +"), "the real diff stat: {body}");
+    assert!(body.contains("cargo test: 12 passed"), "{body}");
+    assert!(body.contains("Refs: DEV-1"));
+    let report = fx.report();
+    assert!(report.contains("- Outcome: `created`") && report.contains("pull/42"), "{report}");
+    assert!(report.contains("- PR base: `staging` (from --base)"));
+    assert!(report.contains("| `git push -u origin feat-dev-1` | 0 |"), "{report}");
+}
+
+#[test]
+fn existing_pr_is_reused() {
+    let fx = fixture("accepted");
+    std::fs::write(fx.env.root().join("gh-existing-pr"), "https://github.com/acme/proj/pull/7\n").unwrap();
+    let j = fx.handoff(&fx.wt, &["--action", "pr", "--base", "dev", "--yes", "--json"]).ok().json();
+    assert_eq!(j["pr"]["outcome"], "reused");
+    assert_eq!(j["pr"]["url"], "https://github.com/acme/proj/pull/7");
+    assert_eq!(fx.gh_calls(), vec![EXPECTED_LIST.map(String::from).to_vec()], "no second PR");
+    assert!(fx.report().contains("- Outcome: `reused`"));
+}
+
+#[test]
+fn push_rejected_by_pre_push_hook_stops_without_retry() {
+    let fx = fixture("accepted");
+    let hooks = fx.repo.join(".git/hooks");
+    write_exec(&hooks.join("pre-push"), "#!/bin/sh\necho 'okstra: push refused by policy' >&2\nexit 1\n");
+    let refs = fx.origin_refs();
+    let r = fx.handoff(&fx.wt, &["--action", "pr", "--base", "staging", "--yes"]).fails(1);
+    assert!(r.stderr.contains("okstra: push refused by policy"), "git's message shown: {}", r.stderr);
+    assert!(r.stderr.contains("nothing was retried or forced"), "{}", r.stderr);
+    assert_eq!(fx.origin_refs(), refs);
+    let pushes: Vec<_> = fx.git_calls().into_iter().filter(|c| c.starts_with("push")).collect();
+    assert_eq!(pushes, vec!["push -u origin feat-dev-1"], "exactly one push, never forced");
+    assert!(fx.gh_calls().is_empty(), "nothing asked of gh after a failed push");
+    let report = fx.report();
+    assert!(report.contains("Status: `failed`"), "{report}");
+    assert!(report.contains("| `git push -u origin feat-dev-1` | 1 |"), "{report}");
+    assert!(report.contains("- Next: `release-handoff`"));
+    assert_eq!(fx.env.git(&fx.wt, &["log", "-1", "--format=%s"]), "feat(web): add login page", "the commit is kept");
+}
+
+#[test]
+fn non_fast_forward_push_stops_without_retry() {
+    let fx = fixture("accepted");
+    let other = fx.env.root().join("other");
+    fx.env.git(&fx.env.root(), &["clone", "-q", fx.origin.to_str().unwrap(), other.to_str().unwrap()]);
+    fx.env.git(&other, &["switch", "-q", "-c", "feat-dev-1"]);
+    fx.env.commit_file(&other, "theirs.txt", "x\n", "someone else's work");
+    fx.env.git(&other, &["push", "-q", "origin", "feat-dev-1"]);
+    let refs = fx.origin_refs();
+    let r = fx.handoff(&fx.wt, &["--action", "pr", "--base", "staging", "--yes"]).fails(1);
+    assert!(r.stderr.contains("rejected"), "{}", r.stderr);
+    assert_eq!(fx.origin_refs(), refs, "their branch is untouched");
+    let pushes: Vec<_> = fx.git_calls().into_iter().filter(|c| c.starts_with("push")).collect();
+    assert_eq!(pushes, vec!["push -u origin feat-dev-1"]);
+    assert!(fx.gh_calls().is_empty());
+}
+
+#[test]
+fn skip_changes_nothing_but_the_report() {
+    let fx = fixture("accepted");
+    let head = fx.head();
+    let refs = fx.origin_refs();
+    fx.handoff(&fx.wt, &["--action", "skip"]).ok();
+    assert_eq!(fx.head(), head);
+    assert_eq!(fx.origin_refs(), refs);
+    assert!(fx.gh_calls().is_empty());
+    assert!(!fx.git_calls().iter().any(|c| c.starts_with("add") || c.contains(" add ") || c.starts_with("commit")));
+    let report = fx.report();
+    assert!(report.contains("Status: `skipped`"));
+    assert!(report.contains("- Next: `done`"));
+    assert!(report.contains("re-entry makes sense"), "{report}");
+    assert_eq!(fx.phases().last().unwrap(), "release-handoff");
+}
+
+#[test]
+fn empty_diff_skips_the_commit_but_not_the_pr() {
+    let fx = fixture("accepted");
+    std::fs::remove_dir_all(fx.wt.join("web")).unwrap();
+    let head = fx.head();
+    let r = fx.handoff(&fx.wt, &["--action", "commit", "--yes"]).ok();
+    assert!(r.stderr.contains("no changes; commit skipped"), "{}", r.stderr);
+    assert_eq!(fx.head(), head);
+    assert!(fx.report().contains("no changes; commit skipped"));
+    let j = fx.handoff(&fx.wt, &["--action", "pr", "--base", "staging", "--yes", "--json"]).ok().json();
+    assert_eq!(j["pr"]["outcome"], "created");
+    assert_eq!(fx.env.git(&fx.origin, &["rev-parse", "refs/heads/feat-dev-1"]), head);
+    assert_eq!(fx.head(), head);
+}
+
+#[test]
+fn dry_run_runs_nothing_that_changes_anything() {
+    let fx = fixture("accepted");
+    let head = fx.head();
+    let refs = fx.origin_refs();
+    let phases = fx.phases();
+    let r = fx.handoff(&fx.wt, &["--action", "pr", "--base", "staging", "--yes", "--dry-run"]).ok();
+    assert!(r.stdout.contains("feat(web): add login page"), "{}", r.stdout);
+    assert!(r.stdout.contains("## Test plan"));
+    assert!(r.stdout.contains("git --literal-pathspecs add -- web/login.html"));
+    assert!(r.stdout.contains("git push -u origin feat-dev-1"));
+    assert!(r.stdout.contains("gh pr create --base staging --head feat-dev-1"), "{}", r.stdout);
+    for c in fx.git_calls() {
+        let sub = c.trim_start_matches("--literal-pathspecs ").split(' ').next().unwrap().to_string();
+        assert!(
+            ["status", "diff", "log", "rev-parse", "rev-list", "symbolic-ref", "ls-remote", "check-ref-format"]
+                .contains(&sub.as_str()),
+            "only read-only git in a dry run: {c}"
+        );
+    }
+    assert!(fx.gh_calls().is_empty());
+    assert_eq!(fx.head(), head);
+    assert_eq!(fx.origin_refs(), refs);
+    assert!(!fx.runs().join("002-release-handoff").exists());
+    assert_eq!(fx.phases(), phases);
+    assert_eq!(fx.env.git(&fx.wt, &["diff", "--cached", "--name-only"]), "", "nothing staged");
+}
+
+#[test]
+fn gh_missing_still_commits_and_says_how_to_finish() {
+    let fx = fixture("accepted");
+    std::fs::remove_file(fx.bin.join("gh")).unwrap();
+    let j = fx.handoff(&fx.wt, &["--action", "pr", "--base", "staging", "--yes", "--json"]).ok().json();
+    assert_eq!(j["status"], "done");
+    assert_eq!(j["pr"]["outcome"], "skipped");
+    let reason = j["pr"]["reason"].as_str().unwrap();
+    assert!(reason.contains("gh is not on PATH") && reason.contains("gh pr create --base staging --head feat-dev-1"));
+    assert_eq!(fx.env.git(&fx.wt, &["log", "-1", "--format=%s"]), "feat(web): add login page");
+    assert!(fx.report().contains("- Outcome: `skipped`"));
+}
+
+#[test]
+fn task_handoff_names_the_task_from_anywhere() {
+    let fx = fixture("accepted");
+    let r = fx.env.okstra_env(
+        &fx.repo,
+        &["task", "handoff", "DEV-1", "--action", "commit", "--yes"],
+        &[("PATH", fx.bin.to_str().unwrap())],
+    );
+    r.ok();
+    assert_eq!(fx.env.git(&fx.wt, &["log", "-1", "--format=%s"]), "feat(web): add login page");
+    fx.handoff(&fx.repo, &["--task", "DEV-1", "--action", "skip"]).ok();
+    let r = fx.handoff(&fx.repo, &["--action", "skip"]).fails(1);
+    assert!(r.stderr.contains("is not a registered task worktree"), "{}", r.stderr);
+    let r = fx.handoff(&fx.repo, &["--task", "NOPE-9", "--action", "skip"]).fails(1);
+    assert!(r.stderr.contains("no task 'NOPE-9'"), "{}", r.stderr);
+}
+
+#[test]
+fn worktree_off_the_task_branch_is_refused() {
+    let fx = fixture("accepted");
+    fx.env.git(&fx.wt, &["switch", "-q", "--detach"]);
+    let r = fx.handoff(&fx.wt, &["--action", "commit", "--yes"]).fails(1);
+    assert!(r.stderr.contains("detached HEAD"), "{}", r.stderr);
+}
+
+// ---- The menus on a terminal, driven through a pseudo-terminal. ----
+
+const DOWN: &str = "\x1b[B";
+const UP: &str = "\x1b[A";
+const ENTER: &str = "\r";
+
+fn pty(fx: &Fx, extra_env: &[(&str, &str)]) -> rexpect::session::PtySession {
+    use std::process::Stdio;
+    let mut cmd = fx.env.command(common::BIN, &fx.wt);
+    cmd.arg("handoff").stdin(Stdio::inherit()).stdout(Stdio::inherit()).stderr(Stdio::inherit());
+    let path = format!("{}:{}", fx.bin.display(), std::env::var("PATH").unwrap_or_default());
+    cmd.env("PATH", path).env("TERM", "xterm").env_remove("NO_COLOR");
+    for (k, v) in extra_env {
+        cmd.env(k, v);
+    }
+    rexpect::session::spawn_command(cmd, Some(20_000)).expect("spawn on a pty")
+}
+
+fn keys(p: &mut rexpect::session::PtySession, k: &[&str]) {
+    for s in k {
+        p.send(s).unwrap();
+        p.flush().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(60));
+    }
+}
+
+#[test]
+fn menus_pick_the_defaults_pr_staging_use() {
+    let fx = fixture("accepted");
+    let mut p = pty(&fx, &[]);
+    p.exp_string("what should happen?").unwrap();
+    keys(&mut p, &[ENTER]);
+    p.exp_string("Pull request base").unwrap();
+    keys(&mut p, &[ENTER]);
+    p.exp_string("Commit message").unwrap();
+    keys(&mut p, &[ENTER]);
+    p.exp_string("created the pull request https://github.com/acme/proj/pull/42").unwrap();
+    p.exp_eof().unwrap();
+    assert_eq!(fx.env.git(&fx.origin, &["rev-parse", "refs/heads/feat-dev-1"]), fx.head());
+    assert_eq!(fx.gh_calls(), vec![EXPECTED_LIST.map(String::from).to_vec(), expected_create(&fx)]);
+    let report = fx.report();
+    assert!(report.contains("- action: `pr` (from menu)"), "{report}");
+    assert!(report.contains("- PR base: `staging` (from menu)"));
+    assert!(report.contains("- message: `use` (from menu)"));
+}
+
+#[test]
+fn menus_ask_again_then_take_a_typed_base_and_cancel() {
+    let fx = fixture("accepted");
+    let head = fx.head();
+    let refs = fx.origin_refs();
+    let mut p = pty(&fx, &[]);
+    p.exp_string("what should happen?").unwrap();
+    keys(&mut p, &[ENTER]);
+    p.exp_string("Pull request base").unwrap();
+    keys(&mut p, &[DOWN, ENTER]); // preprod: not on origin
+    p.exp_string("branch 'preprod' does not exist on origin; choose another").unwrap();
+    p.exp_string("Pull request base").unwrap();
+    keys(&mut p, &[DOWN, DOWN, DOWN, DOWN, DOWN, ENTER]); // other (type a branch name)
+    p.exp_string("Base branch on origin").unwrap();
+    keys(&mut p, &["feat-dev-1", ENTER]);
+    p.exp_string("is the feature branch itself").unwrap();
+    keys(&mut p, &["\x7f"; 10]);
+    keys(&mut p, &["nope", ENTER]);
+    p.exp_string("does not exist on origin").unwrap();
+    keys(&mut p, &["\x7f"; 4]);
+    keys(&mut p, &["dev", ENTER]);
+    p.exp_string("Commit message").unwrap();
+    keys(&mut p, &[DOWN, DOWN, ENTER]); // cancel
+    p.exp_eof().unwrap();
+    assert_eq!(fx.head(), head, "nothing committed");
+    assert_eq!(fx.origin_refs(), refs, "nothing pushed");
+    assert!(fx.gh_calls().is_empty());
+    let report = fx.report();
+    assert!(report.contains("Status: `cancelled`"), "{report}");
+    assert!(report.contains("- PR base: `dev` (from typed in)"), "{report}");
+    assert!(report.contains("- message: `cancel` (from menu)"));
+    assert!(report.contains("re-entry makes sense"));
+    assert_eq!(fx.phases().last().unwrap(), "release-handoff");
+}
+
+#[test]
+fn menu_edit_opens_the_git_editor() {
+    let fx = fixture("accepted");
+    let editor = fx.env.root().join("editor.sh");
+    write_exec(&editor, "#!/bin/sh\ngrep -q '^Refs: DEV-1' \"$1\" || exit 3\nprintf 'fix(web): edited by hand\\n\\n# dropped\\nRefs: DEV-1\\n' > \"$1\"\n");
+    let mut p = pty(&fx, &[("GIT_EDITOR", editor.to_str().unwrap())]);
+    p.exp_string("what should happen?").unwrap();
+    keys(&mut p, &[UP, ENTER]); // commit
+    p.exp_string("Commit message").unwrap();
+    keys(&mut p, &[DOWN, ENTER]); // edit
+    p.exp_eof().unwrap();
+    assert_eq!(fx.env.git(&fx.wt, &["log", "-1", "--format=%B"]), "fix(web): edited by hand\n\nRefs: DEV-1");
+    assert!(fx.gh_calls().is_empty());
+    assert!(fx.report().contains("- message: `edit` (from menu)"));
+}

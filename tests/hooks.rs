@@ -1,0 +1,565 @@
+//! The hooks toolkit against real git: a client repository with the okstra hooks installed,
+//! a real bare remote, and the scenario matrix of the hooks issue.
+mod common;
+use std::path::{Path, PathBuf};
+
+use common::{Env, BIN};
+
+const Z: &str = "0000000000000000000000000000000000000000";
+
+/// A repository with `origin` (main, staging, dev), the hooks installed, on branch `feat-x`
+/// with one commit that is not on the remote.
+fn setup() -> (Env, PathBuf, PathBuf) {
+    let env = Env::new();
+    let repo = env.repo("proj");
+    let origin = env.origin(&repo, &["staging", "dev"]);
+    env.okstra(&repo, &["hooks", "install"]).ok();
+    env.git(&repo, &["switch", "-q", "-c", "feat-x"]);
+    env.commit_file(&repo, "a.txt", "a\n", "feat: a");
+    (env, repo, origin)
+}
+
+fn rev(env: &Env, dir: &Path, spec: &str) -> String {
+    env.git(dir, &["rev-parse", spec])
+}
+
+fn try_rev(env: &Env, dir: &Path, spec: &str) -> Option<String> {
+    let r = env.git_run(dir, &["rev-parse", "--verify", "-q", spec]);
+    (r.code == 0).then(|| r.stdout.trim().to_string())
+}
+
+fn audit(dir: &Path) -> Vec<serde_json::Value> {
+    let text = std::fs::read_to_string(dir.join(".git/okstra/audit.jsonl")).unwrap_or_default();
+    text.lines().map(|l| serde_json::from_str(l).expect("audit line is JSON")).collect()
+}
+
+/// The remote's branches, to show a refused push changed nothing.
+fn remote_refs(env: &Env, origin: &Path) -> String {
+    env.git(origin, &["for-each-ref", "--format=%(refname) %(objectname)"])
+}
+
+// --- pre-push: the scenario matrix -----------------------------------------------------
+
+#[test]
+fn new_branch_then_fast_forward_are_allowed() {
+    let (env, repo, origin) = setup();
+    env.git(&repo, &["push", "-q", "origin", "feat-x"]);
+    assert_eq!(rev(&env, &origin, "feat-x"), rev(&env, &repo, "HEAD"));
+    env.commit_file(&repo, "b.txt", "b\n", "feat: b");
+    env.git(&repo, &["push", "-q", "origin", "feat-x"]);
+    assert_eq!(rev(&env, &origin, "feat-x"), rev(&env, &repo, "HEAD"));
+    assert!(audit(&repo).is_empty(), "nothing refused, nothing logged");
+}
+
+#[test]
+fn rewriting_pushes_are_refused() {
+    let (env, repo, origin) = setup();
+    env.git(&repo, &["push", "-q", "-u", "origin", "feat-x"]);
+    env.git(&repo, &["commit", "-q", "--amend", "-m", "feat: a, amended"]);
+    let before = remote_refs(&env, &origin);
+    for args in [
+        vec!["push", "--force", "origin", "feat-x"],
+        vec!["push", "origin", "+feat-x"],
+        vec!["push", "--force-with-lease", "origin", "feat-x"],
+        vec!["push", "--mirror", "origin"],
+    ] {
+        let r = env.git_run(&repo, &args).fails(1);
+        assert!(r.stderr.contains("[okstra:non-fast-forward] refs/heads/feat-x"), "{args:?}: {}", r.stderr);
+        assert!(r.stderr.contains("hint: integrate the remote work"), "{}", r.stderr);
+        assert_eq!(remote_refs(&env, &origin), before, "{args:?} changed the remote");
+    }
+    let log = audit(&repo);
+    assert_eq!(log.len(), 4);
+    assert!(log
+        .iter()
+        .all(|l| l["rule"] == "non-fast-forward" && l["decision"] == "refused" && l["source"] == "pre-push"));
+}
+
+#[test]
+fn protected_branches_cannot_be_pushed_to_or_deleted() {
+    let (env, repo, origin) = setup();
+    let before = remote_refs(&env, &origin);
+    let r = env.git_run(&repo, &["push", "origin", "HEAD:main"]).fails(1);
+    assert!(r.stderr.contains("[okstra:protected-update] refs/heads/main"), "{}", r.stderr);
+    assert!(r.stderr.contains("open a pull request"), "{}", r.stderr);
+    let r = env.git_run(&repo, &["push", "origin", "HEAD:refs/heads/staging"]).fails(1);
+    assert!(r.stderr.contains("refs/heads/staging"), "{}", r.stderr);
+    let r = env.git_run(&repo, &["push", "origin", ":dev"]).fails(1);
+    assert!(r.stderr.contains("[okstra:protected-delete] refs/heads/dev"), "{}", r.stderr);
+    assert_eq!(remote_refs(&env, &origin), before);
+    let rules: Vec<_> = audit(&repo).iter().map(|l| l["rule"].as_str().unwrap().to_string()).collect();
+    assert_eq!(rules, ["protected-update", "protected-update", "protected-delete"]);
+}
+
+#[test]
+fn protected_list_comes_from_config() {
+    let (env, repo, origin) = setup();
+    env.git(&repo, &["config", "--add", "okstra.protectedBranch", "release"]);
+    env.git(&repo, &["push", "-q", "origin", "HEAD:dev"]); // no longer protected
+    assert_eq!(rev(&env, &origin, "dev"), rev(&env, &repo, "HEAD"));
+    env.git_run(&repo, &["push", "origin", "HEAD:release"]).fails(1);
+}
+
+#[test]
+fn tags_and_unprotected_deletes_are_allowed() {
+    let (env, repo, origin) = setup();
+    env.git(&repo, &["tag", "v1"]);
+    env.git(&repo, &["tag", "-a", "-m", "v2", "v2"]);
+    env.git(&repo, &["push", "-q", "origin", "v1", "v2"]);
+    assert_eq!(rev(&env, &origin, "v1"), rev(&env, &repo, "v1"));
+    env.git(&repo, &["push", "-q", "origin", "feat-x"]);
+    env.git(&repo, &["push", "-q", "origin", ":feat-x"]);
+    assert_eq!(try_rev(&env, &origin, "refs/heads/feat-x"), None);
+}
+
+#[test]
+fn one_bad_ref_refuses_the_whole_push() {
+    let (env, repo, origin) = setup();
+    let before = remote_refs(&env, &origin);
+    let r =
+        env.git_run(&repo, &["push", "origin", "feat-x", "HEAD:main", "refs/heads/feat-x:refs/heads/feat-y"]).fails(1);
+    assert!(r.stderr.contains("refs/heads/main"), "{}", r.stderr);
+    assert_eq!(remote_refs(&env, &origin), before);
+}
+
+#[test]
+fn remote_tip_missing_locally_says_fetch_first() {
+    let (env, repo, origin) = setup();
+    env.git(&repo, &["push", "-q", "origin", "feat-x"]);
+    // Someone else moves feat-x on the remote; we rewrite ours without fetching.
+    let other = env.root().join("other");
+    env.git(&env.root(), &["clone", "-q", origin.to_str().unwrap(), other.to_str().unwrap()]);
+    env.git(&other, &["switch", "-q", "feat-x"]);
+    env.commit_file(&other, "o.txt", "o\n", "other work");
+    env.git(&other, &["push", "-q", "origin", "feat-x"]);
+    let theirs = rev(&env, &origin, "feat-x");
+    let r = env.git_run(&repo, &["push", "--force", "origin", "feat-x"]).fails(1);
+    assert!(r.stderr.contains("is not in this repository"), "{}", r.stderr);
+    assert!(r.stderr.contains("fetch first"), "{}", r.stderr);
+    assert_eq!(rev(&env, &origin, "feat-x"), theirs);
+}
+
+// --- pre-push: git's stdin protocol, fed directly ----------------------------------------
+
+fn run_hook(env: &Env, dir: &Path, args: &[&str], stdin: &str, vars: &[(&str, &str)]) -> common::Run {
+    use std::io::Write;
+    let mut cmd = env.command(BIN, dir);
+    cmd.arg("hook").args(args).stdin(std::process::Stdio::piped());
+    cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    for (k, v) in vars {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    common::Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+#[test]
+fn pre_push_protocol_edges() {
+    let (env, repo, _origin) = setup();
+    let head = rev(&env, &repo, "HEAD");
+    let main = rev(&env, &repo, "main");
+    let push = ["pre-push", "origin", "url"];
+    // Empty stdin: git already rejected the push itself; nothing to check.
+    run_hook(&env, &repo, &push, "", &[]).ok();
+    // Several refs in one push, all fine: a new branch, a fast-forward, a tag, a delete.
+    let ok = format!(
+        "refs/heads/feat-x {head} refs/heads/feat-x {Z}\nrefs/heads/feat-x {head} refs/heads/feat-y {main}\nrefs/tags/t {head} refs/tags/t {Z}\n(delete) {Z} refs/heads/old {main}\n"
+    );
+    run_hook(&env, &repo, &push, &ok, &[]).ok();
+    // A delete line for a protected branch.
+    let r = run_hook(&env, &repo, &push, &format!("(delete) {Z} refs/heads/prod {main}\n"), &[]).fails(1);
+    assert!(r.stderr.contains("protected-delete"), "{}", r.stderr);
+    // Input that does not follow the protocol is refused, never guessed at.
+    let r = run_hook(&env, &repo, &push, "refs/heads/x garbage\n", &[]).fails(1);
+    assert!(r.stderr.contains("[okstra:malformed] pre-push input line 1"), "{}", r.stderr);
+    let r = run_hook(&env, &repo, &push, "\n", &[]).fails(1);
+    assert!(r.stderr.contains("malformed"), "{}", r.stderr);
+}
+
+#[test]
+fn override_allows_only_the_named_rule_and_is_logged() {
+    let (env, repo, _origin) = setup();
+    let head = rev(&env, &repo, "HEAD");
+    let main = rev(&env, &repo, "main");
+    let push = ["pre-push", "origin", "url"];
+    let to_main = format!("refs/heads/feat-x {head} refs/heads/main {main}\n");
+    let r = run_hook(&env, &repo, &push, &to_main, &[("OKSTRA_ALLOW", "non-fast-forward")]).fails(1);
+    assert!(r.stderr.contains("protected-update"));
+    let r = run_hook(&env, &repo, &push, &to_main, &[("OKSTRA_ALLOW", "protected-update")]).ok();
+    assert!(r.stderr.contains("OKSTRA_ALLOW=protected-update lets this through"), "{}", r.stderr);
+    let log = audit(&repo);
+    assert_eq!(log.len(), 2);
+    assert_eq!(log[0]["decision"], "refused");
+    assert_eq!(log[1]["decision"], "allowed-by-override");
+    assert_eq!(log[1]["rule"], "protected-update");
+}
+
+// --- --no-verify commits ---------------------------------------------------------------
+
+#[test]
+fn no_verify_commits_are_refused() {
+    let (env, repo, _origin) = setup();
+    let head = rev(&env, &repo, "HEAD");
+    std::fs::write(repo.join("a.txt"), "changed\n").unwrap();
+    env.git(&repo, &["add", "a.txt"]);
+    for flag in ["--no-verify", "-n", "--no-verif"] {
+        let r = env.git_run(&repo, &["commit", flag, "-m", "skip"]).fails(1);
+        assert!(r.stderr.contains("[okstra:no-verify] git commit"), "{flag}: {}", r.stderr);
+        assert_eq!(rev(&env, &repo, "HEAD"), head, "{flag} moved HEAD");
+    }
+    env.git_run(&repo, &["commit", "--amend", "-n", "-m", "skip"]).fails(1);
+    env.git(&repo, &["config", "alias.ci", "commit --no-verify"]);
+    env.git_run(&repo, &["ci", "-m", "skip"]).fails(1);
+    assert_eq!(rev(&env, &repo, "HEAD"), head);
+    assert_eq!(audit(&repo).len(), 5);
+    assert!(audit(&repo).iter().all(|l| l["rule"] == "no-verify" && l["source"] == "prepare-commit-msg"));
+    // Without okstra's pre-commit in place there is no stamp to expect: a warning, no refusal.
+    use std::os::unix::fs::PermissionsExt;
+    let pre_commit = repo.join(".git/hooks/pre-commit");
+    std::fs::set_permissions(&pre_commit, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let r = env.git_run(&repo, &["commit", "-q", "-n", "-m", "unguarded"]).ok();
+    assert!(r.stderr.contains("cannot tell whether this commit skipped its checks"), "{}", r.stderr);
+    env.git(&repo, &["reset", "-q", "--soft", "HEAD~1"]);
+    std::fs::set_permissions(&pre_commit, std::fs::Permissions::from_mode(0o755)).unwrap();
+    // The same commit with its checks goes through.
+    env.git(&repo, &["commit", "-q", "-m", "with checks"]);
+    assert_ne!(rev(&env, &repo, "HEAD"), head);
+}
+
+#[test]
+fn merge_no_verify_is_refused_and_plain_merge_allowed() {
+    let (env, repo, _origin) = setup();
+    env.git(&repo, &["switch", "-q", "main"]);
+    env.commit_file(&repo, "m.txt", "m\n", "on main");
+    let head = rev(&env, &repo, "HEAD");
+    let r = env.git_run(&repo, &["merge", "--no-verify", "--no-edit", "feat-x"]).fails(1);
+    assert!(r.stderr.contains("[okstra:no-verify] git merge"), "{}", r.stderr);
+    assert_eq!(rev(&env, &repo, "HEAD"), head);
+    // As after any failing hook, the merge is left in progress: concluding it with -n is
+    // refused too, with the checks it goes through.
+    assert!(repo.join(".git/MERGE_HEAD").exists());
+    env.git_run(&repo, &["commit", "-n", "--no-edit"]).fails(1);
+    env.git(&repo, &["commit", "-q", "--no-edit"]);
+    assert_eq!(rev(&env, &repo, "HEAD^1"), head);
+    // A plain merge runs pre-merge-commit and passes.
+    env.git(&repo, &["reset", "-q", "--hard", "HEAD^1"]);
+    env.git(&repo, &["merge", "-q", "--no-edit", "feat-x"]);
+    assert_eq!(rev(&env, &repo, "HEAD^2"), rev(&env, &repo, "feat-x"));
+    assert_eq!(audit(&repo).len(), 2);
+}
+
+#[test]
+fn everyday_history_work_passes() {
+    let (env, repo, _origin) = setup();
+    env.git(&repo, &["commit", "-q", "--amend", "-m", "feat: a (amended)"]);
+    // A side branch to rebase, cherry-pick and revert with.
+    env.git(&repo, &["switch", "-q", "-c", "side", "main"]);
+    env.commit_file(&repo, "s.txt", "s\n", "side");
+    let side = rev(&env, &repo, "HEAD");
+    env.git(&repo, &["switch", "-q", "feat-x"]);
+    env.git(&repo, &["cherry-pick", side.as_str()]);
+    env.git(&repo, &["revert", "--no-edit", "HEAD"]);
+    env.git(&repo, &["rebase", "-q", "side"]);
+    env.git(
+        &repo,
+        &["-c", "sequence.editor=sed -i s/^pick/reword/", "-c", "core.editor=true", "rebase", "-q", "-i", "main"],
+    );
+    env.git(&repo, &["stash", "list"]);
+    std::fs::write(repo.join("a.txt"), "dirty\n").unwrap();
+    env.git(&repo, &["stash", "-q"]);
+    env.git(&repo, &["stash", "pop", "-q"]);
+    env.git(&repo, &["checkout", "-q", "-b", "other"]);
+    env.git(&repo, &["branch", "-q", "-D", "side"]);
+    env.git(&repo, &["reset", "-q", "--hard", "HEAD~1"]);
+    env.git(&repo, &["fetch", "-q", "origin"]);
+    env.git(&repo, &["worktree", "add", "-q", "-b", "wt-branch", env.root().join("wt").to_str().unwrap()]);
+    assert!(audit(&repo).is_empty(), "{:?}", audit(&repo));
+}
+
+#[test]
+fn hooks_work_in_linked_worktrees() {
+    let env = Env::new();
+    let repo = env.repo("proj");
+    env.origin(&repo, &[]);
+    let wt = env.root().join("wt");
+    env.git(&repo, &["worktree", "add", "-q", "-b", "feat-w", wt.to_str().unwrap()]);
+    // Installed from the linked worktree: the hooks land in the common dir.
+    let r = env.okstra(&wt, &["hooks", "install"]).ok();
+    assert_eq!(PathBuf::from(r.stdout.trim()), repo.join(".git/hooks"));
+    std::fs::write(wt.join("w.txt"), "w\n").unwrap();
+    env.git(&wt, &["add", "w.txt"]);
+    env.git_run(&wt, &["commit", "-n", "-m", "skip"]).fails(1);
+    env.git(&wt, &["commit", "-q", "-m", "checked"]);
+    env.git_run(&wt, &["push", "origin", "HEAD:main"]).fails(1);
+    env.git(&wt, &["push", "-q", "origin", "feat-w"]);
+    assert_eq!(audit(&repo).len(), 2, "the audit log is in the common dir");
+}
+
+// --- push --no-verify: noticed afterwards -------------------------------------------------
+
+#[test]
+fn push_no_verify_is_noticed_and_logged() {
+    let (env, repo, origin) = setup();
+    let r = env.git_run(&repo, &["push", "--no-verify", "origin", "HEAD:dev"]).ok();
+    assert_eq!(rev(&env, &origin, "dev"), rev(&env, &repo, "HEAD"), "the client cannot stop it");
+    assert!(r.stderr.contains("warning: [okstra:no-verify] origin/dev"), "{}", r.stderr);
+    assert!(r.stderr.contains("broke the rule protected-update"), "{}", r.stderr);
+    let log = audit(&repo);
+    assert_eq!(log.len(), 1);
+    assert_eq!(log[0]["decision"], "warned");
+    assert_eq!(log[0]["source"], "reference-transaction");
+    // A checked push and a fetch warn about nothing.
+    let r = env.git_run(&repo, &["push", "origin", "feat-x"]).ok();
+    assert!(!r.stderr.contains("okstra"), "{}", r.stderr);
+    env.git(&repo, &["fetch", "-q", "origin"]);
+    assert_eq!(audit(&repo).len(), 1);
+}
+
+// --- the server hook -------------------------------------------------------------------
+
+#[test]
+fn server_hook_refuses_what_a_hookless_client_pushes() {
+    let env = Env::new();
+    let repo = env.repo("proj");
+    let origin = env.origin(&repo, &["dev"]);
+    let r = env.okstra(&origin, &["hooks", "install", "--server", "--json"]).ok().json();
+    assert_eq!(r["schema"], 1);
+    assert_eq!(r["hooks"][0]["name"], "pre-receive");
+    assert_eq!(env.git(&origin, &["config", "receive.denyNonFastForwards"]), "true");
+    // The client has no okstra hooks, disables all hooks and skips pre-push.
+    let bypass = ["-c", "core.hooksPath=/dev/null", "push", "--no-verify"];
+    env.git(&repo, &["switch", "-q", "-c", "feat-x"]);
+    env.commit_file(&repo, "a.txt", "a\n", "a");
+    env.git(&repo, &[&bypass[..], &["-q", "origin", "feat-x"]].concat()); // a new branch is fine
+    env.git(&repo, &["commit", "-q", "--amend", "-m", "a2"]);
+    let before = remote_refs(&env, &origin);
+    let r = env.git_run(&repo, &[&bypass[..], &["--force", "origin", "feat-x"]].concat()).fails(1);
+    assert!(r.stderr.contains("remote: error: [okstra:non-fast-forward] refs/heads/feat-x"), "{}", r.stderr);
+    let r = env.git_run(&repo, &[&bypass[..], &["origin", "HEAD:main"]].concat()).fails(1);
+    assert!(r.stderr.contains("protected-update"), "{}", r.stderr);
+    env.git_run(&repo, &[&bypass[..], &["origin", ":dev"]].concat()).fails(1);
+    assert_eq!(remote_refs(&env, &origin), before);
+    let log = std::fs::read_to_string(origin.join("okstra/audit.jsonl")).unwrap();
+    assert_eq!(log.lines().count(), 3);
+    assert!(log.lines().all(|l| l.contains("\"source\":\"pre-receive\"")));
+    // A fast-forward still goes through.
+    env.commit_file(&repo, "b.txt", "b\n", "b");
+    env.git(&repo, &["fetch", "-q", "origin"]);
+    env.git(&repo, &["rebase", "-q", "origin/feat-x"]);
+    env.git(&repo, &[&bypass[..], &["-q", "origin", "feat-x"]].concat());
+    // Uninstall restores the setting it changed.
+    env.okstra(&origin, &["hooks", "uninstall"]).ok();
+    assert!(!origin.join("hooks/pre-receive").exists());
+    assert_eq!(env.git_run(&origin, &["config", "receive.denyNonFastForwards"]).code, 1);
+}
+
+#[test]
+fn server_and_client_modes_are_not_mixed_up() {
+    let env = Env::new();
+    let repo = env.repo("proj");
+    let origin = env.origin(&repo, &[]);
+    let r = env.okstra(&origin, &["hooks", "install"]).fails(1);
+    assert!(r.stderr.contains("bare repository") && r.stderr.contains("--server"), "{}", r.stderr);
+    let r = env.okstra(&repo, &["hooks", "install", "--server"]).fails(1);
+    assert!(r.stderr.contains("bare repository that receives pushes"), "{}", r.stderr);
+    let r = env.okstra(&env.root(), &["hooks", "install"]).fails(1);
+    assert!(r.stderr.contains("not inside a git repository"), "{}", r.stderr);
+    assert!(!repo.join(".git/hooks/pre-push").exists());
+}
+
+// --- install, uninstall, status --------------------------------------------------------
+
+#[test]
+fn install_is_idempotent_and_status_reports_states() {
+    let env = Env::new();
+    let repo = env.repo("proj");
+    let s = env.okstra(&repo, &["hooks", "status", "--json"]).ok().json();
+    assert_eq!(s["complete"], false);
+    assert!(s["hooks"].as_array().unwrap().iter().all(|h| h["state"] == "missing"));
+    let first = env.okstra(&repo, &["hooks", "install", "--json"]).ok().json();
+    assert!(first["hooks"].as_array().unwrap().iter().all(|h| h["action"] == "created"));
+    let hook = repo.join(".git/hooks/pre-push");
+    let text = std::fs::read_to_string(&hook).unwrap();
+    assert!(text.contains(&format!("installed='{}'", std::fs::canonicalize(BIN).unwrap().display())));
+    let again = env.okstra(&repo, &["hooks", "install", "--json"]).ok().json();
+    assert!(again["hooks"].as_array().unwrap().iter().all(|h| h["action"] == "unchanged"));
+    assert_eq!(std::fs::read_to_string(&hook).unwrap(), text);
+    let s = env.okstra(&repo, &["hooks", "status", "--json"]).ok().json();
+    assert_eq!(s["schema"], 1);
+    assert_eq!(s["complete"], true);
+    // Stale: a shim that calls another binary; missing: deleted; foreign: replaced.
+    std::fs::write(&hook, text.replace("installed='", "installed='/elsewhere")).unwrap();
+    std::fs::remove_file(repo.join(".git/hooks/pre-commit")).unwrap();
+    std::fs::write(repo.join(".git/hooks/pre-merge-commit"), "#!/bin/sh\nexit 0\n").unwrap();
+    let s = env.okstra(&repo, &["hooks", "status", "--json"]).ok().json();
+    let state = |name: &str| {
+        s["hooks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|h| h["name"] == name)
+            .map(|h| (h["state"].clone(), h["foreign"].clone()))
+            .unwrap()
+    };
+    assert_eq!(state("pre-push").0, "stale");
+    assert_eq!(state("pre-commit").0, "missing");
+    assert_eq!(state("pre-merge-commit"), ("missing".into(), true.into()));
+    assert_eq!(state("prepare-commit-msg").0, "installed");
+    let r = env.okstra(&repo, &["hooks", "status"]).ok();
+    assert!(r.stdout.contains("pre-push               stale"), "{}", r.stdout);
+    // Install repairs all three (chaining the foreign one).
+    let fixed = env.okstra(&repo, &["hooks", "install", "--json"]).ok().json();
+    let actions: Vec<_> =
+        fixed["hooks"].as_array().unwrap().iter().map(|h| h["action"].as_str().unwrap().to_string()).collect();
+    assert_eq!(actions, ["created", "chained", "unchanged", "updated", "unchanged"]);
+    let s = env.okstra(&repo, &["hooks", "status", "--json"]).ok().json();
+    assert_eq!(s["complete"], true);
+    // Uninstall leaves no okstra file behind.
+    env.okstra(&repo, &["hooks", "uninstall"]).ok();
+    let left: Vec<_> = std::fs::read_dir(repo.join(".git/hooks"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.ends_with(".sample"))
+        .collect();
+    assert_eq!(left, ["pre-merge-commit"]);
+    assert_eq!(std::fs::read_to_string(repo.join(".git/hooks/pre-merge-commit")).unwrap(), "#!/bin/sh\nexit 0\n");
+}
+
+#[test]
+fn foreign_hooks_are_chained_and_restored_byte_for_byte() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::new();
+    let repo = env.repo("proj");
+    let origin = env.origin(&repo, &[]);
+    let hooks = repo.join(".git/hooks");
+    let log = env.root().join("foreign.log");
+    // A bash pre-push (executed) that records its input and refuses pushes of `blocked`,
+    // and a husky-style sh pre-commit (sourced) that needs its own name in $0.
+    let pre_push = format!(
+        "#!/usr/bin/env bash\n# hand-written\nwhile read -r l lo r ro; do echo \"push $1 $r\" >> '{}'; [[ $r == */blocked ]] && exit 7; done\nexit 0\n",
+        log.display()
+    );
+    let pre_commit = format!("#!/bin/sh\necho \"commit $(basename \"$0\")\" >> '{}'\n", log.display());
+    std::fs::write(hooks.join("pre-push"), &pre_push).unwrap();
+    std::fs::set_permissions(hooks.join("pre-push"), std::fs::Permissions::from_mode(0o750)).unwrap();
+    std::fs::write(hooks.join("pre-commit"), &pre_commit).unwrap();
+    std::fs::set_permissions(hooks.join("pre-commit"), std::fs::Permissions::from_mode(0o755)).unwrap();
+
+    let r = env.okstra(&repo, &["hooks", "install"]).ok();
+    assert!(r.stderr.contains("pre-push: installed; the hook that was there runs first"), "{}", r.stderr);
+    assert_eq!(std::fs::read_to_string(hooks.join("pre-push.okstra-chained")).unwrap(), pre_push);
+    let s = env.okstra(&repo, &["hooks", "status", "--json"]).ok().json();
+    assert_eq!(s["hooks"][3]["state"], "chained");
+
+    env.git(&repo, &["switch", "-q", "-c", "feat-x"]);
+    env.commit_file(&repo, "a.txt", "a\n", "a");
+    env.git(&repo, &["push", "-q", "origin", "feat-x"]);
+    // The foreign hook's own refusal (exit 7) stops git, though okstra would allow it.
+    let r = env.git_run(&repo, &["push", "origin", "feat-x:blocked"]);
+    assert_ne!(r.code, 0);
+    assert_eq!(env.git_run(&origin, &["rev-parse", "--verify", "-q", "blocked"]).code, 1);
+    // okstra still runs after a foreign hook that passes, with git's input intact.
+    env.git_run(&repo, &["push", "origin", "feat-x:main"]).fails(1);
+    let seen = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(
+        seen,
+        "commit pre-commit\npush origin refs/heads/feat-x\npush origin refs/heads/blocked\npush origin refs/heads/main\n"
+    );
+
+    env.okstra(&repo, &["hooks", "uninstall"]).ok();
+    assert_eq!(std::fs::read_to_string(hooks.join("pre-push")).unwrap(), pre_push);
+    assert_eq!(std::fs::metadata(hooks.join("pre-push")).unwrap().permissions().mode() & 0o777, 0o750);
+    assert_eq!(std::fs::read_to_string(hooks.join("pre-commit")).unwrap(), pre_commit);
+    assert!(!hooks.join("pre-push.okstra-chained").exists());
+    assert!(!hooks.join("reference-transaction").exists());
+}
+
+#[test]
+fn core_hooks_path_is_honoured() {
+    let env = Env::new();
+    let repo = env.repo("proj");
+    // Absolute: installed there.
+    let abs = env.root().join("shared-hooks");
+    env.git(&repo, &["config", "core.hooksPath", abs.to_str().unwrap()]);
+    let r = env.okstra(&repo, &["hooks", "install"]).ok();
+    assert_eq!(PathBuf::from(r.stdout.trim()), abs);
+    assert!(abs.join("pre-push").exists());
+    assert!(!repo.join(".git/hooks/pre-push").exists());
+    env.okstra(&repo, &["hooks", "uninstall"]).ok();
+    assert!(!abs.join("pre-push").exists());
+
+    // Relative: pinned to the main worktree's folder so linked worktrees run the hooks too.
+    env.git(&repo, &["config", "core.hooksPath", ".githooks"]);
+    let wt = env.root().join("wt");
+    env.git(&repo, &["worktree", "add", "-q", "-b", "feat-w", wt.to_str().unwrap()]);
+    let r = env.okstra(&wt, &["hooks", "install"]).ok();
+    assert!(r.stderr.contains("core.hooksPath was relative (.githooks)"), "{}", r.stderr);
+    let dir = repo.join(".githooks");
+    assert_eq!(PathBuf::from(r.stdout.trim()), dir);
+    assert_eq!(env.git(&repo, &["config", "core.hooksPath"]), dir.to_str().unwrap());
+    env.git_run(&wt, &["commit", "--allow-empty", "-n", "-m", "skip"]).fails(1);
+    env.okstra(&repo, &["hooks", "uninstall"]).ok();
+    assert_eq!(env.git(&repo, &["config", "core.hooksPath"]), ".githooks");
+    env.git(&wt, &["commit", "-q", "--allow-empty", "-n", "-m", "no hooks any more"]);
+}
+
+#[test]
+fn install_refuses_old_git() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::new();
+    let repo = env.repo("proj");
+    let bin = env.root().join("oldgit");
+    std::fs::create_dir_all(&bin).unwrap();
+    let real =
+        String::from_utf8(std::process::Command::new("sh").args(["-c", "command -v git"]).output().unwrap().stdout)
+            .unwrap();
+    let fake = format!(
+        "#!/bin/sh\n[ \"$1\" = --version ] && {{ echo 'git version 2.28.0'; exit 0; }}\nexec '{}' \"$@\"\n",
+        real.trim()
+    );
+    std::fs::write(bin.join("git"), fake).unwrap();
+    std::fs::set_permissions(bin.join("git"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let r = env.okstra_env(&repo, &["hooks", "install"], &[("PATH", &path)]).fails(1);
+    assert!(r.stderr.contains("error: git 2.28 is too old for the okstra hooks"), "{}", r.stderr);
+    assert!(!repo.join(".git/hooks/pre-push").exists());
+}
+
+#[test]
+fn shim_falls_back_to_path_then_explains() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::new();
+    let repo = env.repo("proj");
+    // Install with a copy of the binary, then remove the copy.
+    let copy_dir = env.root().join("gone");
+    std::fs::create_dir_all(&copy_dir).unwrap();
+    let copy = copy_dir.join("git-okstra");
+    std::fs::copy(BIN, &copy).unwrap();
+    std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let r = env.command(&copy, &repo).args(["hooks", "install"]).output().unwrap();
+    assert!(r.status.success());
+    std::fs::remove_dir_all(&copy_dir).unwrap();
+    // git-okstra on PATH: used.
+    let on_path = env.root().join("bin");
+    std::fs::create_dir_all(&on_path).unwrap();
+    std::os::unix::fs::symlink(BIN, on_path.join("git-okstra")).unwrap();
+    let path = format!("{}:{}", on_path.display(), std::env::var("PATH").unwrap());
+    let out = env
+        .command("git", &repo)
+        .env("PATH", &path)
+        .args(["commit", "--allow-empty", "-n", "-m", "x"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "the PATH binary refused the -n commit");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("[okstra:no-verify]"));
+    // Neither: a clear message, and the commit is stopped.
+    let r = env.git_run(&repo, &["commit", "--allow-empty", "-m", "x"]).fails(1);
+    assert!(r.stderr.contains("the okstra pre-commit hook cannot find git-okstra"), "{}", r.stderr);
+    assert!(r.stderr.contains("is gone and git-okstra is not on PATH"), "{}", r.stderr);
+}
