@@ -190,6 +190,12 @@ fn sync_sources(main: &Path, names: &[String]) -> Result<Vec<(String, PathBuf)>>
 /// Link each sync dir into the worktree (absolute target) and list it in `info/exclude`.
 /// Returns the names linked.
 pub fn link_sync_dirs(repo: &Repo, worktree: &Path, names: &[String]) -> Result<Vec<String>> {
+    // Never recreate a worktree folder another process removed meanwhile (a junk folder
+    // holding only links would then block the task's next start).
+    if std::fs::symlink_metadata(worktree.join(".git")).is_err() {
+        return Err(Error::failed(format!("worktree {} is gone; no sync dir linked", worktree.display()))
+            .hint("another process may have released the task; run `git okstra task start` again"));
+    }
     let mut linked = Vec::new();
     for (name, src) in sync_sources(&repo.main_worktree, names)? {
         let dst = worktree.join(&name);
@@ -322,6 +328,10 @@ pub fn start(cwd: &Path, req: &StartRequest) -> Result<StartOutcome> {
             if !ctx.repo.branch_exists(&row.branch) {
                 note = format!("branch '{}' is missing; see `git okstra doctor`", row.branch);
             }
+            // a start killed after `git worktree add` left the links unmade: make them now
+            if let Err(e) = link_sync_dirs(&ctx.repo, Path::new(&row.worktree_path), &sync_names) {
+                output::warn(format!("sync dirs not linked: {}", e.message));
+            }
             return Ok(outcome(StartStatus::Reused, &key, row, note));
         }
     }
@@ -357,19 +367,59 @@ pub fn start(cwd: &Path, req: &StartRequest) -> Result<StartOutcome> {
         })?,
     };
 
-    let main = ctx.repo.main_worktree.clone();
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).map_err(|e| io_at("cannot create", parent, e))?;
-    }
     let path_s = path.to_string_lossy().into_owned();
-    if attach {
-        git::run(&main, &["worktree", "prune"])?;
-        git::run(&main, &["worktree", "add", "--quiet", "--end-of-options", &path_s, &branch])?;
-    } else {
-        git::run(&main, &["worktree", "add", "--quiet", "-b", &branch, "--end-of-options", &path_s, &base_ref])?;
+    let row = Row {
+        project_id: key.project.to_string(),
+        task_group: key.group.to_string(),
+        task_id: key.task.to_string(),
+        task_id_raw: req.task_id.clone(),
+        title: req.title.clone().or_else(|| previous.as_ref().map(|r| r.title.clone())).unwrap_or_default(),
+        repo: repo_id.clone(),
+        worktree_path: path_s.clone(),
+        branch: branch.clone(),
+        base_ref: base_ref.clone(),
+        category: previous
+            .as_ref()
+            .filter(|_| attach)
+            .map(|r| r.category.clone())
+            .unwrap_or_else(|| category.name().to_string()),
+        created_at: registry::now(),
+        last_phase: previous.as_ref().and_then(|r| r.last_phase),
+        phases: previous.as_ref().map(|r| r.phases.clone()).unwrap_or_default(),
+        status: Status::Active,
+        extra: previous.as_ref().map(|r| r.extra.clone()).unwrap_or_default(),
+    };
+    // Write ahead: the row is saved before git creates anything, so a start killed at any
+    // instant leaves no worktree or branch that no row knows; the next `task start` (or
+    // `doctor`) finds it through the row. Any failure below restores the registry as it was.
+    let before = reg.clone();
+    reg.reserve(row.clone())?;
+    ctx.store.save(&mut reg)?;
+    let restore = |reg: &Registry| {
+        if let Err(e) = ctx.store.save(&mut reg.clone()) {
+            output::warn(format!("could not restore the registry: {}", e.message));
+        }
+    };
+
+    let main = ctx.repo.main_worktree.clone();
+    let add = || -> Result<()> {
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| io_at("cannot create", parent, e))?;
+        }
+        if attach {
+            git::run(&main, &["worktree", "prune"])?;
+            git::run(&main, &["worktree", "add", "--quiet", "--end-of-options", &path_s, &branch])?;
+        } else {
+            git::run(&main, &["worktree", "add", "--quiet", "-b", &branch, "--end-of-options", &path_s, &base_ref])?;
+        }
+        Ok(())
+    };
+    if let Err(e) = add() {
+        restore(&before);
+        return Err(e);
     }
 
-    let mut finish = || -> Result<Row> {
+    let finish = || -> Result<()> {
         link_sync_dirs(&ctx.repo, &path, &sync_names)?;
         // The agent guard; a settings file it creates is untracked, so keep it out of `git add -A`.
         let mut created = Vec::new();
@@ -380,34 +430,10 @@ pub fn start(cwd: &Path, req: &StartRequest) -> Result<StartOutcome> {
                 created.push(agent.settings_file().to_string());
             }
         }
-        add_excludes(&ctx.repo.common_dir, &created)?;
-        let row = Row {
-            project_id: key.project.to_string(),
-            task_group: key.group.to_string(),
-            task_id: key.task.to_string(),
-            task_id_raw: req.task_id.clone(),
-            title: req.title.clone().or_else(|| previous.as_ref().map(|r| r.title.clone())).unwrap_or_default(),
-            repo: repo_id.clone(),
-            worktree_path: path_s.clone(),
-            branch: branch.clone(),
-            base_ref: base_ref.clone(),
-            category: previous
-                .as_ref()
-                .filter(|_| attach)
-                .map(|r| r.category.clone())
-                .unwrap_or_else(|| category.name().to_string()),
-            created_at: registry::now(),
-            last_phase: previous.as_ref().and_then(|r| r.last_phase),
-            phases: previous.as_ref().map(|r| r.phases.clone()).unwrap_or_default(),
-            status: Status::Active,
-            extra: previous.as_ref().map(|r| r.extra.clone()).unwrap_or_default(),
-        };
-        reg.reserve(row.clone())?;
-        ctx.store.save(&mut reg)?;
-        Ok(row)
+        add_excludes(&ctx.repo.common_dir, &created)
     };
     match finish() {
-        Ok(row) => {
+        Ok(()) => {
             let note = if attach {
                 format!("recreated the worktree on the existing branch '{branch}'")
             } else {
@@ -417,6 +443,7 @@ pub fn start(cwd: &Path, req: &StartRequest) -> Result<StartOutcome> {
         }
         Err(e) => {
             rollback(&main, &path_s, (!attach).then_some((&branch, &base_ref)));
+            restore(&before);
             Err(e)
         }
     }

@@ -259,3 +259,16 @@ fn a_corrupt_or_hostile_registry_is_never_overwritten() {
         }
     }
 }
+
+/// A process that links sync dirs after another one removed the worktree must not recreate
+/// the folder (a folder of bare links blocked the task's next start and release).
+#[test]
+fn sync_links_are_never_made_into_a_removed_worktree() {
+    let w = world();
+    w.env.okstra(&w.repo, &["task", "release", "DEV-1", "--remove"]).ok();
+    let repo = git_okstra::git::Repo::discover(&w.repo).unwrap().unwrap();
+    let err = git_okstra::worktree::link_sync_dirs(&repo, &w.task_wt, &[".project-docs".into()]).unwrap_err();
+    assert!(err.message.contains("is gone"), "{}", err.message);
+    assert!(!w.task_wt.exists());
+    w.env.okstra(&w.repo, &["task", "start", "DEV-1"]).ok();
+}
