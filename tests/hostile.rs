@@ -272,3 +272,139 @@ fn sync_links_are_never_made_into_a_removed_worktree() {
     assert!(!w.task_wt.exists());
     w.env.okstra(&w.repo, &["task", "start", "DEV-1"]).ok();
 }
+
+/// A final-verification report in the shape the gate reads.
+fn report(verdict: &str, padding: usize) -> String {
+    let filler = "evidence line: the test suite passed on every platform we support\n".repeat(padding / 66 + 1);
+    format!(
+        "# Final verification\n\n## 1. Evidence\n\n{filler}\n## 2. Final Verdict\n\n{verdict}\n\n## 3. Notes\n\nnone\n"
+    )
+}
+
+#[test]
+fn prompt_templates_with_include_cycles_are_refused_and_nothing_is_written() {
+    let w = world();
+    let dir = w.repo.join(".okstra/prompts/profiles");
+    std::fs::create_dir_all(&dir).unwrap();
+    // the phase profile includes a file that includes the profile again
+    std::fs::write(dir.join("requirements-discovery.md"), "# Requirements\n{{INCLUDE:loop.md}}\n").unwrap();
+    std::fs::write(dir.join("loop.md"), "again: {{INCLUDE:requirements-discovery.md}}\n").unwrap();
+    let r = w.refused(&["task", "phase", "DEV-1", "requirements-discovery"], &[], 1, "include cycle");
+    assert!(r.stderr.contains("loop.md"), "{}", r.stderr);
+    // a file that includes itself
+    std::fs::write(dir.join("error-analysis.md"), "{{INCLUDE:error-analysis.md}}\n").unwrap();
+    w.refused(&["task", "phase", "DEV-1", "error-analysis"], &[], 1, "include cycle");
+    // an include that leaves the profiles folder
+    std::fs::write(dir.join("implementation-planning.md"), "{{INCLUDE:../../../../etc/passwd}}\n").unwrap();
+    w.refused(&["task", "phase", "DEV-1", "implementation-planning"], &[], 1, "inside profiles/");
+}
+
+#[test]
+fn an_approved_plan_that_is_a_symlink_or_not_utf8_is_refused() {
+    let w = world();
+    let real = w.repo.join("plan.md");
+    std::fs::write(&real, "# Plan\n\n- [ ] Approved\n").unwrap();
+    let link = w.repo.join("plan-link.md");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    for args in [
+        &["task", "phase", "DEV-1", "implementation", "--approved-plan", "plan-link.md"][..],
+        &["task", "phase", "DEV-1", "implementation", "--approved-plan", "plan-link.md", "--approve"],
+    ] {
+        w.refused(args, &[], 1, "is a symlink");
+    }
+    assert_eq!(
+        std::fs::read_to_string(&real).unwrap(),
+        "# Plan\n\n- [ ] Approved\n",
+        "--approve wrote through the link"
+    );
+    std::fs::write(w.repo.join("latin1.md"), b"# Plan\n\nAPPROVED\n\nna\xefve\n").unwrap();
+    for args in [
+        &["task", "phase", "DEV-1", "implementation", "--approved-plan", "latin1.md"][..],
+        &["task", "phase", "DEV-1", "implementation", "--approved-plan", "latin1.md", "--approve"],
+    ] {
+        w.refused(args, &[], 1, "not UTF-8");
+    }
+    std::fs::create_dir_all(w.repo.join("plan-dir")).unwrap();
+    w.refused(
+        &["task", "phase", "DEV-1", "implementation", "--approved-plan", "plan-dir"],
+        &[],
+        1,
+        "not a regular file",
+    );
+    w.refused(&["task", "phase", "DEV-1", "implementation", "--approved-plan", "missing.md"], &[], 1, "missing.md");
+}
+
+#[test]
+fn verification_reports_of_several_megabytes() {
+    let w = world();
+    // 6 MB, verdict at the very end: read and judged quickly
+    let big = w.repo.join("big-report.md");
+    std::fs::write(&big, report("accepted", 6 * 1024 * 1024)).unwrap();
+    let t = std::time::Instant::now();
+    let v = w
+        .env
+        .okstra(
+            &w.repo,
+            &["task", "phase", "DEV-1", "release-handoff", "--verification-report", "big-report.md", "--json"],
+        )
+        .ok()
+        .json();
+    assert_eq!(v["phase"], "release-handoff");
+    assert!(t.elapsed().as_secs() < 10, "a 6 MB report took {:?}", t.elapsed());
+    // 6 MB that end in prose or `blocked`: refused, nothing written
+    for verdict in ["blocked", "looks good to me", "conditional-accept"] {
+        std::fs::write(&big, report(verdict, 6 * 1024 * 1024)).unwrap();
+        w.refused(&["task", "phase", "DEV-1", "release-handoff", "--verification-report", "big-report.md"], &[], 1, "");
+    }
+    // larger than the 64 MiB cap (a sparse file: nothing is read)
+    let huge = w.repo.join("huge.md");
+    std::fs::File::create(&huge).unwrap().set_len(65 * 1024 * 1024).unwrap();
+    w.refused(&["task", "phase", "DEV-1", "release-handoff", "--verification-report", "huge.md"], &[], 1, "64 MiB");
+}
+
+#[test]
+fn malformed_pre_push_input_is_refused_never_allowed() {
+    let w = world();
+    let a = w.env.git(&w.repo, &["rev-parse", "HEAD"]);
+    let z = "0".repeat(40);
+    let good = format!("refs/heads/feat-dev-1 {a} refs/heads/feat-dev-1 {z}\n");
+    let cases: Vec<Vec<u8>> = vec![
+        format!("refs/heads/x {a} refs/heads/x\n").into_bytes(),
+        format!("refs/heads/x {a} refs/heads/x {z} extra\n").into_bytes(),
+        format!("refs/heads/x {a}  refs/heads/x {z}\n").into_bytes(),
+        format!("refs/heads/x {} refs/heads/x {z}\n", &a[..39]).into_bytes(),
+        format!("refs/heads/x {} refs/heads/x {z}\n", a.to_uppercase()).into_bytes(),
+        format!("refs/heads/x {a} refs/heads/x {z}\r\n").into_bytes(),
+        format!("{good}\n{good}").into_bytes(),
+        format!("refs/heads/x\t{a}\trefs/heads/main\t{z}\n").into_bytes(),
+        format!("refs/heads/x {a} refs/heads/main {}\n", "0".repeat(64)).into_bytes(),
+        b"garbage\n".to_vec(),
+        b"\n".to_vec(),
+        [good.as_bytes(), b"\xff\xfe\n"].concat(),
+    ];
+    let refs_before = w.env.git(&w.repo, &["for-each-ref"]);
+    let reg_before = std::fs::read(w.env.registry_path()).unwrap();
+    for input in cases {
+        let mut cmd = w.env.command(common::BIN, &w.repo);
+        cmd.args(["hook", "pre-push", "origin", "https://example.invalid/repo.git"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let mut child = cmd.spawn().unwrap();
+        use std::io::Write;
+        child.stdin.take().unwrap().write_all(&input).unwrap();
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_ne!(out.status.code(), Some(0), "allowed {:?}", String::from_utf8_lossy(&input));
+        assert!(stderr.contains("error") || stderr.contains("rejected"), "{stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+    // the well-formed line alone is allowed (a new feature branch)
+    let mut cmd = w.env.command(common::BIN, &w.repo);
+    cmd.args(["hook", "pre-push", "origin", "x"]).stdin(std::process::Stdio::piped());
+    let mut child = cmd.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), good.as_bytes()).unwrap();
+    assert!(child.wait().unwrap().success());
+    assert_eq!(w.env.git(&w.repo, &["for-each-ref"]), refs_before);
+    assert_eq!(std::fs::read(w.env.registry_path()).unwrap(), reg_before);
+}
