@@ -41,7 +41,7 @@ pub fn run(cmd: HookCommand) -> Result<i32> {
     match cmd {
         HookCommand::PreCommit | HookCommand::PreMergeCommit => entry::pre_commit(),
         HookCommand::PrepareCommitMsg { .. } => entry::prepare_commit_msg(),
-        HookCommand::PrePush { .. } => entry::pre_push(&entry::read_stdin()?),
+        HookCommand::PrePush { remote, .. } => entry::pre_push(&entry::read_stdin()?, remote.as_deref()),
         HookCommand::ReferenceTransaction { state } => {
             if state != "committed" {
                 return Ok(0);

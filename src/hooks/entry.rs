@@ -100,6 +100,22 @@ fn malformed(source: &str, m: Malformed) -> Violation {
     )
 }
 
+/// Whether this push is a mirror push: `--mirror` on the parent `git push`, or a remote
+/// configured with `remote.<name>.mirror`. Returns how it was asked for.
+fn mirror_push(remote: Option<&str>) -> Option<String> {
+    let argv = process::argv(process::parent()).unwrap_or_default();
+    if process::git_subcommand(&argv).as_deref() == Some("push")
+        && argv.iter().skip_while(|a| *a != "push").any(|a| a == "--mirror")
+    {
+        return Some("--mirror".into());
+    }
+    let remote = remote.filter(|r| !r.is_empty())?;
+    // git itself reads the value, so `git -c remote.<name>.mirror=true push` counts too
+    let key = format!("remote.{remote}.mirror");
+    let out = git::exec("git", &["config", "--type=bool", "--get", key.as_str()], &cwd().ok()?).ok()?;
+    (out.stdout.trim() == "true").then(|| format!("to remote '{remote}' ({key})"))
+}
+
 fn ancestry(repo: &Repo, old: &str, new: &str) -> Ancestry {
     match repo.is_ancestor(old, new) {
         Some(true) => Ancestry::FastForward,
@@ -109,9 +125,12 @@ fn ancestry(repo: &Repo, old: &str, new: &str) -> Ancestry {
 }
 
 /// `pre-push <remote> <url>`: judge every ref git is about to update on the remote.
-pub fn pre_push(input: &str) -> Result<i32> {
+pub fn pre_push(input: &str, remote: Option<&str>) -> Result<i32> {
+    // `push --mirror` does not list the remote branches it deletes on the hook's stdin (seen
+    // with git 2.47): judged line by line it could delete every protected branch.
+    let mirror = mirror_push(remote);
     // git sends no lines when it already rejected the push itself: nothing to check.
-    if input.is_empty() {
+    if input.is_empty() && mirror.is_none() {
         return Ok(0);
     }
     let repo = open_repo()?;
@@ -124,7 +143,7 @@ pub fn pre_push(input: &str) -> Result<i32> {
         Err(m) => return Ok(decide("pre-push", &repo.common_dir, vec![malformed("pre-push", m)])),
     };
     let protected = Protected::from_repo(&repo);
-    let violations = lines
+    let mut violations: Vec<Violation> = lines
         .iter()
         .filter_map(|l| {
             policy::judge_ref_update(&protected, &l.remote_ref, &l.remote_oid, &l.local_oid, || {
@@ -132,6 +151,15 @@ pub fn pre_push(input: &str) -> Result<i32> {
             })
         })
         .collect();
+    // A mirror push force-updates and prunes what the hook cannot see: refused as a whole.
+    if let (true, Some(how)) = (violations.is_empty(), mirror) {
+        violations.push(Violation::new(
+            Rule::NonFastForward,
+            format!("push {how}"),
+            "a mirror push force-updates and deletes remote branches, and git does not show the hook the deletions",
+            "push the branches you mean by name (`git push origin <branch>`)",
+        ));
+    }
     Ok(decide("pre-push", &repo.common_dir, violations))
 }
 
