@@ -113,6 +113,12 @@ fn client_hooks_refuse_every_attack_they_can_see() {
         }
     }
     assert_eq!(through, ["core.hooksPath=/dev/null", "push --no-verify"]);
+    // a remote configured as a mirror in the repository's own config
+    s.env.git(&s.repo, &["config", "remote.origin.mirror", "true"]);
+    let r = s.env.git_run(&s.repo, &["push", "origin"]);
+    assert_ne!(r.code, 0, "a configured mirror push was allowed");
+    assert!(r.stderr.contains("[okstra:non-fast-forward] push to remote 'origin'"), "{}", r.stderr);
+    assert_eq!(remote_refs(&s.env, &s.origin), before);
 }
 
 #[test]

@@ -102,7 +102,7 @@ fn malformed(source: &str, m: Malformed) -> Violation {
 
 /// Whether this push is a mirror push: `--mirror` on the parent `git push`, or a remote
 /// configured with `remote.<name>.mirror`. Returns how it was asked for.
-fn mirror_push(remote: Option<&str>) -> Option<String> {
+fn mirror_push(repo: &Repo, remote: Option<&str>) -> Option<String> {
     let argv = process::argv(process::parent()).unwrap_or_default();
     if process::git_subcommand(&argv).as_deref() == Some("push")
         && argv.iter().skip_while(|a| *a != "push").any(|a| a == "--mirror")
@@ -110,10 +110,17 @@ fn mirror_push(remote: Option<&str>) -> Option<String> {
         return Some("--mirror".into());
     }
     let remote = remote.filter(|r| !r.is_empty())?;
-    // git itself reads the value, so `git -c remote.<name>.mirror=true push` counts too
     let key = format!("remote.{remote}.mirror");
-    let out = git::exec("git", &["config", "--type=bool", "--get", key.as_str()], &cwd().ok()?).ok()?;
-    (out.stdout.trim() == "true").then(|| format!("to remote '{remote}' ({key})"))
+    let how = || Some(format!("to remote '{remote}' ({key})"));
+    // `git -c remote.<name>.mirror=… push` reaches the hook only through git's environment:
+    // then (rarely) ask git itself; otherwise the config already read in-process decides.
+    let from_env = ["GIT_CONFIG_PARAMETERS", "GIT_CONFIG_COUNT"].iter().any(|v| std::env::var_os(v).is_some());
+    if from_env {
+        let out = git::exec("git", &["config", "--type=bool", "--get", key.as_str()], &cwd().ok()?).ok()?;
+        return if out.stdout.trim() == "true" { how() } else { None };
+    }
+    let value = repo.config_string(&key)?;
+    matches!(value.to_ascii_lowercase().as_str(), "" | "true" | "yes" | "on" | "1").then(how).flatten()
 }
 
 fn ancestry(repo: &Repo, old: &str, new: &str) -> Ancestry {
@@ -128,12 +135,12 @@ fn ancestry(repo: &Repo, old: &str, new: &str) -> Ancestry {
 pub fn pre_push(input: &str, remote: Option<&str>) -> Result<i32> {
     // `push --mirror` does not list the remote branches it deletes on the hook's stdin (seen
     // with git 2.47): judged line by line it could delete every protected branch.
-    let mirror = mirror_push(remote);
-    // git sends no lines when it already rejected the push itself: nothing to check.
+    // (An empty input otherwise means git already rejected the push itself: nothing to check.)
+    let repo = open_repo()?;
+    let mirror = mirror_push(&repo, remote);
     if input.is_empty() && mirror.is_none() {
         return Ok(0);
     }
-    let repo = open_repo()?;
     // Lets reference-transaction tell this push from one that skipped pre-push.
     if let Err(e) = stamp::write(repo.gix().git_dir(), Kind::Push, process::parent()) {
         output::debug(format!("cannot write the push stamp: {e}"));
