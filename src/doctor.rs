@@ -42,6 +42,9 @@ pub enum Kind {
     MissingSyncLink,
     /// A branch slot that names a task the registry does not hold.
     StaleBranchSlot,
+    /// An active row whose folder is there but is no longer a git worktree (no `.git`): what a
+    /// `git worktree remove` killed half-way leaves.
+    NotAWorktree,
 }
 
 impl Kind {
@@ -56,6 +59,7 @@ impl Kind {
             Kind::BrokenSyncLink => "broken-sync-link",
             Kind::MissingSyncLink => "missing-sync-link",
             Kind::StaleBranchSlot => "stale-branch-slot",
+            Kind::NotAWorktree => "not-a-worktree",
         }
     }
 }
@@ -211,6 +215,19 @@ fn check_rows(reg: &Registry, out: &mut Vec<Finding>) {
             continue;
         }
         let wt_there = wt.is_dir();
+        if wt_there && std::fs::symlink_metadata(wt.join(".git")).is_err() {
+            out.push(Finding::new(
+                Kind::NotAWorktree,
+                key,
+                format!("{} is no longer a git worktree (no .git): a removal was interrupted", row.worktree_path),
+                format!(
+                    "look inside {0}, move what you need elsewhere, delete the folder, then `git okstra task start {1}`",
+                    row.worktree_path,
+                    typed_id(row)
+                ),
+            ));
+            continue;
+        }
         let branch_there = repo.as_ref().is_some_and(|r| r.branch_exists(&row.branch));
         match (wt_there, branch_there) {
             (false, false) => out.push(

@@ -265,9 +265,26 @@ fn sigkill_at_random_moments_loses_nothing_and_is_repairable() {
     for key in &active_missing {
         assert!(reported.contains(key.as_str()), "doctor does not report {key}: {report:#}");
     }
+    // a `git worktree remove` killed half-way leaves a folder without `.git`: okstra never
+    // deletes it (it could hold work); doctor names it and the user removes it
+    let half_removed: Vec<(&String, PathBuf)> = reg
+        .iter()
+        .filter(|(_, r)| r["status"] == "active")
+        .map(|(k, r)| (k, PathBuf::from(r["worktree_path"].as_str().unwrap())))
+        .filter(|(_, p)| p.is_dir() && std::fs::symlink_metadata(p.join(".git")).is_err())
+        .collect();
+    for (key, path) in &half_removed {
+        let finding = report["findings"].as_array().unwrap().iter().find(|f| f["subject"] == key.as_str());
+        assert_eq!(finding.map(|f| &f["kind"]), Some(&serde_json::json!("not-a-worktree")), "{key}: {report:#}");
+        std::fs::remove_dir_all(path).unwrap();
+    }
     let repair = env.okstra(&repo, &["doctor", "--repair"]);
     assert!(repair.code == 0 || repair.code == 1, "{}", repair.stderr);
-    eprintln!("crash: doctor found {} problem(s) before repair", report["findings"].as_array().unwrap().len());
+    eprintln!(
+        "crash: doctor found {} problem(s) before repair, {} of them half-removed worktrees",
+        report["findings"].as_array().unwrap().len(),
+        half_removed.len()
+    );
 
     // Consistent again: every key starts, is healthy, and is removed without a trace.
     let ids: Vec<String> = (0..KEYS).map(|k| format!("CRASH-{k}")).chain(["BG-0".into(), "BG-1".into()]).collect();
@@ -355,4 +372,28 @@ fn a_worktree_left_half_made_by_a_killed_start_is_remade_not_reused() {
     let r = env.okstra(&repo, &["task", "start", "DEV-1"]).fails(1);
     assert!(r.stderr.contains("is not a git worktree"), "{}", r.stderr);
     assert_eq!(std::fs::read_to_string(wt.join("notes.txt")).unwrap(), "mine");
+}
+
+/// What a `git worktree remove` killed half-way leaves: the task's folder without `.git`.
+/// Nothing deletes it (it could hold work); `doctor` names it, `task start` refuses with the
+/// way forward, and once the user removed it the task starts again on its branch.
+#[test]
+fn a_half_removed_worktree_is_reported_never_deleted() {
+    let env = Env::new();
+    let repo = env.repo("half");
+    let wt =
+        PathBuf::from(env.okstra(&repo, &["task", "start", "DEV-1", "--json"]).ok().json()["path"].as_str().unwrap());
+    env.commit_file(&wt, "work.txt", "work\n", "task work");
+    std::fs::remove_file(wt.join(".git")).unwrap();
+    let doc = env.okstra(&repo, &["doctor", "--json"]).fails(1).json();
+    let f = doc["findings"].as_array().unwrap().iter().find(|f| f["kind"] == "not-a-worktree").expect("reported");
+    assert_eq!(f["subject"], "half/default/dev-1");
+    env.okstra(&repo, &["doctor", "--repair"]).fails(1);
+    assert!(wt.join("work.txt").is_file(), "doctor --repair deleted content");
+    let r = env.okstra(&repo, &["task", "start", "DEV-1"]).fails(1);
+    assert!(r.stderr.contains("is not a git worktree"), "{}", r.stderr);
+    std::fs::remove_dir_all(&wt).unwrap();
+    let v = env.okstra(&repo, &["task", "start", "DEV-1", "--json"]).ok().json();
+    assert_eq!(v["status"], "created");
+    assert_eq!(std::fs::read_to_string(wt.join("work.txt")).unwrap(), "work\n", "the branch kept the commit");
 }
