@@ -135,7 +135,12 @@ fn blocked_verdict_asks_nothing_and_runs_nothing() {
         let phases = fx.phases();
         let _ = std::fs::remove_file(fx.env.root().join("git.log"));
         let r = fx.handoff(&fx.wt, &["--action", "pr", "--base", "staging", "--yes", "--json"]).fails(1);
-        assert_eq!(r.json()["status"], "blocked", "{verdict}");
+        let j = r.json();
+        assert_eq!(j["status"], "blocked", "{verdict}");
+        // The newest final-verification report was read: its path and verdict are reported.
+        assert!(j["verification_report"].as_str().unwrap().ends_with("final-verification-report.md"), "{j:#}");
+        assert_eq!(j["verdict_line"], verdict);
+        assert_eq!(j["verdict"], if verdict == "looks good" { "" } else { verdict }, "{j:#}");
         assert!(r.stderr.contains("release handoff blocked"), "{}", r.stderr);
         assert!(fx.git_calls().is_empty(), "no git command before the gate: {:?}", fx.git_calls());
         assert!(fx.gh_calls().is_empty());

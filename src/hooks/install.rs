@@ -293,11 +293,13 @@ fn install_one(hook: HookName, path: &Path, binary: &Path) -> Result<HookReport>
 /// shim. A file that is not okstra's is refused, never touched: chaining it is `install`'s call.
 pub fn refresh(cwd: &Path, hook: HookName) -> Result<HookReport> {
     let repo = require_repo(cwd)?;
-    let path = repo.hooks_dir().join(hook.name());
+    let dir = repo.hooks_dir();
+    let path = dir.join(hook.name());
     if read_hook(&path)?.is_some_and(|content| !shim::is_shim(&content)) {
         return Err(Error::failed(format!("{} is not okstra's hook; left alone", path.display()))
             .hint("`git okstra hooks install` keeps it and calls it first (chains it)"));
     }
+    std::fs::create_dir_all(&dir).map_err(|e| io_at("cannot create the hooks folder", &dir, e))?;
     install_one(hook, &path, &current_binary()?)
 }
 
