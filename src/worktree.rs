@@ -533,14 +533,9 @@ pub fn release(ctx: &Context, spec: &str, remove: bool, force: bool) -> Result<R
             ))
             .hint("remove that folder yourself if you mean it, then `git okstra task release` without --remove"));
         }
-        if wt.is_dir() && !force {
-            if git::is_dirty(&wt)? {
-                return Err(Error::failed(format!(
-                    "worktree {} has uncommitted changes or untracked files",
-                    wt.display()
-                ))
+        if wt.is_dir() && !force && git::is_dirty(&wt)? {
+            return Err(Error::failed(format!("worktree {} has uncommitted changes or untracked files", wt.display()))
                 .hint("commit or stash them, or pass --force to discard them"));
-            }
         }
         let branch_oid = ctx.repo.branch_oid(&row.branch);
         if !force && (branch_oid.is_some() || wt.is_dir()) {
