@@ -1,9 +1,10 @@
-//! `git okstra doctor`: checks the registry against the disk and git, and repairs what is
-//! safe to repair (DESIGN §2–§4).
+//! `git okstra doctor`: checks the registry against the disk and git, and the okstra hook
+//! files of the repository it runs in, and repairs what is safe to repair (DESIGN §2–§4, §7).
 //!
 //! Owns the list of breakages and their fixes. It never deletes a worktree that holds
 //! anything: the only folders it removes are empty ones, and the only rows it drops are
 //! those whose worktree and branch are both gone. Registry changes happen under the lock.
+//! Hook files: it only re-writes okstra's own shims; a foreign hook is never moved or removed.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -13,6 +14,8 @@ use serde::Serialize;
 use crate::config;
 use crate::error::{io_at, Error, Result};
 use crate::git::{self, Repo};
+use crate::hooks::install::{self, State};
+use crate::hooks::HookName;
 use crate::names::{Category, TaskKey};
 use crate::registry::{self, Registry, Row, Status, Store};
 use crate::worktree;
@@ -45,6 +48,13 @@ pub enum Kind {
     /// An active row whose folder is there but is no longer a git worktree (no `.git`): what a
     /// `git worktree remove` killed half-way leaves.
     NotAWorktree,
+    /// An okstra hook file that is not what `hooks install` writes now (another binary, an
+    /// older format).
+    StaleHook,
+    /// An okstra hook is missing (or a foreign hook sits in its place) while others are installed.
+    MissingHook,
+    /// A note: a foreign hook is chained (called first). Fine, but worth knowing.
+    ChainedHook,
 }
 
 impl Kind {
@@ -60,14 +70,26 @@ impl Kind {
             Kind::MissingSyncLink => "missing-sync-link",
             Kind::StaleBranchSlot => "stale-branch-slot",
             Kind::NotAWorktree => "not-a-worktree",
+            Kind::StaleHook => "stale-hook",
+            Kind::MissingHook => "missing-hook",
+            Kind::ChainedHook => "chained-hook",
         }
     }
 }
 
-/// One problem, what fixes it, and (after `--repair`) what was done.
+/// How much a finding matters: a problem makes the exit code 1, a note never does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Level {
+    Problem,
+    Note,
+}
+
+/// One problem (or note), what fixes it, and (after `--repair`) what was done.
 #[derive(Debug, Clone, Serialize)]
 pub struct Finding {
     pub kind: Kind,
+    pub level: Level,
     /// The task key, path or repository the finding is about.
     pub subject: String,
     pub message: String,
@@ -97,12 +119,15 @@ enum Detail {
     },
     Folder(PathBuf),
     Slot(String),
+    /// The repository folder doctor ran in, and the hook to re-write there.
+    Hook(PathBuf, HookName),
 }
 
 impl Finding {
     fn new(kind: Kind, subject: impl Into<String>, message: impl Into<String>, fix: impl Into<String>) -> Finding {
         Finding {
             kind,
+            level: Level::Problem,
             subject: subject.into(),
             message: message.into(),
             fix: fix.into(),
@@ -111,6 +136,10 @@ impl Finding {
             action: String::new(),
             detail: Detail::None,
         }
+    }
+    fn note(mut self) -> Finding {
+        self.level = Level::Note;
+        self
     }
     fn repairable(mut self, detail: Detail) -> Finding {
         self.repairable = true;
@@ -126,19 +155,24 @@ pub struct Report {
     pub registry: String,
     pub repaired: bool,
     pub findings: Vec<Finding>,
-    /// Findings still present after the run (equal to `findings.len()` without `--repair`).
+    /// Problems (not notes) still present after the run (without `--repair`: the problems found).
     pub remaining: usize,
 }
 
-/// Check everything; with `repair`, fix what is safe and check again.
-pub fn run(store: &Store, repair: bool) -> Result<Report> {
-    let mut findings = check(store)?;
-    let mut remaining = findings.len();
+fn problems(findings: &[Finding]) -> usize {
+    findings.iter().filter(|f| f.level == Level::Problem).count()
+}
+
+/// Check everything (the hooks of the repository at `repo_dir`, when given); with `repair`,
+/// fix what is safe and check again.
+pub fn run(store: &Store, repo_dir: Option<&Path>, repair: bool) -> Result<Report> {
+    let mut findings = check(store, repo_dir)?;
+    let mut remaining = problems(&findings);
     if repair && !findings.is_empty() {
         for f in &mut findings {
             apply(store, f)?;
         }
-        remaining = check(store)?.len();
+        remaining = problems(&check(store, repo_dir)?);
     }
     Ok(Report {
         schema: SCHEMA,
@@ -172,7 +206,7 @@ fn load(store: &Store) -> Result<Loaded> {
 }
 
 /// Find every problem; changes nothing.
-pub fn check(store: &Store) -> Result<Vec<Finding>> {
+pub fn check(store: &Store, repo_dir: Option<&Path>) -> Result<Vec<Finding>> {
     let mut out = Vec::new();
     let reg = match load(store)? {
         Loaded::Ok(reg) => Some(reg),
@@ -200,7 +234,63 @@ pub fn check(store: &Store) -> Result<Vec<Finding>> {
     if reg.is_some() {
         check_unknown_folders(store, &known, &mut out);
     }
+    if let Some(dir) = repo_dir {
+        check_hooks(dir, &mut out)?;
+    }
     Ok(out)
+}
+
+/// The okstra hook files of the repository at `dir` (none outside a repository). A repository
+/// that never installed the hooks is not broken: missing hooks count only once one of ours is
+/// there or install's record says it ran.
+fn check_hooks(dir: &Path, out: &mut Vec<Finding>) -> Result<()> {
+    let Some(repo) = Repo::discover(dir)? else { return Ok(()) };
+    let (_, server, hooks) = install::status(dir, false)?;
+    let ours = install::is_recorded(&repo) || hooks.iter().any(|h| h.state != State::Missing);
+    for (hook, h) in HookName::set(server).iter().zip(hooks) {
+        let subject = h.path.to_string_lossy().into_owned();
+        let detail = Detail::Hook(dir.to_path_buf(), *hook);
+        let finding = match h.state {
+            State::Installed => continue,
+            State::Chained => Finding::new(
+                Kind::ChainedHook,
+                subject,
+                format!(
+                    "okstra's {} hook calls the foreign hook {} first; its exit status counts",
+                    h.name,
+                    h.chained.as_deref().unwrap_or(Path::new("")).display()
+                ),
+                "nothing to do; `git okstra hooks uninstall` would put it back in place",
+            )
+            .note(),
+            State::Stale => Finding::new(
+                Kind::StaleHook,
+                subject,
+                format!(
+                    "okstra's {} hook is not what this git-okstra installs (another binary or an older format)",
+                    h.name
+                ),
+                "`git okstra hooks install` (or `git okstra doctor --repair`) writes it again",
+            )
+            .repairable(detail),
+            State::Missing if !ours => continue,
+            State::Missing if h.foreign => Finding::new(
+                Kind::MissingHook,
+                subject,
+                format!("a foreign {} hook sits where okstra's should be, so okstra's checks do not run", h.name),
+                "`git okstra hooks install` keeps it and calls it first (chains it); doctor never moves a foreign hook",
+            ),
+            State::Missing => Finding::new(
+                Kind::MissingHook,
+                subject,
+                format!("okstra's {} hook is missing while the other okstra hooks are installed", h.name),
+                "`git okstra hooks install` (or `git okstra doctor --repair`) writes it again",
+            )
+            .repairable(detail),
+        };
+        out.push(finding);
+    }
+    Ok(())
 }
 
 fn check_rows(reg: &Registry, out: &mut Vec<Finding>) {
@@ -500,6 +590,10 @@ fn adopt(reg: &mut Registry, dir: &Path) -> std::result::Result<String, String> 
 
 /// Repair one finding if it is repairable; records what was done on the finding.
 fn apply(store: &Store, f: &mut Finding) -> Result<()> {
+    if f.level == Level::Note {
+        f.action = "a note: nothing to repair".into();
+        return Ok(());
+    }
     if !f.repairable {
         f.action = "left as it is: needs a decision only you can make".into();
         return Ok(());
@@ -535,6 +629,9 @@ fn apply(store: &Store, f: &mut Finding) -> Result<()> {
             } else {
                 Err("not empty and not a worktree; left".into())
             }
+        }
+        (Kind::StaleHook | Kind::MissingHook, Detail::Hook(dir, hook)) => {
+            install::refresh(&dir, hook).map(|r| format!("wrote {}", r.path.display())).map_err(|e| e.message)
         }
         _ => Err("nothing to do".into()),
     };

@@ -16,7 +16,7 @@ pub fn verbosity() -> i8 {
 }
 
 fn colour() -> bool {
-    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stderr().is_terminal()
+    std::env::var_os("NO_COLOR").map_or(true, |v| v.is_empty()) && std::io::stderr().is_terminal()
 }
 
 fn paint(code: &str, text: &str) -> String {

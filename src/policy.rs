@@ -150,7 +150,7 @@ pub fn judge_ref_update(
     new: &str,
     ancestry: impl FnOnce() -> Ancestry,
 ) -> Option<Violation> {
-    let Some(branch) = remote_ref.strip_prefix("refs/heads/") else { return None };
+    let branch = remote_ref.strip_prefix("refs/heads/")?;
     let deleting = is_zero_oid(new);
     let creating = is_zero_oid(old);
     if deleting {

@@ -673,14 +673,9 @@ pub fn release(ctx: &Context, spec: &str, remove: bool, force: bool) -> Result<R
         refuse_foreign_branch(ctx, &row.branch, &wt)?;
         // A worktree git still marks `initializing` holds only git's own partial checkout.
         let interrupted = interrupted_add(&ctx.repo.common_dir, &wt);
-        if wt.is_dir() && !force && !interrupted {
-            if git::is_dirty(&wt)? {
-                return Err(Error::failed(format!(
-                    "worktree {} has uncommitted changes or untracked files",
-                    wt.display()
-                ))
+        if wt.is_dir() && !force && !interrupted && git::is_dirty(&wt)? {
+            return Err(Error::failed(format!("worktree {} has uncommitted changes or untracked files", wt.display()))
                 .hint("commit or stash them, or pass --force to discard them"));
-            }
         }
         let branch_oid = ctx.repo.branch_oid(&row.branch);
         if !force && (branch_oid.is_some() || wt.is_dir()) {

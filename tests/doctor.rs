@@ -248,3 +248,151 @@ fn stale_branch_slot_is_freed() {
     assert_eq!(doctor(&env, &repo, true).0, 0);
     assert!(env.registry()["branches"].get("/elsewhere:feat-x").is_none());
 }
+
+fn write_exec(path: &Path, text: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, text).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// `(kind, level, file name of the subject)` of each hook finding, sorted.
+fn hook_findings(v: &serde_json::Value) -> Vec<(String, String, String)> {
+    let mut out: Vec<(String, String, String)> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["kind"].as_str().unwrap().ends_with("-hook"))
+        .map(|f| {
+            let file = Path::new(f["subject"].as_str().unwrap()).file_name().unwrap().to_string_lossy().into_owned();
+            (f["kind"].as_str().unwrap().to_string(), f["level"].as_str().unwrap().to_string(), file)
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+fn triple(kind: &str, level: &str, file: &str) -> (String, String, String) {
+    (kind.to_string(), level.to_string(), file.to_string())
+}
+
+#[test]
+fn a_repository_that_never_installed_the_hooks_is_not_broken() {
+    let env = Env::new();
+    let repo = env.repo("proj");
+    // A foreign hook alone (husky, pre-commit, a hand-written one) is the user's business.
+    write_exec(&repo.join(".git/hooks/pre-push"), "#!/bin/sh\nexit 0\n");
+    let (code, v) = doctor(&env, &repo, false);
+    assert_eq!((code, kinds(&v)), (0, Vec::<String>::new()), "{v:#}");
+    // Installed, then uninstalled: nothing to report either.
+    env.okstra(&repo, &["hooks", "install"]).ok();
+    assert_eq!(doctor(&env, &repo, false).0, 0);
+    env.okstra(&repo, &["hooks", "uninstall"]).ok();
+    let (code, v) = doctor(&env, &repo, false);
+    assert_eq!((code, kinds(&v)), (0, Vec::<String>::new()), "{v:#}");
+}
+
+#[test]
+fn stale_missing_and_foreign_hooks_before_and_after_repair() {
+    let env = Env::new();
+    let repo = env.repo("proj");
+    let hooks = repo.join(".git/hooks");
+    let foreign_push = "#!/bin/sh\necho 'lint before push' >&2\nexit 0\n";
+    write_exec(&hooks.join("pre-push"), foreign_push);
+    env.okstra(&repo, &["hooks", "install"]).ok();
+    // Installed and chained: one note, no problem, exit 0.
+    let (code, v) = doctor(&env, &repo, false);
+    assert_eq!(code, 0, "{v:#}");
+    assert_eq!(hook_findings(&v), [triple("chained-hook", "note", "pre-push")]);
+    assert_eq!(v["remaining"], 0);
+    let human = env.okstra(&repo, &["doctor"]).ok();
+    assert!(human.stderr.contains("note: chained-hook: "), "{}", human.stderr);
+    assert!(human.stderr.contains("no problems found (1 note(s))"), "{}", human.stderr);
+
+    // Stale: okstra's shim, but not what this binary writes (here the chained pre-push).
+    let shim = std::fs::read_to_string(hooks.join("pre-push")).unwrap();
+    std::fs::write(hooks.join("pre-push"), format!("{shim}# edited by hand\n")).unwrap();
+    // Missing: deleted.
+    std::fs::remove_file(hooks.join("pre-commit")).unwrap();
+    // Missing, with a foreign hook in its place (a tool re-installed its own).
+    let foreign_msg = "#!/bin/sh\necho 'husky was here'\n";
+    write_exec(&hooks.join("prepare-commit-msg"), foreign_msg);
+
+    let (code, v) = doctor(&env, &repo, false);
+    assert_eq!(code, 1, "{v:#}");
+    assert_eq!(
+        hook_findings(&v),
+        [
+            triple("missing-hook", "problem", "pre-commit"),
+            triple("missing-hook", "problem", "prepare-commit-msg"),
+            triple("stale-hook", "problem", "pre-push"),
+        ]
+    );
+    assert_eq!(v["remaining"], 3);
+    let foreign = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["subject"].as_str().unwrap().ends_with("prepare-commit-msg"))
+        .unwrap();
+    assert_eq!(foreign["repairable"], false);
+    assert!(foreign["fix"].as_str().unwrap().contains("git okstra hooks install"), "{foreign:#}");
+    let status = env.okstra(&repo, &["hooks", "status", "--json"]).ok().json();
+    assert_eq!(status["complete"], false);
+
+    let (code, v) = doctor(&env, &repo, true);
+    assert_eq!(code, 1, "the foreign hook remains: {v:#}");
+    assert_eq!(v["remaining"], 1);
+    for f in v["findings"].as_array().unwrap() {
+        let file = f["subject"].as_str().unwrap();
+        assert_eq!(f["repaired"], !file.ends_with("prepare-commit-msg"), "{f:#}");
+    }
+    // The foreign hook is untouched; the chained one is still chained.
+    assert_eq!(std::fs::read_to_string(hooks.join("prepare-commit-msg")).unwrap(), foreign_msg);
+    assert!(!hooks.join("prepare-commit-msg.okstra-chained").exists());
+    assert_eq!(std::fs::read_to_string(hooks.join("pre-push.okstra-chained")).unwrap(), foreign_push);
+    let status = env.okstra(&repo, &["hooks", "status", "--json"]).ok().json();
+    let states: Vec<(String, String)> = status["hooks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| (h["name"].as_str().unwrap().to_string(), h["state"].as_str().unwrap().to_string()))
+        .collect();
+    let want: Vec<(String, String)> = [
+        ("pre-commit", "installed"),
+        ("pre-merge-commit", "installed"),
+        ("prepare-commit-msg", "missing"),
+        ("pre-push", "chained"),
+        ("reference-transaction", "installed"),
+    ]
+    .iter()
+    .map(|(a, b)| (a.to_string(), b.to_string()))
+    .collect();
+    assert_eq!(states, want);
+    let (_, v) = doctor(&env, &repo, false);
+    assert_eq!(
+        hook_findings(&v),
+        [triple("chained-hook", "note", "pre-push"), triple("missing-hook", "problem", "prepare-commit-msg")]
+    );
+
+    // The user's call: install chains the foreign hook, and doctor is content.
+    env.okstra(&repo, &["hooks", "install"]).ok();
+    let (code, v) = doctor(&env, &repo, false);
+    assert_eq!(code, 0, "{v:#}");
+    assert_eq!(
+        hook_findings(&v),
+        [triple("chained-hook", "note", "pre-push"), triple("chained-hook", "note", "prepare-commit-msg")]
+    );
+}
+
+#[test]
+fn hooks_are_checked_from_a_task_worktree_too() {
+    let env = Env::new();
+    let repo = env.repo("proj");
+    let wt = start(&env, &repo, "DEV-1");
+    env.okstra(&repo, &["hooks", "install"]).ok();
+    std::fs::remove_file(repo.join(".git/hooks/reference-transaction")).unwrap();
+    let (code, v) = doctor(&env, &wt, false);
+    assert_eq!((code, hook_findings(&v)), (1, vec![triple("missing-hook", "problem", "reference-transaction")]));
+    assert_eq!(doctor(&env, &wt, true).0, 0);
+    assert!(repo.join(".git/hooks/reference-transaction").is_file());
+}

@@ -135,7 +135,12 @@ fn blocked_verdict_asks_nothing_and_runs_nothing() {
         let phases = fx.phases();
         let _ = std::fs::remove_file(fx.env.root().join("git.log"));
         let r = fx.handoff(&fx.wt, &["--action", "pr", "--base", "staging", "--yes", "--json"]).fails(1);
-        assert_eq!(r.json()["status"], "blocked", "{verdict}");
+        let j = r.json();
+        assert_eq!(j["status"], "blocked", "{verdict}");
+        // The newest final-verification report was read: its path and verdict are reported.
+        assert!(j["verification_report"].as_str().unwrap().ends_with("final-verification-report.md"), "{j:#}");
+        assert_eq!(j["verdict_line"], verdict);
+        assert_eq!(j["verdict"], if verdict == "looks good" { "" } else { verdict }, "{j:#}");
         assert!(r.stderr.contains("release handoff blocked"), "{}", r.stderr);
         assert!(fx.git_calls().is_empty(), "no git command before the gate: {:?}", fx.git_calls());
         assert!(fx.gh_calls().is_empty());
@@ -305,24 +310,95 @@ fn existing_pr_is_reused() {
     assert!(fx.report().contains("- Outcome: `reused`"));
 }
 
+/// The real okstra hooks, installed over a project's own pre-push hook (which they chain).
+/// The okstra policy itself never sees a handoff push it would refuse: the runner refuses
+/// protected targets first, git refuses non-fast-forwards before pre-push runs, and a push
+/// refmap that would force or redirect is refused up front (next test). What can reject the
+/// push at the hook is the chained project hook, run by okstra's pre-push shim.
 #[test]
-fn push_rejected_by_pre_push_hook_stops_without_retry() {
+fn push_rejected_by_the_okstra_pre_push_hook_stops_without_retry() {
     let fx = fixture("accepted");
     let hooks = fx.repo.join(".git/hooks");
-    write_exec(&hooks.join("pre-push"), "#!/bin/sh\necho 'okstra: push refused by policy' >&2\nexit 1\n");
+    let log = fx.env.root().join("pre-push.log");
+    write_exec(
+        &hooks.join("pre-push"),
+        &format!(
+            "#!/bin/sh\ncat >> '{}'\necho 'pre-push: 2 integration tests failed; not pushing' >&2\nexit 1\n",
+            log.display()
+        ),
+    );
+    // The chaining shim copies git's input with these; a real PATH has them.
+    for tool in ["mktemp", "cat", "rm"] {
+        let out = std::process::Command::new("sh").args(["-c", &format!("command -v {tool}")]).output().unwrap();
+        let found = String::from_utf8(out.stdout).unwrap();
+        std::os::unix::fs::symlink(found.trim(), fx.bin.join(tool)).unwrap();
+    }
+    let install = fx.env.okstra(&fx.repo, &["hooks", "install", "--json"]).ok().json();
+    let pre_push = install["hooks"].as_array().unwrap().iter().find(|h| h["name"] == "pre-push").unwrap();
+    assert_eq!(pre_push["action"], "chained");
     let refs = fx.origin_refs();
+
     let r = fx.handoff(&fx.wt, &["--action", "pr", "--base", "staging", "--yes"]).fails(1);
-    assert!(r.stderr.contains("okstra: push refused by policy"), "git's message shown: {}", r.stderr);
+    assert!(r.stderr.contains("pre-push: 2 integration tests failed"), "the hook's message is shown: {}", r.stderr);
     assert!(r.stderr.contains("nothing was retried or forced"), "{}", r.stderr);
     assert_eq!(fx.origin_refs(), refs);
     let pushes: Vec<_> = fx.git_calls().into_iter().filter(|c| c.starts_with("push")).collect();
     assert_eq!(pushes, vec!["push -u origin feat-dev-1"], "exactly one push, never forced");
     assert!(fx.gh_calls().is_empty(), "nothing asked of gh after a failed push");
+    // The chained hook got git's pre-push lines through okstra's shim: the feature branch only.
+    let head = fx.head();
+    let lines = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(lines, format!("refs/heads/feat-dev-1 {head} refs/heads/feat-dev-1 {}\n", "0".repeat(40)));
     let report = fx.report();
     assert!(report.contains("Status: `failed`"), "{report}");
     assert!(report.contains("| `git push -u origin feat-dev-1` | 1 |"), "{report}");
     assert!(report.contains("- Next: `release-handoff`"));
+    // The commit went through the real commit hooks (pre-commit stamp, prepare-commit-msg check).
     assert_eq!(fx.env.git(&fx.wt, &["log", "-1", "--format=%s"]), "feat(web): add login page", "the commit is kept");
+    assert!(!fx.repo.join(".git/okstra/audit.jsonl").exists(), "the okstra policy refused nothing");
+
+    // Once the project's hook passes, the same handoff goes through the okstra policy and pushes.
+    write_exec(&hooks.join("pre-push.okstra-chained"), "#!/bin/sh\ncat >/dev/null\nexit 0\n");
+    let j = fx.handoff(&fx.wt, &["--action", "pr", "--base", "staging", "--yes", "--json"]).ok().json();
+    assert_eq!(j["pr"]["outcome"], "created", "{j:#}");
+    assert!(fx.origin_refs().contains(&format!("refs/heads/feat-dev-1 {head}")));
+}
+
+/// `remote.origin.push` applies to `git push -u origin <branch>` too: a `+` would force it, a
+/// mapping would send it onto another branch. Both are refused before anything runs.
+#[test]
+fn push_refmap_that_forces_or_redirects_is_refused_before_anything_runs() {
+    let fx = fixture("accepted");
+    let head = fx.head();
+    let refs = fx.origin_refs();
+    for (spec, effect) in [
+        ("+refs/heads/*:refs/heads/*", "a forced push"),
+        ("refs/heads/feat-dev-1:refs/heads/main", "an update of another ref"),
+    ] {
+        fx.env.git(&fx.repo, &["config", "remote.origin.push", spec]);
+        let r = fx.handoff(&fx.wt, &["--action", "pr", "--base", "staging", "--yes"]).fails(1);
+        assert!(
+            r.stderr.starts_with(&format!(
+                "error: remote.origin.push = {spec} would turn `git push -u origin feat-dev-1` into {effect}"
+            )),
+            "{}",
+            r.stderr
+        );
+        assert!(r.stderr.contains("hint: the handoff pushes only the feature branch to itself"), "{}", r.stderr);
+        assert_eq!(fx.head(), head, "nothing committed");
+        assert_eq!(fx.origin_refs(), refs, "nothing pushed");
+        assert!(!fx.git_calls().iter().any(|c| c.starts_with("push") || c.starts_with("commit")));
+        assert!(fx.gh_calls().is_empty());
+        assert!(!fx.runs().join("002-release-handoff").exists(), "no run folder");
+    }
+    // `commit` pushes nothing, so the refmap does not matter there.
+    fx.handoff(&fx.wt, &["--action", "commit", "--yes"]).ok();
+    // An identity mapping is what a plain push does anyway.
+    fx.env.git(&fx.repo, &["config", "remote.origin.push", "refs/heads/*:refs/heads/*"]);
+    let j = fx.handoff(&fx.wt, &["--action", "pr", "--base", "staging", "--yes", "--json"]).ok().json();
+    assert_eq!(j["pr"]["outcome"], "created", "{j:#}");
+    assert!(fx.origin_refs().contains(&format!("refs/heads/feat-dev-1 {}", fx.head())));
+    assert!(fx.origin_refs().contains(&refs.lines().find(|l| l.starts_with("refs/heads/main ")).unwrap().to_string()));
 }
 
 #[test]

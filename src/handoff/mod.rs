@@ -239,7 +239,23 @@ fn gate(
     if let Some(p) = &given {
         out.verification_report = p.to_string_lossy().into_owned();
     }
-    let path = lifecycle::check_verification(main, &key.task, given.as_deref()).map_err(|e| e.message)?;
+    let path = match lifecycle::check_verification(main, &key.task, given.as_deref()) {
+        Ok(path) => path,
+        Err(e) => {
+            // Blocked: still say which report was read and what its verdict is.
+            let seen = given.clone().or_else(|| {
+                runs::newest_with(main, &key.task, Phase::FinalVerification, runs::FINAL_VERIFICATION_REPORT)
+            });
+            if let Some(p) = seen {
+                out.verification_report = p.to_string_lossy().into_owned();
+                if let Ok(text) = std::fs::read_to_string(&p) {
+                    out.verdict_line = gates::verdict_line(&text).unwrap_or("").to_string();
+                    out.verdict = gates::final_verdict(&text).map(|v| v.name().to_string()).unwrap_or_default();
+                }
+            }
+            return Err(e.message);
+        }
+    };
     out.verification_report = path.to_string_lossy().into_owned();
     let text = gates::read_doc(&path, "verification report").map_err(|e| e.message)?;
     out.verdict_line = gates::verdict_line(&text).unwrap_or("").to_string();
@@ -558,6 +574,9 @@ pub fn run(cwd: &Path, req: &Request) -> Result<Outcome> {
     if action == Action::Skip {
         return finish(&ctx, &key, req, finish_early(out, runner, Status::Skipped)?);
     }
+    if action == Action::Pr {
+        check_push_refmap(&ctx.repo, &row.branch)?;
+    }
     let (base, origin_sha) = if action == Action::Pr {
         match choose_base(&mut runner, req, &mut out)? {
             Some(b) => b,
@@ -675,6 +694,38 @@ fn add_args(paths: &[String]) -> Vec<String> {
     let mut a: Vec<String> = vec!["--literal-pathspecs".into(), "add".into(), "--".into()];
     a.extend(paths.iter().cloned());
     a
+}
+
+/// git applies `remote.origin.push` to `git push origin <branch>` as well: a `+` there forces
+/// the push, another destination sends the branch elsewhere (even onto a base branch), behind
+/// the runner's back. Refused before anything runs; an identity mapping is harmless.
+fn check_push_refmap(repo: &crate::git::Repo, branch: &str) -> Result<()> {
+    for spec in repo.config_strings("remote.origin.push").unwrap_or_default() {
+        let (force, rest) = match spec.strip_prefix('+') {
+            Some(rest) => (true, rest),
+            None => (false, spec.as_str()),
+        };
+        let (src, dst) = rest.split_once(':').unwrap_or((rest, rest));
+        if !refmap_matches(src, branch) || (!force && src == dst) {
+            continue;
+        }
+        let effect = if force { "a forced push" } else { "an update of another ref" };
+        return Err(Error::failed(format!(
+            "remote.origin.push = {spec} would turn `git push -u origin {branch}` into {effect}"
+        ))
+        .hint("the handoff pushes only the feature branch to itself, never forced: remove that setting from this repository (`git config --unset-all remote.origin.push`) or push by hand"));
+    }
+    Ok(())
+}
+
+/// Whether a push refspec's source side could stand for `refs/heads/<branch>` (conservatively:
+/// `HEAD`, `@` and the empty "matching" source count).
+fn refmap_matches(src: &str, branch: &str) -> bool {
+    let full = format!("refs/heads/{branch}");
+    match src.split_once('*') {
+        Some((pre, post)) => full.len() >= pre.len() + post.len() && full.starts_with(pre) && full.ends_with(post),
+        None => matches!(src, "" | "HEAD" | "@") || src == full || src == branch || src == format!("heads/{branch}"),
+    }
 }
 
 fn push_args(branch: &str) -> Vec<String> {
@@ -817,6 +868,16 @@ fn finish(ctx: &Context, key: &TaskKey, req: &Request, mut out: Outcome) -> Resu
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn push_refmaps_that_could_apply_to_the_branch() {
+        for src in ["refs/heads/*", "refs/heads/feat-*", "*", "refs/heads/feat-dev-1", "feat-dev-1", "HEAD", ""] {
+            assert!(refmap_matches(src, "feat-dev-1"), "{src}");
+        }
+        for src in ["refs/tags/*", "refs/heads/fix-*", "main", "refs/heads/feat-dev-10", "refs/remotes/*"] {
+            assert!(!refmap_matches(src, "feat-dev-1"), "{src}");
+        }
+    }
 
     #[test]
     fn changes_section_is_replaced() {

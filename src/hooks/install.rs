@@ -289,6 +289,25 @@ fn install_one(hook: HookName, path: &Path, binary: &Path) -> Result<HookReport>
     Ok(HookReport { name: hook.name(), path: path.to_path_buf(), action, chained: chain })
 }
 
+/// Re-write one okstra hook file as install writes it now: doctor's repair of a stale or missing
+/// shim. A file that is not okstra's is refused, never touched: chaining it is `install`'s call.
+pub fn refresh(cwd: &Path, hook: HookName) -> Result<HookReport> {
+    let repo = require_repo(cwd)?;
+    let dir = repo.hooks_dir();
+    let path = dir.join(hook.name());
+    if read_hook(&path)?.is_some_and(|content| !shim::is_shim(&content)) {
+        return Err(Error::failed(format!("{} is not okstra's hook; left alone", path.display()))
+            .hint("`git okstra hooks install` keeps it and calls it first (chains it)"));
+    }
+    std::fs::create_dir_all(&dir).map_err(|e| io_at("cannot create the hooks folder", &dir, e))?;
+    install_one(hook, &path, &current_binary()?)
+}
+
+/// Whether `hooks install` ran in this repository (and `uninstall` has not run since).
+pub fn is_recorded(repo: &Repo) -> bool {
+    record_path(repo).is_file()
+}
+
 pub fn uninstall(cwd: &Path, server: bool) -> Result<Outcome> {
     let repo = require_repo(cwd)?;
     let server = server || repo.is_bare();
@@ -369,4 +388,29 @@ fn require_repo(cwd: &Path) -> Result<Repo> {
     Repo::discover(cwd)?.ok_or_else(|| {
         Error::failed("not inside a git repository").hint("run this in the repository whose hooks you mean")
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refresh_writes_okstra_shims_and_refuses_a_foreign_hook() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = std::fs::canonicalize(tmp.path()).unwrap();
+        git::run(&dir, &["init", "-q"]).unwrap();
+        let hooks = dir.join(".git/hooks");
+        std::fs::create_dir_all(&hooks).unwrap();
+        let path = hooks.join("pre-commit");
+        std::fs::write(&path, "#!/bin/sh\necho foreign\n").unwrap();
+
+        let err = refresh(&dir, HookName::PreCommit).unwrap_err();
+        assert!(err.message.contains("is not okstra's hook; left alone"), "{}", err.message);
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "#!/bin/sh\necho foreign\n");
+
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(refresh(&dir, HookName::PreCommit).unwrap().action, Action::Created);
+        assert!(shim::is_shim(&std::fs::read(&path).unwrap()));
+        assert_eq!(refresh(&dir, HookName::PreCommit).unwrap().action, Action::Unchanged);
+    }
 }
