@@ -414,9 +414,18 @@ pub fn start(cwd: &Path, req: &StartRequest) -> Result<StartOutcome> {
         }
         Ok(())
     };
+    // Undo what git made; the registry goes back only if nothing is left that the row names
+    // (else the write-ahead row stays, so `task start` and `doctor` find what is left).
+    let undo = |e: Error| -> Error {
+        if rollback(&main, &path_s, (!attach).then_some((&branch, &base_ref))) {
+            restore(&before);
+        } else {
+            output::warn(format!("kept the row of {key}: part of its worktree or branch could not be removed"));
+        }
+        e
+    };
     if let Err(e) = add() {
-        restore(&before);
-        return Err(e);
+        return Err(undo(e));
     }
 
     let finish = || -> Result<()> {
@@ -441,11 +450,7 @@ pub fn start(cwd: &Path, req: &StartRequest) -> Result<StartOutcome> {
             };
             Ok(outcome(StartStatus::Created, &key, &row, note))
         }
-        Err(e) => {
-            rollback(&main, &path_s, (!attach).then_some((&branch, &base_ref)));
-            restore(&before);
-            Err(e)
-        }
+        Err(e) => Err(undo(e)),
     }
 }
 
@@ -521,13 +526,19 @@ fn remove_interrupted(main: &Path, common_dir: &Path, path: &Path) -> Result<()>
 
 /// Undo a half-made worktree: remove it, and the branch if this run created it (only if it
 /// still points where we made it).
-fn rollback(main: &Path, path: &str, created_branch: Option<(&String, &String)>) {
+fn rollback(main: &Path, path: &str, created_branch: Option<(&String, &String)>) -> bool {
     output::warn(format!("rolling back the half-made worktree {path}"));
     let _ = git::run(main, &["worktree", "remove", "--force", "--end-of-options", path]);
+    let mut clean = true;
     if let Some((branch, oid)) = created_branch {
-        let _ = git::run(main, &["update-ref", "-d", &format!("refs/heads/{branch}"), oid]);
+        let name = format!("refs/heads/{branch}");
+        if git::run(main, &["update-ref", "-d", &name, oid]).is_err() {
+            // gone anyway (never created), or still there (a stale lock, or it moved)
+            clean = git::exec("git", &["rev-parse", "--verify", "-q", &name], main).map(|o| !o.ok()).unwrap_or(false);
+        }
     }
     let _ = git::run(main, &["worktree", "prune"]);
+    clean && std::fs::symlink_metadata(path).is_err()
 }
 
 fn outcome(status: StartStatus, key: &TaskKey, row: &Row, note: String) -> StartOutcome {

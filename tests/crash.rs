@@ -397,3 +397,40 @@ fn a_half_removed_worktree_is_reported_never_deleted() {
     assert_eq!(v["status"], "created");
     assert_eq!(std::fs::read_to_string(wt.join("work.txt")).unwrap(), "work\n", "the branch kept the commit");
 }
+
+/// A failed start whose rollback cannot delete the new branch (here a reference-transaction
+/// hook refuses the deletion, as a stale `.lock` left by a killed git does) keeps its row, so
+/// the branch never ends up belonging to no task; the next start picks it up.
+#[test]
+fn a_failed_start_that_cannot_roll_back_its_branch_keeps_the_row() {
+    let env = Env::new();
+    let repo = env.repo("roll");
+    std::fs::create_dir_all(repo.join(".project-docs")).unwrap();
+    let exclude = repo.join(".git/info/exclude");
+    let _ = std::fs::remove_file(&exclude);
+    std::fs::create_dir_all(&exclude).unwrap(); // linking the sync dir then fails
+    let hook = repo.join(".git/hooks/reference-transaction");
+    std::fs::write(
+        &hook,
+        "#!/bin/sh\n[ \"$1\" = prepared ] || exit 0\nwhile read old new ref; do\n  case \"$new $ref\" in 0000000000000000000000000000000000000000\\ refs/heads/feat-dev-2) exit 1;; esac\ndone\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&hook, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+
+    let r = env.okstra(&repo, &["task", "start", "DEV-2"]).fails(1);
+    assert!(r.stderr.contains("kept the row of roll/default/dev-2"), "{}", r.stderr);
+    assert_eq!(env.git(&repo, &["branch", "--list", "feat-dev-2", "--format=%(refname:short)"]), "feat-dev-2");
+    let row = &env.registry()["tasks"]["roll/default/dev-2"];
+    assert_eq!(row["branch"], "feat-dev-2", "the branch has a row");
+
+    // when nothing is left over, the registry is as it was before the failed start
+    let r = env.okstra(&repo, &["task", "start", "DEV-3"]).fails(1);
+    assert!(!r.stderr.contains("kept the row"), "{}", r.stderr);
+    assert!(env.registry()["tasks"].get("roll/default/dev-3").is_none());
+
+    std::fs::remove_file(&hook).unwrap();
+    std::fs::remove_dir(&exclude).unwrap();
+    let v = env.okstra(&repo, &["task", "start", "DEV-2", "--json"]).ok().json();
+    assert_eq!(v["status"], "created");
+    assert_eq!(v["branch"], "feat-dev-2");
+}
