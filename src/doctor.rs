@@ -301,10 +301,8 @@ fn check_rows(reg: &Registry, out: &mut Vec<Finding>) {
         if let Some(r) = &repo {
             repos.insert(r.main_worktree.clone());
         }
-        if row.status != Status::Active {
-            continue;
-        }
         let wt_there = wt.is_dir();
+        // active or released: `release --remove` of a released task can be cut short too
         if wt_there && std::fs::symlink_metadata(wt.join(".git")).is_err() {
             out.push(Finding::new(
                 Kind::NotAWorktree,
@@ -316,6 +314,9 @@ fn check_rows(reg: &Registry, out: &mut Vec<Finding>) {
                     typed_id(row)
                 ),
             ));
+            continue;
+        }
+        if row.status != Status::Active {
             continue;
         }
         let branch_there = repo.as_ref().is_some_and(|r| r.branch_exists(&row.branch));

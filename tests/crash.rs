@@ -269,7 +269,6 @@ fn sigkill_at_random_moments_loses_nothing_and_is_repairable() {
     // deletes it (it could hold work); doctor names it and the user removes it
     let half_removed: Vec<(&String, PathBuf)> = reg
         .iter()
-        .filter(|(_, r)| r["status"] == "active")
         .map(|(k, r)| (k, PathBuf::from(r["worktree_path"].as_str().unwrap())))
         .filter(|(_, p)| p.is_dir() && std::fs::symlink_metadata(p.join(".git")).is_err())
         .collect();
@@ -388,6 +387,10 @@ fn a_half_removed_worktree_is_reported_never_deleted() {
     let doc = env.okstra(&repo, &["doctor", "--json"]).fails(1).json();
     let f = doc["findings"].as_array().unwrap().iter().find(|f| f["kind"] == "not-a-worktree").expect("reported");
     assert_eq!(f["subject"], "half/default/dev-1");
+    // the same for a released task (a `release --remove` of it cut short)
+    env.okstra(&repo, &["task", "release", "DEV-1"]).ok();
+    let doc = env.okstra(&repo, &["doctor", "--json"]).fails(1).json();
+    assert!(doc["findings"].as_array().unwrap().iter().any(|f| f["kind"] == "not-a-worktree"), "{doc:#}");
     env.okstra(&repo, &["doctor", "--repair"]).fails(1);
     assert!(wt.join("work.txt").is_file(), "doctor --repair deleted content");
     let r = env.okstra(&repo, &["task", "start", "DEV-1"]).fails(1);
