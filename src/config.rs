@@ -102,7 +102,7 @@ pub const SETTINGS: &[Setting] = &[
         name: KEY_AGENT_GUARD,
         source: Source::GitConfig,
         default: "unset",
-        doc: "Agent guard setting read by the hooks and prompts.",
+        doc: "Agent hosts (claude, gemini, cursor; multi-valued or comma-separated) whose settings get the agent guard in every worktree `task start` creates.",
     },
     Setting {
         name: "okstra.executor.<name>",
