@@ -51,7 +51,10 @@ pub fn pre_commit() -> Result<i32> {
 /// without `pre-commit` by design and is let through.
 pub fn prepare_commit_msg() -> Result<i32> {
     let parent = process::parent();
-    if stamp::check(&git_dir()?, Kind::Commit, parent, true) {
+    let dir = git_dir()?;
+    let stamped = stamp::check(&dir, Kind::Commit, parent, true);
+    stamp::sweep(&dir);
+    if stamped {
         return Ok(0);
     }
     let action = std::env::var("GIT_REFLOG_ACTION").unwrap_or_default();
