@@ -105,8 +105,28 @@ mod tests {
                 assert!(text.contains(r"installed='/opt/it'\''s/git-okstra'"));
                 assert!(text.contains(&format!("exec \"$okstra\" hook {hook} \"$@\"")));
                 assert_eq!(text.contains("okstra-chained"), chain.is_some());
+                // The commit stamp in sh: only the commit hooks, only with nothing chained.
+                let commit_hook =
+                    matches!(hook, HookName::PreCommit | HookName::PreMergeCommit | HookName::PrepareCommitMsg);
+                assert_eq!(text.contains("okstra_stamp_ready"), commit_hook && chain.is_none(), "{text}");
             }
         }
+    }
+
+    /// The sh fragment finds the same start time as [`super::super::stamp::process::start_time`]
+    /// for its parent (here this test process), and its stamp passes the Rust check.
+    #[test]
+    fn sh_stamp_is_the_rust_stamp() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::create_dir(tmp.path().join(".git")).unwrap();
+        std::fs::create_dir_all(tmp.path().join(".git/okstra/stamps")).unwrap();
+        let script = format!("{STAMP}okstra_stamp_ready && printf %s \"$okstra_start\" >\"$okstra_stamp\"");
+        let out = crate::git::exec("sh", &["-c", script.as_str()], tmp.path()).unwrap();
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        let me = std::process::id();
+        let written = std::fs::read_to_string(tmp.path().join(format!(".git/okstra/stamps/commit-{me}"))).unwrap();
+        assert_eq!(Some(written), super::super::stamp::process::start_time(me));
+        assert!(super::super::stamp::check(&tmp.path().join(".git"), super::super::stamp::Kind::Commit, me, true));
     }
 
     #[test]
