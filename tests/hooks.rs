@@ -595,10 +595,12 @@ fn starts(log: &Path) -> Vec<String> {
     text.lines().map(str::to_string).collect()
 }
 
+/// The commit stamps not consumed yet (the sh shim consumes one by appending `x`).
 fn commit_stamps(repo: &Path) -> Vec<String> {
-    let Ok(entries) = std::fs::read_dir(repo.join(".git/okstra/stamps")) else { return vec![] };
+    let dir = repo.join(".git/okstra/stamps");
+    let Ok(entries) = std::fs::read_dir(&dir) else { return vec![] };
     let mut names: Vec<_> = entries.map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
-    names.retain(|n| n.starts_with("commit-"));
+    names.retain(|n| n.starts_with("commit-") && !std::fs::read_to_string(dir.join(n)).unwrap().ends_with('x'));
     names
 }
 
@@ -688,17 +690,26 @@ fn stamps_of_exited_processes_are_swept() {
     // Pids above the kernel's limit belong to no process.
     let max: u64 = std::fs::read_to_string("/proc/sys/kernel/pid_max").unwrap().trim().parse().unwrap();
     let stamps = repo.join(".git/okstra/stamps");
-    for i in 1..=16 {
+    // With the first commit's consumed stamp, 16 commit stamps of exited processes.
+    for i in 1..=15 {
         std::fs::write(stamps.join(format!("commit-{}", max + i)), "1").unwrap();
     }
     std::fs::write(stamps.join(format!("push-{}", max + 1)), "1").unwrap();
-    // Up to 16 leftovers the shell goes on alone; past that the binary sweeps once.
+    // Up to 16 leftovers the shell goes on alone (and leaves its consumed stamp); past that
+    // the binary sweeps once.
     env.git(&repo, &["commit", "-q", "--allow-empty", "-m", "16 left"]);
     assert_eq!(starts(&log), Vec::<String>::new());
-    std::fs::write(stamps.join(format!("commit-{}", max + 17)), "1").unwrap();
     env.git(&repo, &["commit", "-q", "--allow-empty", "-m", "17 left"]);
     assert_eq!(starts(&log), ["hook pre-commit"]);
-    assert_eq!(std::fs::read_dir(&stamps).unwrap().count(), 0, "all swept, the new one consumed");
+    let left: Vec<_> = std::fs::read_dir(&stamps).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(left.len(), 1, "all swept but this commit's own stamp: {left:?}");
+    assert!(std::fs::read_to_string(&left[0]).unwrap().ends_with('x'), "consumed");
+    // Commits go on in sh, and the folder never grows past 17.
+    for i in 0..20 {
+        env.git(&repo, &["commit", "-q", "--allow-empty", "-m", &format!("c{i}")]);
+        assert!(std::fs::read_dir(&stamps).unwrap().count() <= 17);
+    }
+    assert_eq!(starts(&log), ["hook pre-commit"], "one sweep in 17 commits");
 }
 
 #[test]

@@ -54,7 +54,8 @@ fn path(git_dir: &Path, kind: Kind, pid: u32) -> PathBuf {
 }
 
 /// Record that the skippable hook of `kind` ran for process `pid`. The commit shims write the
-/// same bytes in `sh` (`hooks/stamp.sh`): change both or neither.
+/// same bytes in `sh` (`hooks/stamp.sh`): change both or neither. The `prepare-commit-msg`
+/// shim consumes a stamp by appending `x`, which no start time matches; [`sweep`] removes it.
 pub fn write(git_dir: &Path, kind: Kind, pid: u32) -> std::io::Result<()> {
     let d = dir(git_dir);
     std::fs::create_dir_all(&d)?;
@@ -84,8 +85,8 @@ fn too_old(p: &Path) -> bool {
 /// Remove the stamps nobody will read: those of a git process that has exited (a commit that
 /// stopped before `prepare-commit-msg`, a push whose `reference-transaction` has run), and,
 /// where the system does not say which processes live, those older than a day. The commit
-/// shims write and consume stamps in `sh` and leave the binary to sweep: they start it once
-/// more than 16 commit stamps are there, and every `pre-push` sweeps too.
+/// shims write and consume stamps in `sh` and leave the binary to sweep: `pre-commit` starts
+/// it once more than 16 commit stamps (consumed or not) are there, and every `pre-push` sweeps.
 pub fn sweep(git_dir: &Path) {
     sweep_dir(&dir(git_dir));
 }
@@ -184,6 +185,12 @@ mod tests {
         assert!(check(tmp.path(), Kind::Commit, me, false));
         assert!(check(tmp.path(), Kind::Commit, me, true));
         assert!(!check(tmp.path(), Kind::Commit, me, true), "consumed");
+        // Consumed by the sh shim: an `x` appended.
+        write(tmp.path(), Kind::Commit, me).unwrap();
+        let p = path(tmp.path(), Kind::Commit, me);
+        std::fs::write(&p, std::fs::read_to_string(&p).unwrap() + "x").unwrap();
+        assert!(!check(tmp.path(), Kind::Commit, me, false));
+        assert!(!p.exists(), "an invalid stamp is removed");
         // A stamp from an earlier process that had this pid.
         std::fs::write(path(tmp.path(), Kind::Commit, me), "1").unwrap();
         assert_eq!(check(tmp.path(), Kind::Commit, me, false), process::start_time(me).is_none());
