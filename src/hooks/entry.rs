@@ -1,8 +1,8 @@
 //! The entry points the shims call (`git okstra hook <name>`). Hot path: each one does the
 //! least it can before it knows there is something to check — the commit shims handle the
 //! stamp in `sh` and call `pre-commit`/`prepare-commit-msg` only when they cannot (then
-//! `pre-commit` writes one stamp and sweeps),
-//! an empty `pre-push` opens nothing, and the repository is opened only to judge or to log.
+//! `pre-commit` writes one stamp and sweeps); an empty `pre-push` only checks for a mirror
+//! push; the repository is opened only to judge or to log.
 //!
 //! Each returns the hook's exit code: 0 lets git go on, 1 stops it.
 
