@@ -1,5 +1,5 @@
 #!/bin/sh
-# git-okstra hook shim (format 1) for {{HOOK}}: `git okstra hooks uninstall` removes it.
+# git-okstra hook shim (format 2) for {{HOOK}}: `git okstra hooks uninstall` removes it.
 # The policy is in the binary; this file only finds it. Edit nothing here: reinstall instead.
 {{CHAIN}}{{FILTER}}installed={{BINARY}}
 okstra=$installed
@@ -8,4 +8,4 @@ okstra=$installed
 	echo "hint: put git-okstra on PATH and run 'git okstra hooks install', or delete $0" >&2
 	exit 1
 }
-exec "$okstra" hook {{HOOK}} "$@"{{STDIN}}
+{{FAST}}exec "$okstra" hook {{HOOK}} "$@"{{STDIN}}

@@ -563,3 +563,172 @@ fn shim_falls_back_to_path_then_explains() {
     assert!(r.stderr.contains("the okstra pre-commit hook cannot find git-okstra"), "{}", r.stderr);
     assert!(r.stderr.contains("is gone and git-okstra is not on PATH"), "{}", r.stderr);
 }
+
+// --- the allowed commit starts no binary ------------------------------------------------
+
+/// A repository with the hooks installed from a copy of the binary that was then replaced by
+/// a wrapper recording each start (`hook <name> …`, one line each) before running the copy.
+fn recorded_setup() -> (Env, PathBuf, PathBuf, PathBuf) {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::new();
+    let repo = env.repo("proj");
+    let dir = env.root().join("okstra-bin");
+    std::fs::create_dir_all(&dir).unwrap();
+    let installed = dir.join("git-okstra");
+    std::fs::copy(BIN, &installed).unwrap();
+    std::fs::set_permissions(&installed, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = env.command(&installed, &repo).args(["hooks", "install"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let real = dir.join("real");
+    std::fs::rename(&installed, &real).unwrap();
+    let log = env.root().join("starts.log");
+    let wrapper = format!("#!/bin/sh\necho \"$*\" >>'{}'\nexec '{}' \"$@\"\n", log.display(), real.display());
+    std::fs::write(&installed, wrapper).unwrap();
+    std::fs::set_permissions(&installed, std::fs::Permissions::from_mode(0o755)).unwrap();
+    (env, repo, installed, log)
+}
+
+/// The binary starts recorded since the last call (the log is emptied).
+fn starts(log: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    std::fs::write(log, "").unwrap();
+    text.lines().map(str::to_string).collect()
+}
+
+/// The commit stamps not consumed yet (the sh shim consumes one by appending `x`).
+fn commit_stamps(repo: &Path) -> Vec<String> {
+    let dir = repo.join(".git/okstra/stamps");
+    let Ok(entries) = std::fs::read_dir(&dir) else { return vec![] };
+    let mut names: Vec<_> = entries.map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    names.retain(|n| n.starts_with("commit-") && !std::fs::read_to_string(dir.join(n)).unwrap().ends_with('x'));
+    names
+}
+
+#[test]
+fn allowed_commits_and_merges_start_no_binary() {
+    let (env, repo, _installed, log) = recorded_setup();
+    // The first commit creates the stamps folder through the binary; prepare-commit-msg
+    // consumes the binary's stamp in sh.
+    env.commit_file(&repo, "a.txt", "a\n", "first");
+    assert_eq!(starts(&log), ["hook pre-commit"]);
+    assert!(commit_stamps(&repo).is_empty());
+    // From then on an allowed commit, amend or merge starts git-okstra not once.
+    env.commit_file(&repo, "b.txt", "b\n", "second");
+    env.git(&repo, &["commit", "-q", "--allow-empty", "-m", "empty"]);
+    env.git(&repo, &["commit", "-q", "--amend", "--allow-empty", "-m", "amended"]);
+    env.git(&repo, &["switch", "-q", "-c", "side", "HEAD~1"]);
+    env.commit_file(&repo, "s.txt", "s\n", "side");
+    env.git(&repo, &["switch", "-q", "main"]);
+    env.git(&repo, &["merge", "-q", "--no-edit", "side"]);
+    assert_eq!(rev(&env, &repo, "HEAD^2"), rev(&env, &repo, "side"));
+    assert_eq!(starts(&log), Vec::<String>::new());
+    assert!(commit_stamps(&repo).is_empty(), "every stamp was consumed");
+    // A commit that stops after pre-commit (nothing to commit) leaves its stamp for a sweep.
+    env.git_run(&repo, &["commit", "-q", "-m", "nothing"]).fails(1);
+    assert_eq!(commit_stamps(&repo).len(), 1);
+    assert_eq!(starts(&log), Vec::<String>::new());
+    // What needs deciding still goes to the binary, and is refused as before.
+    env.git_run(&repo, &["commit", "--allow-empty", "-n", "-m", "skip"]).fails(1);
+    let seen = starts(&log);
+    assert_eq!(seen.len(), 1);
+    assert!(seen[0].starts_with("hook prepare-commit-msg "), "{seen:?}");
+    assert_eq!(audit(&repo).len(), 1);
+}
+
+#[test]
+fn shell_and_binary_read_each_others_commit_stamps() {
+    let (env, repo, installed, log) = recorded_setup();
+    env.commit_file(&repo, "a.txt", "a\n", "first");
+    starts(&log);
+    let hooks = repo.join(".git/hooks");
+    let shim = |name: &str| std::fs::read_to_string(hooks.join(name)).unwrap();
+    let (pre_commit, prepare) = (shim("pre-commit"), shim("prepare-commit-msg"));
+    let direct = |name: &str| format!("#!/bin/sh\nexec '{}' hook {name} \"$@\"\n", installed.display());
+    // Written in sh, read by the binary: the commit passes and the stamp is consumed; the
+    // stamp held git's start time, nothing else.
+    let seen = env.root().join("stamp-seen");
+    std::fs::write(
+        hooks.join("prepare-commit-msg"),
+        format!("#!/bin/sh\ncat .git/okstra/stamps/commit-$PPID >'{}'\n", seen.display())
+            + &direct("prepare-commit-msg")[10..],
+    )
+    .unwrap();
+    env.commit_file(&repo, "b.txt", "b\n", "sh stamp");
+    let seen = std::fs::read_to_string(&seen).unwrap();
+    assert!(!seen.is_empty() && seen.bytes().all(|b| b.is_ascii_digit()), "{seen:?}");
+    let calls = starts(&log);
+    assert_eq!(calls.len(), 1);
+    assert!(calls[0].starts_with("hook prepare-commit-msg "), "{calls:?}");
+    assert!(commit_stamps(&repo).is_empty());
+    // …and the binary there still refuses a commit without the stamp.
+    env.git_run(&repo, &["commit", "--allow-empty", "-n", "-m", "skip"]).fails(1);
+    starts(&log);
+    // Written by the binary, read in sh.
+    std::fs::write(hooks.join("prepare-commit-msg"), &prepare).unwrap();
+    std::fs::write(hooks.join("pre-commit"), direct("pre-commit")).unwrap();
+    env.commit_file(&repo, "c.txt", "c\n", "binary stamp");
+    assert_eq!(starts(&log), ["hook pre-commit"]);
+    assert!(commit_stamps(&repo).is_empty());
+    // A stamp whose content is not git's start time is not taken by sh: the binary decides.
+    std::fs::write(hooks.join("pre-commit"), &pre_commit).unwrap();
+    std::fs::write(
+        hooks.join("pre-commit"),
+        pre_commit.replace("printf %s \"$okstra_start\"", "printf '%s\\n' \"$okstra_start\""),
+    )
+    .unwrap();
+    let r = env.git_run(&repo, &["commit", "--allow-empty", "-m", "odd stamp"]).fails(1);
+    assert!(r.stderr.contains("[okstra:no-verify] git commit"), "{}", r.stderr);
+    assert!(starts(&log)[0].starts_with("hook prepare-commit-msg "));
+    assert!(commit_stamps(&repo).is_empty(), "the binary removed the invalid stamp");
+}
+
+#[test]
+fn stamps_of_exited_processes_are_swept() {
+    let (env, repo, _installed, log) = recorded_setup();
+    env.commit_file(&repo, "a.txt", "a\n", "first");
+    starts(&log);
+    // Pids above the kernel's limit belong to no process.
+    let max: u64 = std::fs::read_to_string("/proc/sys/kernel/pid_max").unwrap().trim().parse().unwrap();
+    let stamps = repo.join(".git/okstra/stamps");
+    // With the first commit's consumed stamp, 16 commit stamps of exited processes.
+    for i in 1..=15 {
+        std::fs::write(stamps.join(format!("commit-{}", max + i)), "1").unwrap();
+    }
+    std::fs::write(stamps.join(format!("push-{}", max + 1)), "1").unwrap();
+    // Up to 16 leftovers the shell goes on alone (and leaves its consumed stamp); past that
+    // the binary sweeps once.
+    env.git(&repo, &["commit", "-q", "--allow-empty", "-m", "16 left"]);
+    assert_eq!(starts(&log), Vec::<String>::new());
+    env.git(&repo, &["commit", "-q", "--allow-empty", "-m", "17 left"]);
+    assert_eq!(starts(&log), ["hook pre-commit"]);
+    let left: Vec<_> = std::fs::read_dir(&stamps).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(left.len(), 1, "all swept but this commit's own stamp: {left:?}");
+    assert!(std::fs::read_to_string(&left[0]).unwrap().ends_with('x'), "consumed");
+    // Commits go on in sh, and the folder never grows past 17.
+    for i in 0..20 {
+        env.git(&repo, &["commit", "-q", "--allow-empty", "-m", &format!("c{i}")]);
+        assert!(std::fs::read_dir(&stamps).unwrap().count() <= 17);
+    }
+    assert_eq!(starts(&log), ["hook pre-commit"], "one sweep in 17 commits");
+}
+
+#[test]
+fn shims_of_the_previous_format_are_stale() {
+    let (env, repo, _origin) = setup();
+    let hook = repo.join(".git/hooks/pre-commit");
+    let binary = std::fs::canonicalize(BIN).unwrap();
+    // What install wrote before the commit stamp moved into sh (format 1).
+    let old = format!(
+        "#!/bin/sh\n# git-okstra hook shim (format 1) for pre-commit: `git okstra hooks uninstall` removes it.\n# The policy is in the binary; this file only finds it. Edit nothing here: reinstall instead.\ninstalled='{}'\nokstra=$installed\n[ -x \"$okstra\" ] || okstra=$(command -v git-okstra) || {{\n\texit 1\n}}\nexec \"$okstra\" hook pre-commit \"$@\"\n",
+        binary.display()
+    );
+    std::fs::write(&hook, old).unwrap();
+    let s = env.okstra(&repo, &["hooks", "status", "--json"]).ok().json();
+    assert_eq!(s["hooks"][0]["state"], "stale");
+    assert_eq!(s["complete"], false);
+    // It still works: the binary writes the stamp, the new prepare-commit-msg reads it.
+    env.commit_file(&repo, "z.txt", "z\n", "old pre-commit");
+    let r = env.okstra(&repo, &["hooks", "install", "--json"]).ok().json();
+    assert_eq!(r["hooks"][0]["action"], "updated");
+    assert!(std::fs::read_to_string(&hook).unwrap().contains("(format 2)"));
+}

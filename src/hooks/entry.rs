@@ -1,6 +1,8 @@
 //! The entry points the shims call (`git okstra hook <name>`). Hot path: each one does the
-//! least it can before it knows there is something to check — `pre-commit` writes one stamp,
-//! an empty `pre-push` opens nothing, and the repository is opened only to judge or to log.
+//! least it can before it knows there is something to check — the commit shims handle the
+//! stamp in `sh` and call `pre-commit`/`prepare-commit-msg` only when they cannot (then
+//! `pre-commit` writes one stamp and sweeps); an empty `pre-push` only checks for a mirror
+//! push; the repository is opened only to judge or to log.
 //!
 //! Each returns the hook's exit code: 0 lets git go on, 1 stops it.
 
@@ -51,7 +53,10 @@ pub fn pre_commit() -> Result<i32> {
 /// without `pre-commit` by design and is let through.
 pub fn prepare_commit_msg() -> Result<i32> {
     let parent = process::parent();
-    if stamp::check(&git_dir()?, Kind::Commit, parent, true) {
+    let dir = git_dir()?;
+    let stamped = stamp::check(&dir, Kind::Commit, parent, true);
+    stamp::sweep(&dir);
+    if stamped {
         return Ok(0);
     }
     let action = std::env::var("GIT_REFLOG_ACTION").unwrap_or_default();

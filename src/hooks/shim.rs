@@ -1,6 +1,8 @@
 //! Rendering the hook files from the templates in `hooks/` (compiled in), and recognising
-//! them again. A shim only finds the binary and, when a foreign hook was there first, runs
-//! it before okstra.
+//! them again. A shim finds the binary and, when a foreign hook was there first, runs it
+//! before okstra. The commit hooks of a shim with no foreign hook also write and consume the
+//! commit stamp in `sh` ([`super::stamp`] holds the same protocol in Rust), so an allowed
+//! commit starts no binary; every decision stays in the binary.
 
 use std::path::Path;
 
@@ -10,8 +12,12 @@ const SHIM: &str = include_str!("../../hooks/shim.sh");
 const CHAIN: &str = include_str!("../../hooks/chain.sh");
 const CHAIN_STDIN: &str = include_str!("../../hooks/chain-stdin.sh");
 const FILTER_REFERENCE_TRANSACTION: &str = include_str!("../../hooks/filter-reference-transaction.sh");
+const STAMP: &str = include_str!("../../hooks/stamp.sh");
+const FAST_PRE_COMMIT: &str = include_str!("../../hooks/fast-pre-commit.sh");
+const FAST_PREPARE_COMMIT_MSG: &str = include_str!("../../hooks/fast-prepare-commit-msg.sh");
 
-/// The line that marks a file as okstra's shim (any format version).
+/// The line that marks a file as okstra's shim (any format version). Format 2 writes the
+/// commit stamp in `sh`; a format 1 shim reads as stale (it differs from what install writes).
 pub const MARKER: &str = "# git-okstra hook shim (format ";
 
 /// Suffix of a foreign hook moved aside so the shim can call it first.
@@ -63,8 +69,16 @@ pub fn render(hook: HookName, binary: &Path, chain: Option<ChainStyle>) -> Strin
         HookName::ReferenceTransaction => (FILTER_REFERENCE_TRANSACTION, " <<okstra_lines\n$lines\nokstra_lines"),
         _ => ("", ""),
     };
+    // The commit stamp in sh, only without a chained hook: then the binary handles everything
+    // exactly as it always did, after the foreign hook.
+    let fast = match (hook, chain.is_empty()) {
+        (HookName::PreCommit | HookName::PreMergeCommit, true) => FAST_PRE_COMMIT.replace("{{STAMP}}", STAMP),
+        (HookName::PrepareCommitMsg, true) => FAST_PREPARE_COMMIT_MSG.replace("{{STAMP}}", STAMP),
+        _ => String::new(),
+    };
     SHIM.replace("{{CHAIN}}", &chain)
         .replace("{{FILTER}}", filter)
+        .replace("{{FAST}}", &fast)
         .replace("{{BINARY}}", &sh_quote(&binary.to_string_lossy()))
         .replace("{{HOOK}}", hook.name())
         .replace("{{STDIN}}", stdin)
@@ -91,8 +105,28 @@ mod tests {
                 assert!(text.contains(r"installed='/opt/it'\''s/git-okstra'"));
                 assert!(text.contains(&format!("exec \"$okstra\" hook {hook} \"$@\"")));
                 assert_eq!(text.contains("okstra-chained"), chain.is_some());
+                // The commit stamp in sh: only the commit hooks, only with nothing chained.
+                let commit_hook =
+                    matches!(hook, HookName::PreCommit | HookName::PreMergeCommit | HookName::PrepareCommitMsg);
+                assert_eq!(text.contains("okstra_stamp_ready"), commit_hook && chain.is_none(), "{text}");
             }
         }
+    }
+
+    /// The sh fragment finds the same start time as [`super::super::stamp::process::start_time`]
+    /// for its parent (here this test process), and its stamp passes the Rust check.
+    #[test]
+    fn sh_stamp_is_the_rust_stamp() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::create_dir(tmp.path().join(".git")).unwrap();
+        std::fs::create_dir_all(tmp.path().join(".git/okstra/stamps")).unwrap();
+        let script = format!("{STAMP}okstra_stamp_ready && printf %s \"$okstra_start\" >\"$okstra_stamp\"");
+        let out = crate::git::exec("sh", &["-c", script.as_str()], tmp.path()).unwrap();
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        let me = std::process::id();
+        let written = std::fs::read_to_string(tmp.path().join(format!(".git/okstra/stamps/commit-{me}"))).unwrap();
+        assert_eq!(Some(written), super::super::stamp::process::start_time(me));
+        assert!(super::super::stamp::check(&tmp.path().join(".git"), super::super::stamp::Kind::Commit, me, true));
     }
 
     #[test]

@@ -53,11 +53,13 @@ fn path(git_dir: &Path, kind: Kind, pid: u32) -> PathBuf {
     dir(git_dir).join(format!("{}-{pid}", kind.prefix()))
 }
 
-/// Record that the skippable hook of `kind` ran for process `pid`.
+/// Record that the skippable hook of `kind` ran for process `pid`. The commit shims write the
+/// same bytes in `sh` (`hooks/stamp.sh`): change both or neither. The `prepare-commit-msg`
+/// shim consumes a stamp by appending `x`, which no start time matches; [`sweep`] removes it.
 pub fn write(git_dir: &Path, kind: Kind, pid: u32) -> std::io::Result<()> {
     let d = dir(git_dir);
     std::fs::create_dir_all(&d)?;
-    sweep(&d);
+    sweep_dir(&d);
     std::fs::write(path(git_dir, kind, pid), process::start_time(pid).unwrap_or_default())
 }
 
@@ -80,11 +82,23 @@ fn too_old(p: &Path) -> bool {
     SystemTime::now().duration_since(modified).map(|age| age > MAX_AGE).unwrap_or(false)
 }
 
-/// Remove stamps nobody will read (their command failed before the reading hook ran).
-fn sweep(d: &Path) {
+/// Remove the stamps nobody will read: those of a git process that has exited (a commit that
+/// stopped before `prepare-commit-msg`, a push whose `reference-transaction` has run), and,
+/// where the system does not say which processes live, those older than a day. The commit
+/// shims write and consume stamps in `sh` and leave the binary to sweep: `pre-commit` starts
+/// it once more than 16 commit stamps (consumed or not) are there, and every `pre-push` sweeps.
+pub fn sweep(git_dir: &Path) {
+    sweep_dir(&dir(git_dir));
+}
+
+fn sweep_dir(d: &Path) {
     let Ok(entries) = std::fs::read_dir(d) else { return };
+    let proc_known = Path::new("/proc/self/stat").exists();
     for e in entries.flatten() {
-        if too_old(&e.path()) {
+        let name = e.file_name();
+        let pid = name.to_str().and_then(|n| n.rsplit_once('-')).and_then(|(_, pid)| pid.parse::<u32>().ok());
+        let exited = proc_known && pid.is_some_and(|pid| !Path::new(&format!("/proc/{pid}")).exists());
+        if exited || too_old(&e.path()) {
             let _ = std::fs::remove_file(e.path());
         }
     }
@@ -171,6 +185,12 @@ mod tests {
         assert!(check(tmp.path(), Kind::Commit, me, false));
         assert!(check(tmp.path(), Kind::Commit, me, true));
         assert!(!check(tmp.path(), Kind::Commit, me, true), "consumed");
+        // Consumed by the sh shim: an `x` appended.
+        write(tmp.path(), Kind::Commit, me).unwrap();
+        let p = path(tmp.path(), Kind::Commit, me);
+        std::fs::write(&p, std::fs::read_to_string(&p).unwrap() + "x").unwrap();
+        assert!(!check(tmp.path(), Kind::Commit, me, false));
+        assert!(!p.exists(), "an invalid stamp is removed");
         // A stamp from an earlier process that had this pid.
         std::fs::write(path(tmp.path(), Kind::Commit, me), "1").unwrap();
         assert_eq!(check(tmp.path(), Kind::Commit, me, false), process::start_time(me).is_none());
