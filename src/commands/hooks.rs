@@ -14,34 +14,21 @@ pub const SCHEMA: u32 = 1;
 #[derive(Debug, Subcommand)]
 pub enum HooksCommand {
     /// Install the okstra hooks (chaining any hook already there); prints the hooks folder.
-    Install(InstallArgs),
+    Install(TargetArgs),
     /// Remove the okstra hooks and put back any hook they chained.
     Uninstall(TargetArgs),
     /// Report each okstra hook: installed, chained, stale or missing.
     Status(TargetArgs),
 }
 
-/// `hooks install` flags. Other features add theirs here.
-#[derive(Debug, Args)]
-pub struct InstallArgs {
-    /// Install `pre-receive` into this bare repository and set `receive.denyNonFastForwards`.
-    #[arg(long, conflicts_with = "agent")]
-    pub server: bool,
-    /// Instead of git hooks: merge the agent guard into these agent hosts' settings
-    /// (claude, gemini, cursor; repeat or separate with commas).
-    #[arg(long, value_delimiter = ',', value_name = "AGENT")]
-    pub agent: Vec<String>,
-    /// Print one JSON object on stdout.
-    #[arg(long)]
-    pub json: bool,
-}
-
+/// What `hooks install|uninstall|status` act on. Other features add their flags here.
 #[derive(Debug, Args)]
 pub struct TargetArgs {
-    /// The server hook (`pre-receive`); implied in a bare repository.
+    /// The server hook (`pre-receive`) of this bare repository; install also sets
+    /// `receive.denyNonFastForwards` (implied in a bare repository for uninstall and status).
     #[arg(long, conflicts_with = "agent")]
     pub server: bool,
-    /// The agent guard in these agent hosts' settings instead of the git hooks
+    /// Instead of the git hooks: the agent guard in these agent hosts' settings
     /// (claude, gemini, cursor; repeat or separate with commas).
     #[arg(long, value_delimiter = ',', value_name = "AGENT")]
     pub agent: Vec<String>,

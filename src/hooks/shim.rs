@@ -6,6 +6,8 @@
 
 use std::path::Path;
 
+use crate::prompt::Vars;
+
 use super::HookName;
 
 const SHIM: &str = include_str!("../../hooks/shim.sh");
@@ -52,7 +54,14 @@ pub fn sh_quote(s: &str) -> String {
 }
 
 /// The hook file for `hook` calling `binary`, optionally calling a chained foreign hook first.
+/// Rendered with the crate's one template renderer, so a value (the binary's path) is
+/// inserted literally and never expanded again.
 pub fn render(hook: HookName, binary: &Path, chain: Option<ChainStyle>) -> String {
+    let fill = |template: &str, label: &str, pairs: &[(&str, &str)]| -> String {
+        let vars: Vars = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        // The templates are compiled in and a unit test renders every combination.
+        crate::prompt::render_str(template, label, &vars).expect("hook templates render")
+    };
     let chain = match chain {
         None => String::new(),
         Some(style) => {
@@ -60,8 +69,9 @@ pub fn render(hook: HookName, binary: &Path, chain: Option<ChainStyle>) -> Strin
                 ChainStyle::Exec => r#""$chained" "$@""#,
                 ChainStyle::Source => r#"( . "$chained" )"#,
             };
-            let template = if hook.reads_stdin() { CHAIN_STDIN } else { CHAIN };
-            template.replace("{{RUN}}", run)
+            let (template, label) =
+                if hook.reads_stdin() { (CHAIN_STDIN, "hooks/chain-stdin.sh") } else { (CHAIN, "hooks/chain.sh") };
+            fill(template, label, &[("RUN", run), ("HOOK", hook.name())])
         }
     };
     // reference-transaction: the filter keeps only the lines okstra looks at, and hands them on.
@@ -72,16 +82,27 @@ pub fn render(hook: HookName, binary: &Path, chain: Option<ChainStyle>) -> Strin
     // The commit stamp in sh, only without a chained hook: then the binary handles everything
     // exactly as it always did, after the foreign hook.
     let fast = match (hook, chain.is_empty()) {
-        (HookName::PreCommit | HookName::PreMergeCommit, true) => FAST_PRE_COMMIT.replace("{{STAMP}}", STAMP),
-        (HookName::PrepareCommitMsg, true) => FAST_PREPARE_COMMIT_MSG.replace("{{STAMP}}", STAMP),
+        (HookName::PreCommit | HookName::PreMergeCommit, true) => {
+            fill(FAST_PRE_COMMIT, "hooks/fast-pre-commit.sh", &[("STAMP", STAMP)])
+        }
+        (HookName::PrepareCommitMsg, true) => {
+            fill(FAST_PREPARE_COMMIT_MSG, "hooks/fast-prepare-commit-msg.sh", &[("STAMP", STAMP)])
+        }
         _ => String::new(),
     };
-    SHIM.replace("{{CHAIN}}", &chain)
-        .replace("{{FILTER}}", filter)
-        .replace("{{FAST}}", &fast)
-        .replace("{{BINARY}}", &sh_quote(&binary.to_string_lossy()))
-        .replace("{{HOOK}}", hook.name())
-        .replace("{{STDIN}}", stdin)
+    let binary = sh_quote(&binary.to_string_lossy());
+    fill(
+        SHIM,
+        "hooks/shim.sh",
+        &[
+            ("CHAIN", &chain),
+            ("FILTER", filter),
+            ("FAST", &fast),
+            ("BINARY", &binary),
+            ("HOOK", hook.name()),
+            ("STDIN", stdin),
+        ],
+    )
 }
 
 /// Whether a hook file's content is an okstra shim.
@@ -93,6 +114,12 @@ pub fn is_shim(content: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_binary_path_is_inserted_literally() {
+        let text = render(HookName::PrePush, Path::new("/odd/{{HOOK}}/git-okstra"), None);
+        assert!(text.contains("installed='/odd/{{HOOK}}/git-okstra'"), "{text}");
+    }
 
     #[test]
     fn renders_without_placeholders() {
