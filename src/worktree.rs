@@ -127,6 +127,11 @@ impl Context {
     pub fn resolve_task(&self, reg: &Registry, spec: &str) -> Result<(TaskKey, Row)> {
         if let Some(key) = TaskKey::parse(spec) {
             if let Some(row) = reg.get(&key) {
+                // Every command acts on this repository's git: never on another one's task.
+                if !row.repo.is_empty() && row.repo != self.repo_id() {
+                    return Err(Error::failed(format!("task {key} belongs to the repository {}", row.repo))
+                        .hint(format!("run the command there: `git -C {} okstra …`", row.repo)));
+                }
                 return Ok((key, row.clone()));
             }
         }
@@ -306,6 +311,13 @@ pub fn start(cwd: &Path, req: &StartRequest) -> Result<StartOutcome> {
     let mut reg = ctx.store.load()?;
     let repo_id = ctx.repo_id();
     let previous = reg.get(&key).cloned();
+    // Two clones whose folders share a name get the same project segment: never hand one
+    // repository's worktree to the other.
+    if let Some(row) = previous.as_ref().filter(|r| !r.repo.is_empty() && r.repo != repo_id) {
+        return Err(Error::failed(format!("task {key} belongs to the repository {}, not this one", row.repo)).hint(
+            "give this repository its own project name: `git config okstra.project <name>` (or pass --project)",
+        ));
+    }
 
     // What an interrupted start left at a registered path, or git's "missing but locked" entry
     // where nothing is on disk. (An unregistered folder stays a collision, below.)

@@ -477,3 +477,45 @@ fn release_remove_from_inside_the_task_worktree() {
     assert!(!wt.exists());
     assert_eq!(env.git(&repo, &["branch", "--list", "feat-dev-1"]), "");
 }
+
+#[test]
+fn two_clones_with_the_same_folder_name_never_share_a_worktree() {
+    let env = Env::new();
+    let a = env.repo("shop");
+    let other = env.root().join("elsewhere");
+    std::fs::create_dir_all(&other).unwrap();
+    env.git(&other, &["clone", "-q", a.to_str().unwrap(), "shop"]);
+    let b = other.join("shop");
+    let va = env.okstra(&a, &["task", "start", "DEV-1", "--json"]).ok().json();
+    let before = std::fs::read(env.registry_path()).unwrap();
+    let r = env.okstra(&b, &["task", "start", "DEV-1"]).fails(1);
+    assert!(r.stderr.contains(&format!("belongs to the repository {}", a.display())), "{}", r.stderr);
+    assert!(r.stderr.contains("okstra.project"), "{}", r.stderr);
+    assert_eq!(std::fs::read(env.registry_path()).unwrap(), before, "registry unchanged");
+    // with its own project name the second clone gets its own task
+    env.git(&b, &["config", "okstra.project", "shop-b"]);
+    let vb = env.okstra(&b, &["task", "start", "DEV-1", "--json"]).ok().json();
+    assert_eq!(vb["status"], "created");
+    assert_ne!(vb["path"], va["path"]);
+    assert_eq!(vb["repo"], b.to_str().unwrap());
+}
+
+#[test]
+fn a_task_key_of_another_repository_is_refused() {
+    let env = Env::new();
+    let a = env.repo("alpha");
+    let b = env.repo("beta");
+    env.okstra(&a, &["task", "start", "DEV-1"]).ok();
+    // beta has a branch of the same name that must never be touched
+    env.git(&b, &["branch", "feat-dev-1"]);
+    for args in [
+        &["task", "release", "alpha/default/dev-1", "--remove", "--force"][..],
+        &["task", "show", "alpha/default/dev-1"],
+    ] {
+        let r = env.okstra(&b, args).fails(1);
+        assert!(r.stderr.contains(&format!("belongs to the repository {}", a.display())), "{}", r.stderr);
+    }
+    assert_eq!(env.git(&b, &["branch", "--list", "feat-dev-1"]), "  feat-dev-1");
+    assert!(env.okstra_home.join("worktrees/alpha/default/dev-1").exists());
+    assert_eq!(env.registry()["tasks"]["alpha/default/dev-1"]["status"], "active");
+}
