@@ -940,7 +940,7 @@ fn check_worktree_entries(main: &Path, common: &Path, out: &mut Vec<Finding>) {
 
 /// `git worktree prune` for a broken entry whose folder is gone; says whether git dropped it.
 fn prune_entry(repo: &Path, admin: &Path) -> std::result::Result<String, String> {
-    if worktree_folder(admin).is_none_or(|f| std::fs::symlink_metadata(f).is_ok()) {
+    if !worktree_folder(admin).is_some_and(|f| std::fs::symlink_metadata(f).is_err()) {
         return Err("its folder is there (or unknown) now; left".into());
     }
     git::run(repo, &["worktree", "prune"]).map_err(|e| e.message)?;
