@@ -254,9 +254,11 @@ pub fn check(store: &Store, repo_dir: Option<&Path>) -> Result<Vec<Finding>> {
         check_unknown_folders(store, &known, &mut out);
     }
     check_registry_temps(store, &mut out);
+    let rows: Vec<PathBuf> =
+        reg.iter().flat_map(|r| r.tasks.values()).map(|r| PathBuf::from(&r.worktree_path)).collect();
     for (common, (main, branches)) in repositories(reg.as_ref(), repo_dir) {
         check_git_locks(&main, &common, &branches, &mut out);
-        check_worktree_entries(&main, &common, &mut out);
+        check_worktree_entries(&main, &common, &rows, &mut out);
     }
     if let Some(dir) = repo_dir {
         check_hooks(dir, &mut out)?;
@@ -634,9 +636,9 @@ fn apply(store: &Store, f: &mut Finding) -> Result<()> {
                 Err("the worktree came back; row kept".to_string())
             })
         })?,
-        (Kind::StaleGitWorktree, Detail::Repo(repo)) => git::run(&repo, &["worktree", "prune"])
-            .map(|_| "ran `git worktree prune`".to_string())
-            .map_err(|e| e.message),
+        (Kind::StaleGitWorktree, Detail::Repo(repo)) => {
+            prune(&repo, None).map(|_| "ran `git worktree prune`".to_string())
+        }
         (Kind::BrokenSyncLink | Kind::MissingSyncLink, Detail::Sync { repo, worktree, link }) => {
             relink(&repo, &worktree, link.as_deref()).map_err(|e| e.message)
         }
@@ -893,7 +895,7 @@ fn worktree_folder(admin: &Path) -> Option<PathBuf> {
 
 /// Admin entries missing `commondir` or `gitdir`: git cannot use them (`git worktree remove`
 /// fails). Repairable only when the worktree folder is gone (then `git worktree prune`).
-fn check_worktree_entries(main: &Path, common: &Path, out: &mut Vec<Finding>) {
+fn check_worktree_entries(main: &Path, common: &Path, rows: &[PathBuf], out: &mut Vec<Finding>) {
     for admin in admin_entries(common) {
         let missing: Vec<&str> = ["commondir", "gitdir"].into_iter().filter(|f| !admin.join(f).is_file()).collect();
         if missing.is_empty() {
@@ -922,6 +924,17 @@ fn check_worktree_entries(main: &Path, common: &Path, out: &mut Vec<Finding>) {
                     main.display()
                 ),
             ),
+            // No `gitdir`: git writes it before the worktree's `.git` file and deletes it in a
+            // removal after the folder, so a crash leaves it missing only where no worktree uses
+            // the entry. Pruned when it has no HEAD (no worktree can use it) or no row's
+            // worktree names it; git itself counts it prunable.
+            (None, _) if orphan_entry(&admin, rows) => Finding::new(
+                Kind::BrokenWorktreeEntry,
+                admin.to_string_lossy(),
+                format!("{what}; no task worktree uses it (a `git worktree add` or `remove` was killed half-way)"),
+                format!("`git -C {} worktree prune` (run by `git okstra doctor --repair`)", main.display()),
+            )
+            .repairable(Detail::Entry { repo: main.to_path_buf(), admin: admin.clone() }),
             (None, _) => Finding::new(
                 Kind::BrokenWorktreeEntry,
                 admin.to_string_lossy(),
@@ -938,15 +951,52 @@ fn check_worktree_entries(main: &Path, common: &Path, out: &mut Vec<Finding>) {
     }
 }
 
+/// Whether an entry without `gitdir` serves no worktree: it has no HEAD, or none of the
+/// task worktrees `rows` points its `.git` file at it.
+fn orphan_entry(admin: &Path, rows: &[PathBuf]) -> bool {
+    if !admin.join("HEAD").is_file() {
+        return true;
+    }
+    let canon = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+    let admin = canon(admin);
+    !rows.iter().any(|wt| {
+        std::fs::read_to_string(wt.join(".git"))
+            .is_ok_and(|g| g.trim().strip_prefix("gitdir: ").is_some_and(|d| canon(Path::new(d)) == admin))
+    })
+}
+
 /// `git worktree prune` for a broken entry whose folder is gone; says whether git dropped it.
 fn prune_entry(repo: &Path, admin: &Path) -> std::result::Result<String, String> {
-    if !worktree_folder(admin).is_some_and(|f| std::fs::symlink_metadata(f).is_err()) {
-        return Err("its folder is there (or unknown) now; left".into());
+    let folder_there = match worktree_folder(admin) {
+        Some(f) => std::fs::symlink_metadata(f).is_ok(),
+        // decided by the check: an orphan entry
+        None => false,
+    };
+    if folder_there {
+        return Err("its folder is there now; left".into());
     }
-    git::run(repo, &["worktree", "prune"]).map_err(|e| e.message)?;
+    prune(repo, Some(admin))?;
     if admin.exists() {
         let why = std::fs::read_to_string(admin.join("locked")).unwrap_or_default();
         return Err(format!("git keeps the entry: it is locked ({}); see the stale-git-lock finding", why.trim()));
     }
     Ok("ran `git worktree prune`".into())
+}
+
+/// `git worktree prune`, refused while another entry (not `target`) has no `gitdir` but a HEAD
+/// and no lock: git would prune it though a worktree may still use it.
+fn prune(repo: &Path, target: Option<&Path>) -> std::result::Result<(), String> {
+    let common = Repo::open(repo).map_err(|e| e.message)?.common_dir;
+    let at_risk: Vec<PathBuf> = admin_entries(&common)
+        .into_iter()
+        .filter(|a| Some(a.as_path()) != target)
+        .filter(|a| !a.join("gitdir").exists() && a.join("HEAD").is_file() && !a.join("locked").exists())
+        .collect();
+    if let Some(a) = at_risk.first() {
+        return Err(format!(
+            "`git worktree prune` would also drop {}, which has no gitdir file but may serve a worktree; fix that entry first",
+            a.display()
+        ));
+    }
+    git::run(repo, &["worktree", "prune"]).map(|_| ()).map_err(|e| e.message)
 }

@@ -546,5 +546,34 @@ fn broken_worktree_entries_are_pruned_only_when_their_folder_is_gone() {
     std::fs::write(admin.join("commondir"), "../..\n").unwrap();
     let (code, v) = doctor(&env, &repo, false);
     assert_eq!(code, 0, "{v:#}");
+
+    // No `gitdir`: pruned when no task worktree uses the entry (a killed add or remove), left
+    // when one does.
+    let wt2 = start(&env, &repo, "DEV-2");
+    let admin2 =
+        PathBuf::from(std::fs::read_to_string(wt2.join(".git")).unwrap().trim().strip_prefix("gitdir: ").unwrap());
+    std::fs::remove_file(admin2.join("gitdir")).unwrap();
+    let half = env.root().join("half");
+    env.git(&repo, &["worktree", "add", "-q", "-b", "half", half.to_str().unwrap()]);
+    let half_admin = std::fs::canonicalize(repo.join(".git/worktrees/half")).unwrap();
+    std::fs::remove_dir_all(&half).unwrap();
+    std::fs::remove_file(half_admin.join("gitdir")).unwrap();
+    std::fs::remove_file(half_admin.join("commondir")).unwrap();
+    let (code, v) = doctor(&env, &repo, false);
+    assert_eq!(code, 1);
+    let admin2 = std::fs::canonicalize(&admin2).unwrap();
+    assert_eq!(finding(&v, &admin2)["repairable"], false);
+    assert_eq!(finding(&v, &half_admin)["repairable"], true);
+    // `git worktree prune` would drop DEV-2's entry too: refused until that one is fixed.
+    let (code, v) = doctor(&env, &repo, true);
+    assert_eq!(code, 1);
+    assert!(finding(&v, &half_admin)["action"].as_str().unwrap().contains("would also drop"), "{v:#}");
+    assert!(half_admin.exists() && admin2.join("HEAD").exists());
+    env.git(&wt2, &["status"]);
+    env.git(&repo, &["worktree", "repair", wt2.to_str().unwrap()]);
+    let (code, v) = doctor(&env, &repo, true);
+    assert_eq!(code, 0, "{v:#}");
+    assert!(!half_admin.exists());
+    assert_eq!(doctor(&env, &repo, false).0, 0);
     env.okstra(&repo, &["task", "release", "DEV-1", "--remove", "--force"]).ok();
 }
