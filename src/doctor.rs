@@ -8,6 +8,7 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 
@@ -55,6 +56,12 @@ pub enum Kind {
     MissingHook,
     /// A note: a foreign hook is chained (called first). Fine, but worth knowing.
     ChainedHook,
+    /// A `registry.json.tmp-<pid>` that `Store::save` left: its process is gone.
+    StaleRegistryTemp,
+    /// A lock file a killed git left (`*.lock`, or a worktree still locked `initializing`).
+    StaleGitLock,
+    /// A worktree admin entry without its `commondir` or `gitdir` file.
+    BrokenWorktreeEntry,
 }
 
 impl Kind {
@@ -73,6 +80,9 @@ impl Kind {
             Kind::StaleHook => "stale-hook",
             Kind::MissingHook => "missing-hook",
             Kind::ChainedHook => "chained-hook",
+            Kind::StaleRegistryTemp => "stale-registry-temp",
+            Kind::StaleGitLock => "stale-git-lock",
+            Kind::BrokenWorktreeEntry => "broken-worktree-entry",
         }
     }
 }
@@ -121,6 +131,15 @@ enum Detail {
     Slot(String),
     /// The repository folder doctor ran in, and the hook to re-write there.
     Hook(PathBuf, HookName),
+    /// A registry temp file of a dead process.
+    Temp(PathBuf),
+    /// A git `.lock` file.
+    Lock(PathBuf),
+    /// A broken worktree admin entry whose folder is gone: the repository and the entry.
+    Entry {
+        repo: PathBuf,
+        admin: PathBuf,
+    },
 }
 
 impl Finding {
@@ -233,6 +252,13 @@ pub fn check(store: &Store, repo_dir: Option<&Path>) -> Result<Vec<Finding>> {
     }
     if reg.is_some() {
         check_unknown_folders(store, &known, &mut out);
+    }
+    check_registry_temps(store, &mut out);
+    let rows: Vec<PathBuf> =
+        reg.iter().flat_map(|r| r.tasks.values()).map(|r| PathBuf::from(&r.worktree_path)).collect();
+    for (common, (main, branches)) in repositories(reg.as_ref(), repo_dir) {
+        check_git_locks(&main, &common, &branches, &mut out);
+        check_worktree_entries(&main, &common, &rows, &mut out);
     }
     if let Some(dir) = repo_dir {
         check_hooks(dir, &mut out)?;
@@ -610,9 +636,9 @@ fn apply(store: &Store, f: &mut Finding) -> Result<()> {
                 Err("the worktree came back; row kept".to_string())
             })
         })?,
-        (Kind::StaleGitWorktree, Detail::Repo(repo)) => git::run(&repo, &["worktree", "prune"])
-            .map(|_| "ran `git worktree prune`".to_string())
-            .map_err(|e| e.message),
+        (Kind::StaleGitWorktree, Detail::Repo(repo)) => {
+            prune(&repo, None).map(|_| "ran `git worktree prune`".to_string())
+        }
         (Kind::BrokenSyncLink | Kind::MissingSyncLink, Detail::Sync { repo, worktree, link }) => {
             relink(&repo, &worktree, link.as_deref()).map_err(|e| e.message)
         }
@@ -631,6 +657,24 @@ fn apply(store: &Store, f: &mut Finding) -> Result<()> {
                 Err("not empty and not a worktree; left".into())
             }
         }
+        (Kind::StaleRegistryTemp, Detail::Temp(file)) => {
+            if stale_temp(&file) {
+                std::fs::remove_file(&file).map(|_| format!("removed {}", file.display())).map_err(|e| e.to_string())
+            } else {
+                Err("its process is alive again (or the file is gone); left".into())
+            }
+        }
+        (Kind::StaleGitLock, Detail::Lock(file)) => {
+            if age(&file).is_some_and(|a| a >= REPAIR_AGE) {
+                std::fs::remove_file(&file).map(|_| format!("removed {}", file.display())).map_err(|e| e.to_string())
+            } else {
+                Err(format!(
+                    "younger than {} minutes: a git may still hold it; remove it by hand once no git runs",
+                    REPAIR_AGE.as_secs() / 60
+                ))
+            }
+        }
+        (Kind::BrokenWorktreeEntry, Detail::Entry { repo, admin }) => prune_entry(&repo, &admin),
         (Kind::StaleHook | Kind::MissingHook, Detail::Hook(dir, hook)) => {
             install::refresh(&dir, hook).map(|r| format!("wrote {}", r.path.display())).map_err(|e| e.message)
         }
@@ -709,4 +753,250 @@ fn rebuild(store: &Store) -> Result<String> {
         msg.push_str(&format!("; skipped {}", skipped.join(", ")));
     }
     Ok(msg)
+}
+
+/// How old (by mtime) a git lock file must be before doctor reports it: a running git holds
+/// its locks for far less, so a younger one is left to the git that may still own it.
+pub const LOCK_MIN_AGE: Duration = Duration::from_secs(10);
+/// How old a git `.lock` file must be before `--repair` removes it: no live git is that slow.
+pub const REPAIR_AGE: Duration = Duration::from_secs(600);
+/// Without `/proc` (no way to ask whether a pid lives): a registry temp file this old is stale.
+const TEMP_AGE: Duration = Duration::from_secs(3600);
+/// What `Store::save` names its temp file, before the pid.
+const TEMP_PREFIX: &str = "registry.json.tmp-";
+
+/// How long ago `p` was last modified (`None`: gone, or modified in the future).
+fn age(p: &Path) -> Option<Duration> {
+    let m = std::fs::symlink_metadata(p).ok()?.modified().ok()?;
+    SystemTime::now().duration_since(m).ok()
+}
+
+/// Whether the registry temp file `p` was left by a process that is gone: on Linux its pid has
+/// no `/proc` entry; elsewhere it is older than an hour.
+fn stale_temp(p: &Path) -> bool {
+    let pid = p.file_name().and_then(|n| n.to_str()).and_then(|n| n.strip_prefix(TEMP_PREFIX));
+    let Some(pid) = pid.and_then(|p| p.parse::<u32>().ok()) else { return false };
+    if !p.is_file() {
+        return false;
+    }
+    if Path::new("/proc/self").exists() {
+        !Path::new("/proc").join(pid.to_string()).exists()
+    } else {
+        age(p).is_some_and(|a| a >= TEMP_AGE)
+    }
+}
+
+fn check_registry_temps(store: &Store, out: &mut Vec<Finding>) {
+    let Ok(rd) = std::fs::read_dir(&store.dir) else { return };
+    let mut files: Vec<PathBuf> = rd.flatten().map(|e| e.path()).filter(|p| stale_temp(p)).collect();
+    files.sort();
+    for file in files {
+        out.push(
+            Finding::new(
+                Kind::StaleRegistryTemp,
+                file.to_string_lossy(),
+                format!(
+                    "{} is a half-written registry copy whose process is gone (never the registry itself)",
+                    file.display()
+                ),
+                "`git okstra doctor --repair` removes it",
+            )
+            .repairable(Detail::Temp(file.clone())),
+        );
+    }
+}
+
+/// The repositories doctor inspects, by common dir: those of the registry rows and the one it
+/// runs in, each with its main worktree and the task branches rows hold there.
+fn repositories(reg: Option<&Registry>, repo_dir: Option<&Path>) -> Vec<(PathBuf, (PathBuf, BTreeSet<String>))> {
+    let mut repos: std::collections::BTreeMap<PathBuf, (PathBuf, BTreeSet<String>)> = Default::default();
+    for row in reg.iter().flat_map(|r| r.tasks.values()) {
+        if let Ok(r) = Repo::open(Path::new(&row.repo)) {
+            let entry = repos.entry(r.common_dir.clone()).or_insert_with(|| (r.main_worktree.clone(), BTreeSet::new()));
+            if !row.branch.is_empty() {
+                entry.1.insert(row.branch.clone());
+            }
+        }
+    }
+    if let Some(Ok(Some(r))) = repo_dir.map(Repo::discover) {
+        repos.entry(r.common_dir.clone()).or_insert_with(|| (r.main_worktree.clone(), BTreeSet::new()));
+    }
+    repos.into_iter().collect()
+}
+
+/// The admin entries `<common dir>/worktrees/<id>` of a repository.
+fn admin_entries(common: &Path) -> Vec<PathBuf> {
+    let Ok(rd) = std::fs::read_dir(common.join("worktrees")) else { return Vec::new() };
+    let mut v: Vec<PathBuf> = rd.flatten().map(|e| e.path()).filter(|p| p.is_dir()).collect();
+    v.sort();
+    v
+}
+
+/// Lock files a killed git leaves in one repository, older than `LOCK_MIN_AGE`.
+fn check_git_locks(main: &Path, common: &Path, branches: &BTreeSet<String>, out: &mut Vec<Finding>) {
+    let mut files = vec![common.join("packed-refs.lock"), common.join("index.lock")];
+    for admin in admin_entries(common) {
+        files.push(admin.join("index.lock"));
+        files.push(admin.join("HEAD.lock"));
+    }
+    for branch in branches {
+        files.push(common.join("refs/heads").join(format!("{branch}.lock")));
+    }
+    for file in files {
+        let Some(old) = age(&file).filter(|a| *a >= LOCK_MIN_AGE) else { continue };
+        let f = Finding::new(
+            Kind::StaleGitLock,
+            file.to_string_lossy(),
+            format!(
+                "{} is a git lock file {} s old, most likely left by a killed git; git refuses to update what it guards while it exists",
+                file.display(),
+                old.as_secs()
+            ),
+            format!(
+                "make sure no git process is running in {}, then remove {} (`git okstra doctor --repair` does once it is {} minutes old)",
+                main.display(),
+                file.display(),
+                REPAIR_AGE.as_secs() / 60
+            ),
+        );
+        let mut f = f.repairable(Detail::Lock(file.clone()));
+        f.repairable = old >= REPAIR_AGE;
+        out.push(f);
+    }
+    for admin in admin_entries(common) {
+        let locked = admin.join("locked");
+        let initializing = std::fs::read_to_string(&locked).is_ok_and(|r| r.trim() == "initializing");
+        let Some(old) = age(&locked).filter(|a| initializing && *a >= LOCK_MIN_AGE) else { continue };
+        let folder = worktree_folder(&admin);
+        let shown = folder.as_ref().map(|f| f.display().to_string()).unwrap_or_else(|| "(unknown folder)".into());
+        out.push(Finding::new(
+            Kind::StaleGitLock,
+            locked.to_string_lossy(),
+            format!(
+                "worktree {shown} is still locked 'initializing' after {} s: a `git worktree add` was killed while making it",
+                old.as_secs()
+            ),
+            format!(
+                "make sure no git process is running in {}, then remove {}; nobody worked in that half-made worktree: \
+                 `git -C {0} worktree remove --force {shown}` (or `git -C {0} worktree prune` if the folder is gone); \
+                 for a task, `git okstra task start <id>` does both",
+                main.display(),
+                locked.display()
+            ),
+        ));
+    }
+}
+
+/// The worktree folder an admin entry names in its `gitdir` file.
+fn worktree_folder(admin: &Path) -> Option<PathBuf> {
+    let gitdir = std::fs::read_to_string(admin.join("gitdir")).ok()?;
+    Some(Path::new(gitdir.trim()).parent()?.to_path_buf())
+}
+
+/// Admin entries missing `commondir` or `gitdir`: git cannot use them (`git worktree remove`
+/// fails). Repairable only when the worktree folder is gone (then `git worktree prune`).
+fn check_worktree_entries(main: &Path, common: &Path, rows: &[PathBuf], out: &mut Vec<Finding>) {
+    for admin in admin_entries(common) {
+        let missing: Vec<&str> = ["commondir", "gitdir"].into_iter().filter(|f| !admin.join(f).is_file()).collect();
+        if missing.is_empty() {
+            continue;
+        }
+        let folder = worktree_folder(&admin);
+        let gone = folder.as_ref().is_some_and(|f| std::fs::symlink_metadata(f).is_err());
+        let what = format!("git's worktree entry {} has no {} file", admin.display(), missing.join(" or "));
+        let f = match (&folder, gone) {
+            (Some(folder), true) => Finding::new(
+                Kind::BrokenWorktreeEntry,
+                admin.to_string_lossy(),
+                format!("{what}; its folder {} is gone", folder.display()),
+                format!("`git -C {} worktree prune` (run by `git okstra doctor --repair`)", main.display()),
+            )
+            .repairable(Detail::Entry { repo: main.to_path_buf(), admin: admin.clone() }),
+            (Some(folder), false) => Finding::new(
+                Kind::BrokenWorktreeEntry,
+                admin.to_string_lossy(),
+                format!("{what}, so `git worktree remove` fails for {}", folder.display()),
+                format!(
+                    "the folder may hold work: write the missing file (`printf '../..\\n' > {}/commondir`), \
+                     or move what you need out of {} and delete it, then `git -C {} worktree prune`",
+                    admin.display(),
+                    folder.display(),
+                    main.display()
+                ),
+            ),
+            // No `gitdir`: git writes it before the worktree's `.git` file and deletes it in a
+            // removal after the folder, so a crash leaves it missing only where no worktree uses
+            // the entry. Pruned when it has no HEAD (no worktree can use it) or no row's
+            // worktree names it; git itself counts it prunable.
+            (None, _) if orphan_entry(&admin, rows) => Finding::new(
+                Kind::BrokenWorktreeEntry,
+                admin.to_string_lossy(),
+                format!("{what}; no task worktree uses it (a `git worktree add` or `remove` was killed half-way)"),
+                format!("`git -C {} worktree prune` (run by `git okstra doctor --repair`)", main.display()),
+            )
+            .repairable(Detail::Entry { repo: main.to_path_buf(), admin: admin.clone() }),
+            (None, _) => Finding::new(
+                Kind::BrokenWorktreeEntry,
+                admin.to_string_lossy(),
+                format!("{what}, so git does not know which folder it belongs to"),
+                format!(
+                    "find the worktree whose .git file names {0}: `git -C {1} worktree repair <folder>` reconnects it; \
+                     if there is none, `git -C {1} worktree prune` drops the entry",
+                    admin.display(),
+                    main.display()
+                ),
+            ),
+        };
+        out.push(f);
+    }
+}
+
+/// Whether an entry without `gitdir` serves no worktree: it has no HEAD, or none of the
+/// task worktrees `rows` points its `.git` file at it.
+fn orphan_entry(admin: &Path, rows: &[PathBuf]) -> bool {
+    if !admin.join("HEAD").is_file() {
+        return true;
+    }
+    let canon = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+    let admin = canon(admin);
+    !rows.iter().any(|wt| {
+        std::fs::read_to_string(wt.join(".git"))
+            .is_ok_and(|g| g.trim().strip_prefix("gitdir: ").is_some_and(|d| canon(Path::new(d)) == admin))
+    })
+}
+
+/// `git worktree prune` for a broken entry whose folder is gone; says whether git dropped it.
+fn prune_entry(repo: &Path, admin: &Path) -> std::result::Result<String, String> {
+    let folder_there = match worktree_folder(admin) {
+        Some(f) => std::fs::symlink_metadata(f).is_ok(),
+        // decided by the check: an orphan entry
+        None => false,
+    };
+    if folder_there {
+        return Err("its folder is there now; left".into());
+    }
+    prune(repo, Some(admin))?;
+    if admin.exists() {
+        let why = std::fs::read_to_string(admin.join("locked")).unwrap_or_default();
+        return Err(format!("git keeps the entry: it is locked ({}); see the stale-git-lock finding", why.trim()));
+    }
+    Ok("ran `git worktree prune`".into())
+}
+
+/// `git worktree prune`, refused while another entry (not `target`) has no `gitdir` but a HEAD
+/// and no lock: git would prune it though a worktree may still use it.
+fn prune(repo: &Path, target: Option<&Path>) -> std::result::Result<(), String> {
+    let common = Repo::open(repo).map_err(|e| e.message)?.common_dir;
+    let at_risk: Vec<PathBuf> = admin_entries(&common)
+        .into_iter()
+        .filter(|a| Some(a.as_path()) != target)
+        .filter(|a| !a.join("gitdir").exists() && a.join("HEAD").is_file() && !a.join("locked").exists())
+        .collect();
+    if let Some(a) = at_risk.first() {
+        return Err(format!(
+            "`git worktree prune` would also drop {}, which has no gitdir file but may serve a worktree; fix that entry first",
+            a.display()
+        ));
+    }
+    git::run(repo, &["worktree", "prune"]).map(|_| ()).map_err(|e| e.message)
 }

@@ -396,3 +396,184 @@ fn hooks_are_checked_from_a_task_worktree_too() {
     assert_eq!(doctor(&env, &wt, true).0, 0);
     assert!(repo.join(".git/hooks/reference-transaction").is_file());
 }
+
+/// Set the mtime of `p` to `secs` seconds ago.
+fn age_file(p: &Path, secs: u64) {
+    let f = std::fs::File::options().write(true).open(p).unwrap();
+    f.set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(secs)).unwrap();
+}
+
+fn finding<'a>(v: &'a serde_json::Value, subject: &Path) -> &'a serde_json::Value {
+    let s = subject.to_str().unwrap();
+    v["findings"].as_array().unwrap().iter().find(|f| f["subject"] == s).unwrap_or_else(|| panic!("{s}: {v:#}"))
+}
+
+#[test]
+fn registry_temp_files_of_dead_processes_are_removed_and_live_ones_left() {
+    let env = Env::new();
+    let repo = env.repo("proj");
+    start(&env, &repo, "DEV-1");
+    let dir = env.okstra_home.join("worktrees");
+    // far above any pid_max: never a live process
+    let dead = dir.join("registry.json.tmp-999999999");
+    let live = dir.join(format!("registry.json.tmp-{}", std::process::id()));
+    let other = dir.join("registry.json.tmp-notapid");
+    for f in [&dead, &live, &other] {
+        std::fs::write(f, "{\"half\":").unwrap();
+    }
+    let (code, v) = doctor(&env, &repo, false);
+    assert_eq!(code, 1);
+    assert_eq!(kinds(&v), ["stale-registry-temp"]);
+    assert_eq!(finding(&v, &dead)["repairable"], true);
+    assert!(dead.exists());
+
+    let (code, v) = doctor(&env, &repo, true);
+    assert_eq!(code, 0, "{v:#}");
+    assert_eq!(finding(&v, &dead)["repaired"], true);
+    assert!(!dead.exists());
+    assert!(live.exists() && other.exists(), "a live process's file and a foreign name are not ours to remove");
+    assert!(env.registry()["tasks"].get("proj/default/dev-1").is_some());
+    assert_eq!(doctor(&env, &repo, false).0, 0);
+}
+
+#[test]
+fn stale_git_locks_are_reported_by_age_and_only_old_lock_files_removed() {
+    let env = Env::new();
+    let repo = env.repo("proj");
+    let wt = start(&env, &repo, "DEV-1");
+    let common = repo.join(".git");
+    let admin =
+        PathBuf::from(std::fs::read_to_string(wt.join(".git")).unwrap().trim().strip_prefix("gitdir: ").unwrap());
+    let old = [
+        common.join("packed-refs.lock"),
+        common.join("index.lock"),
+        admin.join("index.lock"),
+        admin.join("HEAD.lock"),
+        common.join("refs/heads/feat-dev-1.lock"),
+    ];
+    for f in &old {
+        std::fs::write(f, "").unwrap();
+        age_file(f, 3600);
+    }
+    let recent = common.join("refs/heads/main.lock"); // not a task branch: never looked at
+    std::fs::write(&recent, "").unwrap();
+    age_file(&recent, 3600);
+    // A worktree a killed `git worktree add` left locked `initializing`.
+    let half = env.root().join("half");
+    env.git(&repo, &["worktree", "add", "-q", "-b", "half", half.to_str().unwrap()]);
+    let half_locked = common.join("worktrees/half/locked");
+    std::fs::write(&half_locked, "initializing").unwrap();
+    age_file(&half_locked, 60);
+
+    // Still young: a running git may own them.
+    for f in old.iter().chain([&half_locked]) {
+        age_file(f, 2);
+    }
+    let (code, v) = doctor(&env, &repo, false);
+    assert_eq!((code, kinds(&v)), (0, Vec::<String>::new()), "{v:#}");
+
+    // A minute old: reported, but --repair leaves them (a slow git may be alive).
+    for f in old.iter().chain([&half_locked]) {
+        age_file(f, 60);
+    }
+    let (code, v) = doctor(&env, &repo, false);
+    assert_eq!(code, 1);
+    assert_eq!(kinds(&v), vec!["stale-git-lock"; 6]);
+    let f = finding(&v, &old[0]);
+    assert_eq!(f["repairable"], false);
+    assert!(f["fix"].as_str().unwrap().contains("no git process is running in"), "{f}");
+    let f = finding(&v, &half_locked);
+    assert!(f["message"].as_str().unwrap().contains("initializing"), "{f}");
+    let (code, _) = doctor(&env, &repo, true);
+    assert_eq!(code, 1);
+    assert!(old.iter().all(|f| f.exists()));
+
+    // An hour old: --repair removes the .lock files, never the worktree lock.
+    for f in &old {
+        age_file(f, 3600);
+    }
+    let (code, v) = doctor(&env, &repo, false);
+    assert_eq!(finding(&v, &old[4])["repairable"], true);
+    assert_eq!(code, 1);
+    let (code, v) = doctor(&env, &repo, true);
+    assert_eq!(code, 1, "the initializing worktree is left: {v:#}");
+    assert!(old.iter().all(|f| !f.exists()));
+    assert!(recent.exists() && half_locked.exists() && half.join(".git").exists());
+    let f = finding(&v, &half_locked);
+    assert_eq!(f["repaired"], false);
+    // git works again
+    env.commit_file(&wt, "w.txt", "w\n", "work");
+    // The fix it names, then nothing is left.
+    std::fs::remove_file(&half_locked).unwrap();
+    env.git(&repo, &["worktree", "remove", "--force", half.to_str().unwrap()]);
+    std::fs::remove_file(&recent).unwrap();
+    assert_eq!(doctor(&env, &repo, false).0, 0);
+}
+
+#[test]
+fn broken_worktree_entries_are_pruned_only_when_their_folder_is_gone() {
+    let env = Env::new();
+    let repo = env.repo("proj");
+    let wt = start(&env, &repo, "DEV-1");
+    std::fs::write(wt.join("unsaved.txt"), "precious\n").unwrap();
+    let admin =
+        PathBuf::from(std::fs::read_to_string(wt.join(".git")).unwrap().trim().strip_prefix("gitdir: ").unwrap());
+    std::fs::remove_file(admin.join("commondir")).unwrap();
+    let gone = env.root().join("gone");
+    env.git(&repo, &["worktree", "add", "-q", "-b", "gone", gone.to_str().unwrap()]);
+    let gone_admin = repo.join(".git/worktrees/gone");
+    std::fs::remove_file(gone_admin.join("commondir")).unwrap();
+    std::fs::remove_dir_all(&gone).unwrap();
+
+    let (code, v) = doctor(&env, &repo, false);
+    assert_eq!(code, 1);
+    let admin = std::fs::canonicalize(&admin).unwrap();
+    let gone_admin = std::fs::canonicalize(&gone_admin).unwrap();
+    let kept = finding(&v, &admin);
+    assert_eq!(
+        (&kept["kind"], &kept["repairable"]),
+        (&serde_json::json!("broken-worktree-entry"), &serde_json::json!(false))
+    );
+    assert!(kept["fix"].as_str().unwrap().contains("commondir"), "{kept}");
+    assert_eq!(finding(&v, &gone_admin)["repairable"], true);
+
+    let (code, v) = doctor(&env, &repo, true);
+    assert_eq!(code, 1, "{v:#}");
+    assert!(!gone_admin.exists());
+    assert!(admin.exists());
+    assert_eq!(std::fs::read_to_string(wt.join("unsaved.txt")).unwrap(), "precious\n");
+    // The fix it names works.
+    std::fs::write(admin.join("commondir"), "../..\n").unwrap();
+    let (code, v) = doctor(&env, &repo, false);
+    assert_eq!(code, 0, "{v:#}");
+
+    // No `gitdir`: pruned when no task worktree uses the entry (a killed add or remove), left
+    // when one does.
+    let wt2 = start(&env, &repo, "DEV-2");
+    let admin2 =
+        PathBuf::from(std::fs::read_to_string(wt2.join(".git")).unwrap().trim().strip_prefix("gitdir: ").unwrap());
+    std::fs::remove_file(admin2.join("gitdir")).unwrap();
+    let half = env.root().join("half");
+    env.git(&repo, &["worktree", "add", "-q", "-b", "half", half.to_str().unwrap()]);
+    let half_admin = std::fs::canonicalize(repo.join(".git/worktrees/half")).unwrap();
+    std::fs::remove_dir_all(&half).unwrap();
+    std::fs::remove_file(half_admin.join("gitdir")).unwrap();
+    std::fs::remove_file(half_admin.join("commondir")).unwrap();
+    let (code, v) = doctor(&env, &repo, false);
+    assert_eq!(code, 1);
+    let admin2 = std::fs::canonicalize(&admin2).unwrap();
+    assert_eq!(finding(&v, &admin2)["repairable"], false);
+    assert_eq!(finding(&v, &half_admin)["repairable"], true);
+    // `git worktree prune` would drop DEV-2's entry too: refused until that one is fixed.
+    let (code, v) = doctor(&env, &repo, true);
+    assert_eq!(code, 1);
+    assert!(finding(&v, &half_admin)["action"].as_str().unwrap().contains("would also drop"), "{v:#}");
+    assert!(half_admin.exists() && admin2.join("HEAD").exists());
+    env.git(&wt2, &["status"]);
+    env.git(&repo, &["worktree", "repair", wt2.to_str().unwrap()]);
+    let (code, v) = doctor(&env, &repo, true);
+    assert_eq!(code, 0, "{v:#}");
+    assert!(!half_admin.exists());
+    assert_eq!(doctor(&env, &repo, false).0, 0);
+    env.okstra(&repo, &["task", "release", "DEV-1", "--remove", "--force"]).ok();
+}

@@ -12,7 +12,9 @@ use crate::registry::Store;
 pub struct DoctorArgs {
     /// Fix what is safe: prune stale worktrees, drop rows whose worktree and branch are both
     /// gone, re-link sync dirs, adopt unknown worktrees, move a corrupt registry aside and rebuild it,
-    /// re-write stale or missing okstra hooks (a foreign hook is never moved).
+    /// re-write stale or missing okstra hooks (a foreign hook is never moved), remove registry
+    /// temp files of dead processes and git `.lock` files older than 10 minutes, prune broken
+    /// worktree entries whose folder is gone.
     #[arg(long)]
     pub repair: bool,
     /// Print one JSON document on stdout.
