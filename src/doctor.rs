@@ -139,6 +139,9 @@ enum Detail {
     Entry {
         repo: PathBuf,
         admin: PathBuf,
+        /// Every entry of the repository found to serve no worktree: pruning one must not be
+        /// blocked by another (each would otherwise hold the other back).
+        orphans: Vec<PathBuf>,
     },
 }
 
@@ -637,7 +640,7 @@ fn apply(store: &Store, f: &mut Finding) -> Result<()> {
             })
         })?,
         (Kind::StaleGitWorktree, Detail::Repo(repo)) => {
-            prune(&repo, None).map(|_| "ran `git worktree prune`".to_string())
+            prune(&repo, &[]).map(|_| "ran `git worktree prune`".to_string())
         }
         (Kind::BrokenSyncLink | Kind::MissingSyncLink, Detail::Sync { repo, worktree, link }) => {
             relink(&repo, &worktree, link.as_deref()).map_err(|e| e.message)
@@ -674,7 +677,7 @@ fn apply(store: &Store, f: &mut Finding) -> Result<()> {
                 ))
             }
         }
-        (Kind::BrokenWorktreeEntry, Detail::Entry { repo, admin }) => prune_entry(&repo, &admin),
+        (Kind::BrokenWorktreeEntry, Detail::Entry { repo, admin, orphans }) => prune_entry(&repo, &admin, &orphans),
         (Kind::StaleHook | Kind::MissingHook, Detail::Hook(dir, hook)) => {
             install::refresh(&dir, hook).map(|r| format!("wrote {}", r.path.display())).map_err(|e| e.message)
         }
@@ -896,6 +899,8 @@ fn worktree_folder(admin: &Path) -> Option<PathBuf> {
 /// Admin entries missing `commondir` or `gitdir`: git cannot use them (`git worktree remove`
 /// fails). Repairable only when the worktree folder is gone (then `git worktree prune`).
 fn check_worktree_entries(main: &Path, common: &Path, rows: &[PathBuf], out: &mut Vec<Finding>) {
+    let orphans: Vec<PathBuf> =
+        admin_entries(common).into_iter().filter(|a| !a.join("gitdir").is_file() && orphan_entry(a, rows)).collect();
     for admin in admin_entries(common) {
         let missing: Vec<&str> = ["commondir", "gitdir"].into_iter().filter(|f| !admin.join(f).is_file()).collect();
         if missing.is_empty() {
@@ -911,7 +916,11 @@ fn check_worktree_entries(main: &Path, common: &Path, rows: &[PathBuf], out: &mu
                 format!("{what}; its folder {} is gone", folder.display()),
                 format!("`git -C {} worktree prune` (run by `git okstra doctor --repair`)", main.display()),
             )
-            .repairable(Detail::Entry { repo: main.to_path_buf(), admin: admin.clone() }),
+            .repairable(Detail::Entry {
+                repo: main.to_path_buf(),
+                admin: admin.clone(),
+                orphans: orphans.clone(),
+            }),
             (Some(folder), false) => Finding::new(
                 Kind::BrokenWorktreeEntry,
                 admin.to_string_lossy(),
@@ -934,7 +943,11 @@ fn check_worktree_entries(main: &Path, common: &Path, rows: &[PathBuf], out: &mu
                 format!("{what}; no task worktree uses it (a `git worktree add` or `remove` was killed half-way)"),
                 format!("`git -C {} worktree prune` (run by `git okstra doctor --repair`)", main.display()),
             )
-            .repairable(Detail::Entry { repo: main.to_path_buf(), admin: admin.clone() }),
+            .repairable(Detail::Entry {
+                repo: main.to_path_buf(),
+                admin: admin.clone(),
+                orphans: orphans.clone(),
+            }),
             (None, _) => Finding::new(
                 Kind::BrokenWorktreeEntry,
                 admin.to_string_lossy(),
@@ -966,7 +979,7 @@ fn orphan_entry(admin: &Path, rows: &[PathBuf]) -> bool {
 }
 
 /// `git worktree prune` for a broken entry whose folder is gone; says whether git dropped it.
-fn prune_entry(repo: &Path, admin: &Path) -> std::result::Result<String, String> {
+fn prune_entry(repo: &Path, admin: &Path, orphans: &[PathBuf]) -> std::result::Result<String, String> {
     let folder_there = match worktree_folder(admin) {
         Some(f) => std::fs::symlink_metadata(f).is_ok(),
         // decided by the check: an orphan entry
@@ -975,7 +988,9 @@ fn prune_entry(repo: &Path, admin: &Path) -> std::result::Result<String, String>
     if folder_there {
         return Err("its folder is there now; left".into());
     }
-    prune(repo, Some(admin))?;
+    let mut skip = orphans.to_vec();
+    skip.push(admin.to_path_buf());
+    prune(repo, &skip)?;
     if admin.exists() {
         let why = std::fs::read_to_string(admin.join("locked")).unwrap_or_default();
         return Err(format!("git keeps the entry: it is locked ({}); see the stale-git-lock finding", why.trim()));
@@ -983,13 +998,14 @@ fn prune_entry(repo: &Path, admin: &Path) -> std::result::Result<String, String>
     Ok("ran `git worktree prune`".into())
 }
 
-/// `git worktree prune`, refused while another entry (not `target`) has no `gitdir` but a HEAD
-/// and no lock: git would prune it though a worktree may still use it.
-fn prune(repo: &Path, target: Option<&Path>) -> std::result::Result<(), String> {
+/// `git worktree prune`, refused while another entry (not in `skip`, the entries known to
+/// serve no worktree) has no `gitdir` but a HEAD and no lock: git would prune it though a
+/// worktree may still use it.
+fn prune(repo: &Path, skip: &[PathBuf]) -> std::result::Result<(), String> {
     let common = Repo::open(repo).map_err(|e| e.message)?.common_dir;
     let at_risk: Vec<PathBuf> = admin_entries(&common)
         .into_iter()
-        .filter(|a| Some(a.as_path()) != target)
+        .filter(|a| !skip.contains(a))
         .filter(|a| !a.join("gitdir").exists() && a.join("HEAD").is_file() && !a.join("locked").exists())
         .collect();
     if let Some(a) = at_risk.first() {

@@ -577,3 +577,29 @@ fn broken_worktree_entries_are_pruned_only_when_their_folder_is_gone() {
     assert_eq!(doctor(&env, &repo, false).0, 0);
     env.okstra(&repo, &["task", "release", "DEV-1", "--remove", "--force"]).ok();
 }
+
+#[test]
+fn several_orphan_worktree_entries_are_pruned_in_one_repair() {
+    // Kills during `git worktree add`/`remove` can leave several entries without `gitdir`
+    // (each with a HEAD): one must not hold the other back.
+    let env = Env::new();
+    let repo = env.repo("proj");
+    let mut admins = Vec::new();
+    for name in ["half-a", "half-b"] {
+        let dir = env.root().join(name);
+        env.git(&repo, &["worktree", "add", "-q", "-b", name, dir.to_str().unwrap()]);
+        let admin = std::fs::canonicalize(repo.join(".git/worktrees").join(name)).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        std::fs::remove_file(admin.join("gitdir")).unwrap();
+        assert!(admin.join("HEAD").is_file());
+        admins.push(admin);
+    }
+    let (code, v) = doctor(&env, &repo, false);
+    assert_eq!(code, 1);
+    for a in &admins {
+        assert_eq!(finding(&v, a)["repairable"], true, "{v:#}");
+    }
+    let (code, v) = doctor(&env, &repo, true);
+    assert_eq!(code, 0, "{v:#}");
+    assert!(admins.iter().all(|a| !a.exists()));
+}
