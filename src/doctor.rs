@@ -769,6 +769,10 @@ const TEMP_AGE: Duration = Duration::from_secs(3600);
 const TEMP_PREFIX: &str = "registry.json.tmp-";
 
 /// How long ago `p` was last modified (`None`: gone, or modified in the future).
+/// How long an `initializing` lock on an entry without `gitdir` must be before the add that
+/// made it counts as killed (git writes `gitdir` microseconds after the lock).
+const ABANDONED_ADD: Duration = Duration::from_secs(5);
+
 fn age(p: &Path) -> Option<Duration> {
     let m = std::fs::symlink_metadata(p).ok()?.modified().ok()?;
     SystemTime::now().duration_since(m).ok()
@@ -987,6 +991,17 @@ fn prune_entry(repo: &Path, admin: &Path, orphans: &[PathBuf]) -> std::result::R
     };
     if folder_there {
         return Err("its folder is there now; left".into());
+    }
+    // git writes `gitdir` right after it locks a new entry `initializing`: an entry still
+    // without a usable `gitdir` seconds later belongs to a `git worktree add` that was killed,
+    // and git's prune keeps it only because of that lock.
+    let locked = admin.join("locked");
+    // (a kill can also leave the lock file empty, before its reason is written)
+    let abandoned = std::fs::read_to_string(&locked).is_ok_and(|r| matches!(r.trim(), "initializing" | ""))
+        && age(&locked).is_some_and(|a| a >= ABANDONED_ADD)
+        && worktree_folder(admin).is_none();
+    if abandoned {
+        std::fs::remove_file(&locked).map_err(|e| format!("cannot remove {}: {e}", locked.display()))?;
     }
     let mut skip = orphans.to_vec();
     skip.push(admin.to_path_buf());

@@ -603,3 +603,36 @@ fn several_orphan_worktree_entries_are_pruned_in_one_repair() {
     assert_eq!(code, 0, "{v:#}");
     assert!(admins.iter().all(|a| !a.exists()));
 }
+
+#[test]
+fn an_abandoned_initializing_entry_without_gitdir_is_pruned() {
+    // `git worktree add` killed right after it locked its new entry `initializing`.
+    let env = Env::new();
+    let repo = env.repo("proj");
+    let dir = env.root().join("half");
+    env.git(&repo, &["worktree", "add", "-q", "-b", "half", dir.to_str().unwrap()]);
+    let admin = std::fs::canonicalize(repo.join(".git/worktrees/half")).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    std::fs::remove_file(admin.join("gitdir")).unwrap();
+    std::fs::remove_file(admin.join("commondir")).unwrap();
+    let locked = admin.join("locked");
+    std::fs::write(&locked, "initializing").unwrap();
+    // a fresh lock may still belong to a running add: left alone
+    let (code, _) = doctor(&env, &repo, true);
+    assert_eq!(code, 1);
+    assert!(locked.exists());
+    age_file(&locked, 60);
+    let (code, v) = doctor(&env, &repo, true);
+    assert!(!admin.exists(), "{v:#}");
+    let (code2, v2) = doctor(&env, &repo, false);
+    assert_eq!((code, code2), (0, 0), "{v:#} {v2:#}");
+    // killed before the lock's reason was written: an empty lock file, same outcome
+    env.git(&repo, &["worktree", "add", "-q", "-b", "half2", dir.to_str().unwrap()]);
+    let admin = std::fs::canonicalize(repo.join(".git/worktrees/half")).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    std::fs::remove_file(admin.join("gitdir")).unwrap();
+    std::fs::write(admin.join("locked"), "").unwrap();
+    age_file(&admin.join("locked"), 60);
+    assert_eq!(doctor(&env, &repo, true).0, 0);
+    assert!(!admin.exists());
+}
