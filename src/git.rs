@@ -213,19 +213,6 @@ fn exec_env<S: AsRef<std::ffi::OsStr>>(program: &str, args: &[S], cwd: &Path, cl
     })
 }
 
-/// Run `program args…` in `cwd` attached to the caller's terminal (the editor a user asked
-/// for); returns its exit code.
-pub fn exec_interactive<S: AsRef<std::ffi::OsStr>>(program: &str, args: &[S], cwd: &Path) -> Result<i32> {
-    let argv: Vec<OsString> = args.iter().map(|a| a.as_ref().to_os_string()).collect();
-    output::debug(format!("+ (cd {} && {program} …)", cwd.display()));
-    let out = duct::cmd(program, &argv)
-        .dir(cwd)
-        .unchecked()
-        .run()
-        .map_err(|e| Error::failed(format!("cannot run {program}: {e}")))?;
-    Ok(out.status.code().unwrap_or(128))
-}
-
 /// Run git in `cwd`; a non-zero exit becomes an error carrying git's own message.
 pub fn run<S: AsRef<std::ffi::OsStr>>(cwd: &Path, args: &[S]) -> Result<Output> {
     let out = exec("git", args, cwd)?;

@@ -303,14 +303,7 @@ fn check_options(phase: Phase, opts: &PhaseOptions) -> Result<()> {
 fn locate(ctx: &Context, reg: &Registry, task: TaskRef<'_>) -> Result<(TaskKey, StartRequest, bool)> {
     let repo_id = ctx.repo_id();
     let row: Option<Row> = match task {
-        TaskRef::Here => {
-            let here = ctx.repo.current_worktree.clone().filter(|_| ctx.repo.is_linked).ok_or_else(not_in_task)?;
-            let found = reg
-                .tasks
-                .values()
-                .find(|r| r.repo == repo_id && std::fs::canonicalize(&r.worktree_path).is_ok_and(|p| p == here));
-            Some(found.cloned().ok_or_else(not_in_task)?)
-        }
+        TaskRef::Here => Some(ctx.task_here(reg).filter(|(_, r)| r.repo == repo_id).ok_or_else(not_in_task)?.1),
         TaskRef::Named(spec) => {
             let by_key = TaskKey::parse(spec).and_then(|k| reg.get(&k).cloned());
             let wanted = names::sanitize(spec);

@@ -123,6 +123,16 @@ impl Context {
         Ok(names)
     }
 
+    /// The registered task whose worktree the caller stands in (any repository's row: callers
+    /// decide what a row of another repository means).
+    pub fn task_here(&self, reg: &Registry) -> Option<(TaskKey, Row)> {
+        let here = self.repo.current_worktree.as_ref().filter(|_| self.repo.is_linked)?;
+        reg.tasks
+            .values()
+            .find(|r| std::fs::canonicalize(&r.worktree_path).is_ok_and(|p| &p == here))
+            .map(|r| (TaskKey::new(&r.project_id, &r.task_group, &r.task_id), r.clone()))
+    }
+
     /// Find the row a user means by `<KEY>` or `<TASK-ID>` (in this repository).
     pub fn resolve_task(&self, reg: &Registry, spec: &str) -> Result<(TaskKey, Row)> {
         if let Some(key) = TaskKey::parse(spec) {
@@ -286,9 +296,7 @@ pub fn start(cwd: &Path, req: &StartRequest) -> Result<StartOutcome> {
 
     if ctx.repo.is_linked {
         let here = ctx.repo.current_worktree.clone().unwrap_or_default();
-        let reg = ctx.store.load()?;
-        let registered = reg.tasks.values().any(|r| Path::new(&r.worktree_path) == here);
-        if !registered {
+        if ctx.task_here(&ctx.store.load()?).is_none() {
             output::warn(format!(
                 "{} is a linked worktree that git-okstra did not make; the task runs here and the registry is untouched",
                 here.display()

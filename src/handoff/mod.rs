@@ -218,11 +218,7 @@ fn find_task(ctx: &Context, reg: &Registry, spec: Option<&str>) -> Result<(TaskK
     }
     let hint = "run it inside the task's worktree, or name the task: `git okstra handoff --task <KEY|ID>`";
     let here = ctx.repo.current_worktree.clone().ok_or_else(|| Error::failed("not inside a worktree").hint(hint))?;
-    let same = |p: &str| std::fs::canonicalize(p).map(|p| p == here).unwrap_or(false);
-    reg.tasks
-        .values()
-        .find(|r| same(&r.worktree_path))
-        .map(|r| (TaskKey::new(&r.project_id, &r.task_group, &r.task_id), r.clone()))
+    ctx.task_here(reg)
         .ok_or_else(|| Error::failed(format!("{} is not a registered task worktree", here.display())).hint(hint))
 }
 
@@ -381,7 +377,9 @@ fn edit_message(runner: &mut Runner, wt: &Path, draft: &str) -> Result<Option<St
     );
     std::fs::write(&path, text).map_err(|e| crate::error::io_at("cannot write", &path, e))?;
     let path_s = path.to_string_lossy().into_owned();
-    let code = crate::git::exec_interactive("sh", &["-c", &format!("{editor} \"$@\""), &editor, &path_s], wt)?;
+    // exec_attached takes a program path; a bare relative name would be taken against `wt`.
+    let sh = which::which("sh").map_err(|_| Error::failed("cannot find sh on PATH to start the editor"))?;
+    let code = crate::git::exec_attached(&sh, &["-c", &format!("{editor} \"$@\""), &editor, &path_s], wt, &[], &[])?;
     if code != 0 {
         return Err(Error::failed(format!("the editor ({editor}) exited with {code}; nothing was committed")));
     }
