@@ -328,7 +328,7 @@ fn check_rows(reg: &Registry, out: &mut Vec<Finding>) {
         let wt = Path::new(&row.worktree_path);
         let repo = Repo::open(Path::new(&row.repo)).ok();
         if let Some(r) = &repo {
-            repos.insert(r.main_worktree.clone());
+            repos.insert(r.main_worktree().to_path_buf());
         }
         let wt_there = wt.is_dir();
         // active or released: `release --remove` of a released task can be cut short too
@@ -404,10 +404,13 @@ fn check_sync_links(repo: &Repo, key: &str, wt: &Path, out: &mut Vec<Finding>) {
         if worktree::validate_sync_name(&name).is_err() {
             continue;
         }
-        let src = repo.main_worktree.join(&name);
+        let src = repo.main_worktree().join(&name);
         let dst = wt.join(&name);
-        let detail =
-            |link: Option<PathBuf>| Detail::Sync { repo: repo.main_worktree.clone(), worktree: wt.to_path_buf(), link };
+        let detail = |link: Option<PathBuf>| Detail::Sync {
+            repo: repo.main_worktree().to_path_buf(),
+            worktree: wt.to_path_buf(),
+            link,
+        };
         match std::fs::symlink_metadata(&dst) {
             Ok(m) if m.file_type().is_symlink() => {
                 let target = std::fs::read_link(&dst).unwrap_or_default();
@@ -559,7 +562,7 @@ fn read_worktree(dir: &Path) -> Option<OnDisk> {
         .flatten()
         .and_then(|n| n.as_bstr().to_string().strip_prefix("refs/heads/").map(str::to_string))
         .unwrap_or_default();
-    Some(OnDisk { main: repo.main_worktree, branch })
+    Some(OnDisk { main: repo.main_worktree().to_path_buf(), branch })
 }
 
 /// A row rebuilt from a worktree found on disk. The base ref is unknown and left empty.
@@ -819,14 +822,15 @@ fn repositories(reg: Option<&Registry>, repo_dir: Option<&Path>) -> Vec<(PathBuf
     let mut repos: std::collections::BTreeMap<PathBuf, (PathBuf, BTreeSet<String>)> = Default::default();
     for row in reg.iter().flat_map(|r| r.tasks.values()) {
         if let Ok(r) = Repo::open(Path::new(&row.repo)) {
-            let entry = repos.entry(r.common_dir.clone()).or_insert_with(|| (r.main_worktree.clone(), BTreeSet::new()));
+            let entry =
+                repos.entry(r.common_dir.clone()).or_insert_with(|| (r.main_worktree().to_path_buf(), BTreeSet::new()));
             if !row.branch.is_empty() {
                 entry.1.insert(row.branch.clone());
             }
         }
     }
     if let Some(Ok(Some(r))) = repo_dir.map(Repo::discover) {
-        repos.entry(r.common_dir.clone()).or_insert_with(|| (r.main_worktree.clone(), BTreeSet::new()));
+        repos.entry(r.common_dir.clone()).or_insert_with(|| (r.main_worktree().to_path_buf(), BTreeSet::new()));
     }
     repos.into_iter().collect()
 }

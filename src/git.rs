@@ -2,6 +2,7 @@
 //! few reads gix cannot do cheaply (status), runs the real `git` through [`run`], the one
 //! place that spawns git. Nothing else in the crate starts a git process.
 
+use std::cell::OnceCell;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
@@ -11,15 +12,26 @@ use crate::output;
 /// An open repository and where its parts are.
 pub struct Repo {
     repo: gix::Repository,
-    main: gix::Repository,
-    /// Top of the main worktree (canonical).
-    pub main_worktree: PathBuf,
+    /// The main worktree's repository, opened on first use: only a linked worktree needs a
+    /// second open, and the hooks (which must be fast) never ask for it.
+    main: OnceCell<Option<gix::Repository>>,
+    /// Top of the main worktree (canonical), found on first use.
+    main_worktree: OnceCell<PathBuf>,
     /// The shared git dir (canonical).
     pub common_dir: PathBuf,
     /// Top of the worktree the caller stands in, if any (canonical).
     pub current_worktree: Option<PathBuf>,
     /// Whether the caller stands in a linked (non-main) worktree.
     pub is_linked: bool,
+}
+
+/// The main worktree of the conventional layout, `<main worktree>/.git`; the common dir itself
+/// otherwise (a bare repository, a separate git dir).
+fn conventional_main_worktree(common_dir: &Path) -> PathBuf {
+    match (common_dir.file_name(), common_dir.parent()) {
+        (Some(n), Some(top)) if n == ".git" => top.to_path_buf(),
+        _ => common_dir.to_path_buf(),
+    }
 }
 
 fn canon(p: &Path) -> PathBuf {
@@ -57,23 +69,52 @@ impl Repo {
 
     fn from_gix(repo: gix::Repository) -> Result<Option<Repo>> {
         let is_linked = repo.kind() == gix::repository::Kind::LinkedWorkTree;
-        let main = repo.main_repo().map_err(|e| Error::failed(format!("cannot find the main worktree: {e}")))?;
         let common_dir = canon(&repo.current_dir().join(repo.common_dir()));
-        let main_worktree = match main.workdir() {
-            Some(w) => canon(w),
-            None => common_dir.clone(),
-        };
         let current_worktree = repo.workdir().map(canon);
-        Ok(Some(Repo { repo, main, main_worktree, common_dir, current_worktree, is_linked }))
+        Ok(Some(Repo {
+            repo,
+            main: OnceCell::new(),
+            main_worktree: OnceCell::new(),
+            common_dir,
+            current_worktree,
+            is_linked,
+        }))
+    }
+
+    /// The main worktree's repository: the one opened, unless that is a linked worktree.
+    /// `None` only if the common dir, just read for this worktree, cannot be opened again.
+    fn opened_main(&self) -> Option<&gix::Repository> {
+        if !self.is_linked {
+            return Some(&self.repo);
+        }
+        self.main
+            .get_or_init(|| {
+                self.repo.main_repo().map_err(|e| output::debug(format!("cannot open the main repository: {e}"))).ok()
+            })
+            .as_ref()
+    }
+
+    /// [`Self::opened_main`], or this worktree's handle, which shares every ref and object.
+    fn main(&self) -> &gix::Repository {
+        self.opened_main().unwrap_or(&self.repo)
+    }
+
+    /// Top of the main worktree (canonical); the common dir for a bare repository.
+    pub fn main_worktree(&self) -> &Path {
+        self.main_worktree.get_or_init(|| match self.opened_main().map(|m| m.workdir()) {
+            Some(Some(w)) => canon(w),
+            Some(None) => self.common_dir.clone(),
+            None => conventional_main_worktree(&self.common_dir),
+        })
     }
 
     pub fn is_bare(&self) -> bool {
-        self.main.is_bare()
+        self.main().is_bare()
     }
 
     /// Full SHA of the main worktree's `HEAD`; `None` when it is unborn.
     pub fn main_head(&self) -> Result<Option<String>> {
-        let head = self.main.head().map_err(|e| Error::failed(format!("cannot read HEAD: {e}")))?;
+        let head = self.main().head().map_err(|e| Error::failed(format!("cannot read HEAD: {e}")))?;
         Ok(head.id().map(|id| id.to_string()))
     }
 
@@ -90,12 +131,12 @@ impl Repo {
     pub fn branch_oid(&self, branch: &str) -> Option<String> {
         // Branch refs are shared by all worktrees; ask the main repository, which outlives
         // the linked worktree the caller may stand in (and may be removing).
-        let mut r = self.main.try_find_reference(format!("refs/heads/{branch}").as_str()).ok()??;
+        let mut r = self.main().try_find_reference(format!("refs/heads/{branch}").as_str()).ok()??;
         r.peel_to_id().ok().map(|id| id.detach().to_string())
     }
 
     pub fn branch_exists(&self, branch: &str) -> bool {
-        self.main.try_find_reference(format!("refs/heads/{branch}").as_str()).ok().flatten().is_some()
+        self.main().try_find_reference(format!("refs/heads/{branch}").as_str()).ok().flatten().is_some()
     }
 
     /// Whether `ancestor` is reachable from `descendant`. `None`: an object is not present locally.
@@ -105,6 +146,11 @@ impl Repo {
         if a == d {
             return Some(true);
         }
+        // Most pushes move a branch a few commits ahead: finding the old tip among the new
+        // one's first ancestors settles it without setting up a merge-base search.
+        if self.reaches_within(d, a, 64) {
+            return Some(true);
+        }
         self.repo.find_object(a).ok()?;
         self.repo.find_object(d).ok()?;
         match self.repo.merge_base(a, d) {
@@ -112,6 +158,28 @@ impl Repo {
             Ok(None) => Some(false),
             Err(_) => None,
         }
+    }
+
+    /// Whether `target` is among the first `budget` commits reached from `start` through
+    /// parents, breadth first. `false` says only that it was not found within the budget.
+    fn reaches_within(&self, start: gix::ObjectId, target: gix::ObjectId, budget: usize) -> bool {
+        let mut queue = std::collections::VecDeque::from([start]);
+        let mut seen = std::collections::HashSet::from([start]);
+        while let Some(id) = queue.pop_front() {
+            if seen.len() > budget {
+                return false;
+            }
+            let Ok(commit) = self.repo.find_commit(id) else { return false };
+            for parent in commit.parent_ids() {
+                if parent == target {
+                    return true;
+                }
+                if seen.insert(parent.detach()) {
+                    queue.push_back(parent.detach());
+                }
+            }
+        }
+        false
     }
 
     pub fn config_string(&self, key: &str) -> Option<String> {
@@ -130,7 +198,7 @@ impl Repo {
                 if p.is_absolute() {
                     p
                 } else {
-                    self.main_worktree.join(p)
+                    self.main_worktree().join(p)
                 }
             }
             _ => self.common_dir.join("hooks"),
@@ -263,4 +331,16 @@ pub fn exec_attached<S: AsRef<std::ffi::OsStr>>(
     }
     let out = expr.run().map_err(|e| Error::failed(format!("cannot run {}: {e}", program.display())))?;
     Ok(out.status.code().unwrap_or_else(|| 128 + out.status.signal().unwrap_or(0)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn main_worktree_of_the_conventional_layout() {
+        assert_eq!(conventional_main_worktree(Path::new("/src/proj/.git")), Path::new("/src/proj"));
+        assert_eq!(conventional_main_worktree(Path::new("/srv/proj.git")), Path::new("/srv/proj.git"));
+        assert_eq!(conventional_main_worktree(Path::new("/.git")), Path::new("/"));
+    }
 }

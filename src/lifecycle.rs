@@ -102,7 +102,7 @@ pub struct PhaseOutcome {
 pub fn run_phase(ctx: &Context, task: TaskRef<'_>, phase: Phase, opts: &PhaseOptions) -> Result<PhaseOutcome> {
     check_options(phase, opts)?;
     let cwd = std::env::current_dir()?;
-    let main = ctx.repo.main_worktree.clone();
+    let main = ctx.repo.main_worktree().to_path_buf();
     let reg = ctx.store.load()?;
     let (key, req, registered) = locate(ctx, &reg, task)?;
     let exec = match &opts.executor {
@@ -374,7 +374,7 @@ fn enforce_gate(ctx: &Context, task: &Segment, phase: Phase, opts: &PhaseOptions
         }
         Phase::ReleaseHandoff => {
             let given = opts.verification_report.as_ref().map(|p| cwd.join(p));
-            let path = check_verification(&ctx.repo.main_worktree, task, given.as_deref())?;
+            let path = check_verification(ctx.repo.main_worktree(), task, given.as_deref())?;
             Ok(Gate::FinalVerdict {
                 file: path.to_string_lossy().into_owned(),
                 verdict: Verdict::Accepted.name().into(),

@@ -82,7 +82,7 @@ impl Context {
     }
 
     pub fn repo_id(&self) -> String {
-        self.repo.main_worktree.to_string_lossy().into_owned()
+        self.repo.main_worktree().to_string_lossy().into_owned()
     }
 
     /// The task-worktree root, `$OKSTRA_HOME/worktrees`, created and canonical.
@@ -96,7 +96,7 @@ impl Context {
         flag.map(str::to_string)
             .or_else(|| self.repo.config_string(config::KEY_PROJECT).filter(|s| !s.is_empty()))
             .unwrap_or_else(|| {
-                self.repo.main_worktree.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+                self.repo.main_worktree().file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
             })
     }
 
@@ -212,7 +212,7 @@ pub fn link_sync_dirs(repo: &Repo, worktree: &Path, names: &[String]) -> Result<
             .hint("another process may have released the task; run `git okstra task start` again"));
     }
     let mut linked = Vec::new();
-    for (name, src) in sync_sources(&repo.main_worktree, names)? {
+    for (name, src) in sync_sources(repo.main_worktree(), names)? {
         let dst = worktree.join(&name);
         if std::fs::symlink_metadata(&dst).is_ok() {
             output::debug(format!("sync dir {name}: {} exists (tracked content), not linked", dst.display()));
@@ -286,7 +286,7 @@ pub fn start(cwd: &Path, req: &StartRequest) -> Result<StartOutcome> {
     let key = TaskKey::new(&project, &group, &req.task_id);
     let sync_names = ctx.sync_dirs()?;
     // refuse a sync source that leads out of the repository before anything is created
-    sync_sources(&ctx.repo.main_worktree, &sync_names)?;
+    sync_sources(ctx.repo.main_worktree(), &sync_names)?;
     let guard_agents = crate::agents::configured(&ctx.repo)?;
     if ctx.repo.is_bare() {
         return Err(Error::failed("this repository is bare; task worktrees are made from a main worktree")
@@ -330,10 +330,10 @@ pub fn start(cwd: &Path, req: &StartRequest) -> Result<StartOutcome> {
     // What an interrupted start left at a registered path, or git's "missing but locked" entry
     // where nothing is on disk. (An unregistered folder stays a collision, below.)
     if let Some(row) = &previous {
-        clear_interrupted(&ctx.repo.main_worktree, &ctx.repo.common_dir, Path::new(&row.worktree_path))?;
+        clear_interrupted(ctx.repo.main_worktree(), &ctx.repo.common_dir, Path::new(&row.worktree_path))?;
     }
     if std::fs::symlink_metadata(&path).is_err() {
-        clear_interrupted(&ctx.repo.main_worktree, &ctx.repo.common_dir, &path)?;
+        clear_interrupted(ctx.repo.main_worktree(), &ctx.repo.common_dir, &path)?;
     }
     if let Some(row) = &previous {
         if Path::new(&row.worktree_path).is_dir() {
@@ -421,7 +421,7 @@ pub fn start(cwd: &Path, req: &StartRequest) -> Result<StartOutcome> {
         }
     };
 
-    let main = ctx.repo.main_worktree.clone();
+    let main = ctx.repo.main_worktree().to_path_buf();
     let add = || -> Result<()> {
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).map_err(|e| io_at("cannot create", parent, e))?;
@@ -657,7 +657,7 @@ fn refuse_foreign_branch(ctx: &Context, branch: &str, task_wt: &Path) -> Result<
         ))
         .hint("the registry row is wrong: run `git okstra doctor`, or release without --remove"));
     }
-    let list = git::run(&ctx.repo.main_worktree, &["worktree", "list", "--porcelain", "-z"])?;
+    let list = git::run(ctx.repo.main_worktree(), &["worktree", "list", "--porcelain", "-z"])?;
     let want = format!("branch refs/heads/{branch}");
     let task_wt = std::fs::canonicalize(task_wt).unwrap_or_else(|_| task_wt.to_path_buf());
     for block in list.stdout.split("\0\0") {
@@ -723,7 +723,7 @@ pub fn release(ctx: &Context, spec: &str, remove: bool, force: bool) -> Result<R
                 )));
             }
         }
-        let main = ctx.repo.main_worktree.clone();
+        let main = ctx.repo.main_worktree().to_path_buf();
         if wt.is_dir() {
             let wt_s = wt.to_string_lossy().into_owned();
             let mut args = vec!["worktree", "remove"];

@@ -139,6 +139,40 @@ fn remote_tip_missing_locally_says_fetch_first() {
     assert_eq!(rev(&env, &origin, "feat-x"), theirs);
 }
 
+/// `n` commits on top of `base` made with plumbing (no hooks run); returns the last one.
+fn chain(env: &Env, dir: &Path, base: &str, n: usize) -> String {
+    let tree = rev(env, dir, &format!("{base}^{{tree}}"));
+    let mut tip = rev(env, dir, base);
+    for i in 0..n {
+        tip = env.git(dir, &["commit-tree", &tree, "-p", &tip, "-m", &format!("step {i}")]);
+    }
+    tip
+}
+
+#[test]
+fn ancestry_is_judged_beyond_the_quick_walk() {
+    // pre-push first looks for the remote tip among the new tip's first 64 ancestors and asks
+    // the full merge-base search only when that fails: both answers must hold either way.
+    let (env, repo, origin) = setup();
+    env.git(&repo, &["push", "-q", "origin", "feat-x"]);
+    let far_ahead = chain(&env, &repo, "feat-x", 70);
+    env.git(&repo, &["push", "-q", "origin", &format!("{far_ahead}:refs/heads/feat-x")]);
+    assert_eq!(rev(&env, &origin, "feat-x"), far_ahead, "a 70-commit fast-forward is allowed");
+
+    // As long, but off main: the remote's feat-x is not in it.
+    let elsewhere = chain(&env, &repo, "main", 70);
+    let r = env.git_run(&repo, &["push", "origin", &format!("{elsewhere}:refs/heads/feat-x")]).fails(1);
+    assert!(r.stderr.contains("non-fast-forward"), "{}", r.stderr);
+    assert_eq!(rev(&env, &origin, "feat-x"), far_ahead, "the remote is unchanged");
+
+    // The remote tip reached only through a merge's second parent is a fast-forward too.
+    let side = chain(&env, &repo, "main", 3);
+    let tree = rev(&env, &repo, "HEAD^{tree}");
+    let merge = env.git(&repo, &["commit-tree", &tree, "-p", &side, "-p", &far_ahead, "-m", "merge"]);
+    env.git(&repo, &["push", "-q", "origin", &format!("{merge}:refs/heads/feat-x")]);
+    assert_eq!(rev(&env, &origin, "feat-x"), merge);
+}
+
 // --- pre-push: git's stdin protocol, fed directly ----------------------------------------
 
 fn run_hook(env: &Env, dir: &Path, args: &[&str], stdin: &str, vars: &[(&str, &str)]) -> common::Run {

@@ -516,7 +516,7 @@ pub fn run(cwd: &Path, req: &Request) -> Result<Outcome> {
     let ctx = Context::require(cwd)?;
     let reg = ctx.store.load()?;
     let (key, row) = find_task(&ctx, &reg, req.task.as_deref())?;
-    let main = ctx.repo.main_worktree.clone();
+    let main = ctx.repo.main_worktree().to_path_buf();
     let mut out = Outcome::new(&key, &row);
 
     // 1. The gate. Nothing is asked, run or written before it passes.
@@ -854,7 +854,7 @@ fn finish(ctx: &Context, key: &TaskKey, req: &Request, mut out: Outcome) -> Resu
         return Ok(out);
     }
     if out.report.is_empty() {
-        let dir = runs::create(&ctx.repo.main_worktree, &key.task, Phase::ReleaseHandoff)?;
+        let dir = runs::create(ctx.repo.main_worktree(), &key.task, Phase::ReleaseHandoff)?;
         out.report = dir.join(REPORT_FILE).to_string_lossy().into_owned();
     }
     let path = PathBuf::from(&out.report);
