@@ -82,14 +82,20 @@ impl Repo {
     }
 
     /// The main worktree's repository: the one opened, unless that is a linked worktree.
-    /// `None` only if the common dir, just read for this worktree, cannot be opened again.
+    /// gix finds it through the linked worktree's git dir, which is gone once that worktree
+    /// is removed; then the common dir as found at discovery opens it. `None` only if neither
+    /// can be opened.
     fn opened_main(&self) -> Option<&gix::Repository> {
         if !self.is_linked {
             return Some(&self.repo);
         }
         self.main
             .get_or_init(|| {
-                self.repo.main_repo().map_err(|e| output::debug(format!("cannot open the main repository: {e}"))).ok()
+                self.repo
+                    .main_repo()
+                    .or_else(|_| gix::open(&self.common_dir))
+                    .map_err(|e| output::debug(format!("cannot open the main repository: {e}")))
+                    .ok()
             })
             .as_ref()
     }

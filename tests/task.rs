@@ -519,3 +519,23 @@ fn a_task_key_of_another_repository_is_refused() {
     assert!(env.okstra_home.join("worktrees/alpha/default/dev-1").exists());
     assert_eq!(env.registry()["tasks"]["alpha/default/dev-1"]["status"], "active");
 }
+
+#[test]
+fn a_repository_opened_in_a_linked_worktree_still_finds_main_after_the_worktree_is_removed() {
+    // The main repository is opened on first use; by then the linked worktree (and its git dir,
+    // through which gix finds the main one) may be gone, as in `task release --remove` run
+    // from inside the task's worktree.
+    let env = Env::new();
+    let repo = env.repo("proj");
+    let wt = env.root().join("linked");
+    env.git(&repo, &["worktree", "add", "-q", "-b", "side", wt.to_str().unwrap()]);
+    let opened = git_okstra::git::Repo::discover(&wt).unwrap().expect("a repository");
+    assert!(opened.is_linked);
+    env.git(&repo, &["worktree", "remove", "--force", wt.to_str().unwrap()]);
+    assert!(!wt.exists());
+    let main = std::fs::canonicalize(&repo).unwrap();
+    assert_eq!(opened.main_worktree(), main.as_path());
+    assert!(opened.branch_exists("side"), "refs are read from the main repository");
+    assert!(opened.branch_oid("main").is_some());
+    assert!(!opened.is_bare());
+}
