@@ -39,7 +39,8 @@ pub enum HookCommand {
 
 /// The installed shims call exactly `hook <name> <git's arguments>`. Those calls skip clap,
 /// whose command tree (every subcommand and its arguments) costs a hook more than its own
-/// work does. Anything else (a flag, `--help`, an unknown hook, the agent guard, the wrong
+/// work does; so does the agent guard, which runs before every command an agent runs.
+/// Anything else (a flag, `--help`, an unknown hook, the guard given several words, the wrong
 /// number of arguments) returns `None` and goes through clap as any command does.
 pub fn fast_path(args: &[std::ffi::OsString]) -> Option<Result<i32>> {
     fast_parse(args).map(run)
@@ -62,6 +63,11 @@ fn fast_parse(args: &[std::ffi::OsString]) -> Option<HookCommand> {
         }
         ("reference-transaction", 1) => HookCommand::ReferenceTransaction { state: rest[0].to_string() },
         ("pre-receive", 0) => HookCommand::PreReceive,
+        // What the agent hosts' settings run (the command comes as JSON on stdin), or the
+        // command given as one shell text.
+        ("agent-guard", 0..=1) => {
+            HookCommand::AgentGuard(super::guard::AgentGuardArgs { command: owned(), agent: None })
+        }
         _ => return None,
     };
     Some(cmd)
@@ -102,7 +108,7 @@ mod tests {
     }
 
     #[test]
-    fn the_shims_calls_parse_as_clap_parses_them() {
+    fn fast_path_calls_parse_as_clap_parses_them() {
         for args in [
             &["hook", "pre-commit"][..],
             &["hook", "pre-merge-commit"],
@@ -114,6 +120,10 @@ mod tests {
             &["hook", "pre-push"],
             &["hook", "reference-transaction", "committed"],
             &["hook", "pre-receive"],
+            &["hook", "agent-guard"],
+            &["hook", "agent-guard", "git push -u origin feat-x"],
+            &["hook", "agent-guard", "cargo test && git status --short | head"],
+            &["hook", "agent-guard", ""],
         ] {
             let fast = fast_parse(&argv(args)).unwrap_or_else(|| panic!("{args:?} takes the fast path"));
             assert_eq!(format!("{fast:?}"), by_clap(args), "{args:?}");
@@ -128,7 +138,9 @@ mod tests {
             &["hook", "pre-commit", "extra"],
             &["hook", "reference-transaction"],
             &["hook", "pre-push", "a", "b", "c"],
-            &["hook", "agent-guard", "git status"],
+            &["hook", "agent-guard", "git", "status"],
+            &["hook", "agent-guard", "--agent", "claude"],
+            &["hook", "agent-guard", "-f"],
             &["hook", "no-such-hook"],
             &["-q", "hook", "pre-commit"],
             &["task", "list"],
