@@ -70,7 +70,7 @@ impl Repo {
     fn from_gix(repo: gix::Repository) -> Result<Option<Repo>> {
         let is_linked = repo.kind() == gix::repository::Kind::LinkedWorkTree;
         let common_dir = canon(&repo.current_dir().join(repo.common_dir()));
-        let current_worktree = repo.workdir().map(canon);
+        let current_worktree = repo.workdir().map(|w| canon(&repo.current_dir().join(w)));
         Ok(Some(Repo {
             repo,
             main: OnceCell::new(),
@@ -108,7 +108,7 @@ impl Repo {
     /// Top of the main worktree (canonical); the common dir for a bare repository.
     pub fn main_worktree(&self) -> &Path {
         self.main_worktree.get_or_init(|| match self.opened_main().map(|m| m.workdir()) {
-            Some(Some(w)) => canon(w),
+            Some(Some(w)) => canon(&self.repo.current_dir().join(w)),
             Some(None) => self.common_dir.clone(),
             None => conventional_main_worktree(&self.common_dir),
         })
