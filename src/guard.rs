@@ -97,6 +97,8 @@ pub struct Context {
 struct RepoFacts {
     protected: Protected,
     current_branch: Option<String>,
+    /// `alias.<name>` from the repository's config (every level), last value wins.
+    aliases: Vec<(String, String)>,
 }
 
 impl Context {
@@ -106,7 +108,7 @@ impl Context {
 
     /// A context with a fixed protected list and current branch (no repository is read).
     pub fn with(protected: Protected, current_branch: Option<&str>) -> Context {
-        let facts = RepoFacts { protected, current_branch: current_branch.map(str::to_string) };
+        let facts = RepoFacts { protected, current_branch: current_branch.map(str::to_string), aliases: Vec::new() };
         Context { cwd: PathBuf::from("."), repo: Some(Some(facts)) }
     }
 
@@ -115,6 +117,7 @@ impl Context {
             let facts = crate::git::Repo::discover(&self.cwd).ok().flatten().map(|repo| RepoFacts {
                 protected: Protected::from_repo(&repo),
                 current_branch: current_branch(&repo),
+                aliases: aliases(&repo),
             });
             self.repo = Some(facts);
         }
@@ -128,6 +131,25 @@ impl Context {
     fn current_branch(&mut self) -> Option<String> {
         self.facts().and_then(|f| f.current_branch.clone())
     }
+
+    fn alias(&mut self, name: &str) -> Option<String> {
+        let facts = self.facts()?;
+        facts.aliases.iter().rev().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone())
+    }
+}
+
+fn aliases(repo: &crate::git::Repo) -> Vec<(String, String)> {
+    let config = repo.gix().config_snapshot();
+    let Some(sections) = config.plumbing().sections_by_name("alias") else { return Vec::new() };
+    let mut out = Vec::new();
+    for section in sections.filter(|s| s.header().subsection_name().is_none()) {
+        for name in section.value_names() {
+            if let Some(value) = section.value(&name) {
+                out.push((name, value.to_string()));
+            }
+        }
+    }
+    out
 }
 
 fn current_branch(repo: &crate::git::Repo) -> Option<String> {
@@ -510,6 +532,7 @@ fn check_git(args: &[String], subject: &str, depth: usize, ctx: &mut Context) ->
     // Global options before the subcommand.
     let mut i = 0;
     let mut dir: Option<PathBuf> = None;
+    let mut inline_aliases: Vec<(&str, &str)> = Vec::new();
     while let Some(a) = args.get(i) {
         let a = a.as_str();
         match a {
@@ -520,6 +543,11 @@ fn check_git(args: &[String], subject: &str, depth: usize, ctx: &mut Context) ->
             "-c" => {
                 if let Some(v) = args.get(i + 1).and_then(|kv| hooks_path_override(kv, subject)) {
                     return Some(v);
+                }
+                if let Some((key, value)) = args.get(i + 1).and_then(|kv| kv.split_once('=')) {
+                    if let Some(name) = key.get(..6).filter(|p| p.eq_ignore_ascii_case("alias.")).map(|_| &key[6..]) {
+                        inline_aliases.push((name, value));
+                    }
                 }
                 i += 2;
             }
@@ -605,9 +633,173 @@ fn check_git(args: &[String], subject: &str, depth: usize, ctx: &mut Context) ->
         }
         "push" => check_push(rest, subject, ctx),
         "config" => check_git_config(rest, subject),
-        _ => None,
+        _ if GIT_BUILTINS.binary_search(&sub.as_str()).is_ok() => None,
+        _ => {
+            let inline =
+                inline_aliases.iter().rev().find(|(k, _)| k.eq_ignore_ascii_case(sub)).map(|(_, v)| v.to_string());
+            let value = inline.or_else(|| ctx.alias(sub))?;
+            check_alias(&value, rest, depth, ctx)
+        }
     }
 }
+
+/// A git alias, judged as what git runs for it: `!<shell text>` runs in a shell with the
+/// arguments appended, anything else is more git words in front of the arguments.
+fn check_alias(value: &str, rest: &[String], depth: usize, ctx: &mut Context) -> Option<Violation> {
+    let args: Vec<String> = rest.iter().map(|a| shell::quote(a)).collect();
+    let text = match value.trim_start().strip_prefix('!') {
+        Some(script) => format!("{script} {}", args.join(" ")),
+        None => format!("git {value} {}", args.join(" ")),
+    };
+    check_script(&text, depth + 1, ctx)
+}
+
+/// git's builtin commands (`git --list-cmds=builtins`, git 2.47): no alias can shadow them,
+/// so they are never looked up as one. Sorted for the binary search.
+const GIT_BUILTINS: &[&str] = &[
+    "add",
+    "am",
+    "annotate",
+    "apply",
+    "archive",
+    "bisect",
+    "blame",
+    "branch",
+    "bugreport",
+    "bundle",
+    "cat-file",
+    "check-attr",
+    "check-ignore",
+    "check-mailmap",
+    "check-ref-format",
+    "checkout",
+    "checkout--worker",
+    "checkout-index",
+    "cherry",
+    "cherry-pick",
+    "clean",
+    "clone",
+    "column",
+    "commit",
+    "commit-graph",
+    "commit-tree",
+    "config",
+    "count-objects",
+    "credential",
+    "credential-cache",
+    "credential-cache--daemon",
+    "credential-store",
+    "describe",
+    "diagnose",
+    "diff",
+    "diff-files",
+    "diff-index",
+    "diff-tree",
+    "difftool",
+    "fast-export",
+    "fast-import",
+    "fetch",
+    "fetch-pack",
+    "fmt-merge-msg",
+    "for-each-ref",
+    "for-each-repo",
+    "format-patch",
+    "fsck",
+    "fsck-objects",
+    "fsmonitor--daemon",
+    "gc",
+    "get-tar-commit-id",
+    "grep",
+    "hash-object",
+    "help",
+    "hook",
+    "index-pack",
+    "init",
+    "init-db",
+    "interpret-trailers",
+    "log",
+    "ls-files",
+    "ls-remote",
+    "ls-tree",
+    "mailinfo",
+    "mailsplit",
+    "maintenance",
+    "merge",
+    "merge-base",
+    "merge-file",
+    "merge-index",
+    "merge-ours",
+    "merge-recursive",
+    "merge-recursive-ours",
+    "merge-recursive-theirs",
+    "merge-subtree",
+    "merge-tree",
+    "mktag",
+    "mktree",
+    "multi-pack-index",
+    "mv",
+    "name-rev",
+    "notes",
+    "pack-objects",
+    "pack-redundant",
+    "pack-refs",
+    "patch-id",
+    "pickaxe",
+    "prune",
+    "prune-packed",
+    "pull",
+    "push",
+    "range-diff",
+    "read-tree",
+    "rebase",
+    "receive-pack",
+    "reflog",
+    "refs",
+    "remote",
+    "remote-ext",
+    "remote-fd",
+    "repack",
+    "replace",
+    "replay",
+    "rerere",
+    "reset",
+    "restore",
+    "rev-list",
+    "rev-parse",
+    "revert",
+    "rm",
+    "send-pack",
+    "shortlog",
+    "show",
+    "show-branch",
+    "show-index",
+    "show-ref",
+    "sparse-checkout",
+    "stage",
+    "stash",
+    "status",
+    "stripspace",
+    "submodule--helper",
+    "switch",
+    "symbolic-ref",
+    "tag",
+    "unpack-file",
+    "unpack-objects",
+    "update-index",
+    "update-ref",
+    "update-server-info",
+    "upload-archive",
+    "upload-archive--writer",
+    "upload-pack",
+    "var",
+    "verify-commit",
+    "verify-pack",
+    "verify-tag",
+    "version",
+    "whatchanged",
+    "worktree",
+    "write-tree",
+];
 
 /// `core.hooksPath=…` given to `git -c` / `--config-env`.
 fn hooks_path_override(kv: &str, subject: &str) -> Option<Violation> {
@@ -791,6 +983,12 @@ fn check_gh(args: &[String], subject: &str) -> Option<Violation> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn git_builtins_are_sorted_for_the_binary_search() {
+        assert!(super::GIT_BUILTINS.windows(2).all(|w| w[0] < w[1]));
+        assert!(super::GIT_BUILTINS.binary_search(&"status").is_ok());
+    }
+
     use super::*;
 
     fn rule(cmd: &str) -> Option<Rule> {

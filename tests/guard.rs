@@ -168,12 +168,40 @@ const TABLE: &[(&str, Option<&str>)] = &[
     ("git bisect run cargo test", None),
     ("git reset --hard HEAD~1", None),
     ("git worktree add ../x -b feat-z", None),
+    // git aliases (set up in the repository's config by `setup`), expanded as git expands them
+    ("git pf origin feat-x", Some("non-fast-forward")),
+    ("git cin -m x", Some("no-verify")),
+    ("git shipit", Some("non-fast-forward")),
+    ("git toprod", Some("protected-update")),
+    ("git -C sub pf origin feat-x", Some("non-fast-forward")),
+    ("git -c alias.zz='commit --no-verify' zz -m x", Some("no-verify")),
+    ("git -c alias.pf=status pf", None),
+    ("git ci -m x", None),
+    ("git stt", None),
+    ("git status", None),
+    ("git nosuchalias --force", None),
+    ("git loopa", Some("malformed")),
 ];
 
 /// A repository on branch `feat-x` with a `sub` folder (protected branches: the defaults).
 fn setup(env: &Env) -> std::path::PathBuf {
     let repo = env.repo("proj");
     env.git(&repo, &["checkout", "-q", "-b", "feat-x"]);
+    for (name, value) in [
+        ("pf", "push --force"),
+        ("cin", "commit -n"),
+        ("ci", "commit"),
+        ("stt", "status --short"),
+        ("shipit", "!git push -f origin feat-x"),
+        ("toprod", "push origin HEAD:prod"),
+        // git ignores an alias that shadows a builtin: `git status` stays `git status`.
+        ("status", "push --force"),
+        // An alias loop (git refuses to run it) cannot be judged: blocked.
+        ("loopa", "loopb"),
+        ("loopb", "loopa"),
+    ] {
+        env.git(&repo, &["config", &format!("alias.{name}"), value]);
+    }
     std::fs::create_dir_all(repo.join("sub")).unwrap();
     repo
 }
