@@ -362,9 +362,12 @@ fn check_argv(words: &[String], stdin: &[String], subject: &str, depth: usize, c
         "git" => check_git(args, subject, depth, ctx),
         "gh" => check_gh(args, subject),
         "npm" | "pnpm" | "yarn" | "bun" => {
-            let pos = positionals(args);
-            let publishing =
-                pos.first() == Some(&"publish") || (prog == "yarn" && pos.starts_with(&["npm", "publish"]));
+            // Read both ways — every option a flag, or the known ones taking a value — so that
+            // knowing an option's value never hides a `publish` (`pnpm -w` takes none).
+            let publishes = |pos: Vec<&str>| {
+                pos.first() == Some(&"publish") || (prog == "yarn" && pos.starts_with(&["npm", "publish"]))
+            };
+            let publishing = publishes(positionals(args)) || publishes(package_manager_positionals(args));
             (publishing && !has_flag(args, &["--dry-run"]))
                 .then(|| violation(Rule::Publish, subject, format!("`{prog} publish` publishes a package")))
         }
@@ -448,6 +451,53 @@ fn skip_wrapper_options<'a>(prog: &str, args: &'a [String]) -> &'a [String] {
 /// Words that do not start with `-` (a crude but safe view of subcommands).
 fn positionals(args: &[String]) -> Vec<&str> {
     args.iter().map(String::as_str).filter(|a| !a.starts_with('-')).collect()
+}
+
+/// The words of an `npm`/`pnpm`/`yarn`/`bun` command that are not options, the values of the
+/// options that take one (`npm --registry <url> publish`) left out.
+fn package_manager_positionals(args: &[String]) -> Vec<&str> {
+    const TAKES_VALUE: &[&str] = &[
+        "--registry",
+        "--prefix",
+        "-C",
+        "--dir",
+        "--cwd",
+        "--userconfig",
+        "--globalconfig",
+        "--cache",
+        "--loglevel",
+        "--workspace",
+        "-w",
+        "--filter",
+        "-F",
+        "--tag",
+        "--otp",
+        "--access",
+        "--scope",
+        "--auth-type",
+        "--reporter",
+        "--cafile",
+        "--proxy",
+        "--https-proxy",
+        "--node-options",
+        "--script-shell",
+        "--config",
+        "--use-yarnrc",
+    ];
+    let mut out = Vec::new();
+    let mut words = args.iter().map(String::as_str);
+    while let Some(a) = words.next() {
+        if a == "--" {
+            out.extend(words.by_ref());
+        } else if a.starts_with('-') {
+            if !a.contains('=') && TAKES_VALUE.contains(&a) {
+                words.next();
+            }
+        } else {
+            out.push(a);
+        }
+    }
+    out
 }
 
 fn has_flag(args: &[String], flags: &[&str]) -> bool {
