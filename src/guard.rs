@@ -688,7 +688,9 @@ fn check_git(args: &[String], subject: &str, depth: usize, ctx: &mut Context) ->
             let inline =
                 inline_aliases.iter().rev().find(|(k, _)| k.eq_ignore_ascii_case(sub)).map(|(_, v)| v.to_string());
             let value = inline.or_else(|| ctx.alias(sub))?;
-            check_alias(&value, rest, depth, ctx)
+            let mut v = check_alias(&value, rest, depth, ctx)?;
+            v.subject = format!("{subject}, alias `{sub}` = `{}`", clip(&value));
+            Some(v)
         }
     }
 }

@@ -265,6 +265,15 @@ fn command_table() {
 }
 
 #[test]
+fn a_block_through_an_alias_names_the_alias() {
+    let env = Env::new();
+    let repo = setup(&env);
+    let r = env.okstra(&repo, &["hook", "agent-guard", "git toprod"]).fails(2);
+    assert!(r.stderr.contains("git toprod, alias `toprod` = `push origin HEAD:prod`"), "{}", r.stderr);
+    assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
+}
+
+#[test]
 fn several_words_are_one_command() {
     let env = Env::new();
     let repo = setup(&env);
