@@ -13,7 +13,7 @@ use crate::output;
 pub struct Repo {
     repo: gix::Repository,
     /// The main worktree's repository, opened on first use: only a linked worktree needs a
-    /// second open, and the hooks (which must be fast) never ask for it.
+    /// second open, and the hot hook paths (`pre-push`, the stamps) never ask for it.
     main: OnceCell<Option<gix::Repository>>,
     /// Top of the main worktree (canonical), found on first use.
     main_worktree: OnceCell<PathBuf>,
