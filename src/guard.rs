@@ -594,8 +594,9 @@ fn check_git(args: &[String], subject: &str, depth: usize, ctx: &mut Context) ->
                 if let Some(v) = args.get(i + 1).and_then(|kv| hooks_path_override(kv, subject)) {
                     return Some(v);
                 }
-                if let Some((key, value)) = args.get(i + 1).and_then(|kv| kv.split_once('=')) {
-                    if let Some(name) = key.get(..6).filter(|p| p.eq_ignore_ascii_case("alias.")).map(|_| &key[6..]) {
+                let kv = args.get(i + 1).and_then(|kv| kv.split_once('='));
+                if let Some(((section, name), value)) = kv.and_then(|(k, v)| Some((k.split_once('.')?, v))) {
+                    if section.eq_ignore_ascii_case("alias") {
                         inline_aliases.push((name, value));
                     }
                 }

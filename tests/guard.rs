@@ -183,6 +183,7 @@ const TABLE: &[(&str, Option<&str>)] = &[
     ("git toprod", Some("protected-update")),
     ("git -C sub pf origin feat-x", Some("non-fast-forward")),
     ("git -c alias.zz='commit --no-verify' zz -m x", Some("no-verify")),
+    ("git -c Alias.Zz='commit -n' zz -m x", Some("no-verify")),
     ("git -c alias.pf=status pf", None),
     ("git ci -m x", None),
     ("git stt", None),
