@@ -11,7 +11,7 @@ use clap::{Arg, Command, ValueEnum};
 use clap_complete::Shell as ClapShell;
 
 use crate::phase::Phase;
-use crate::worktree::Context;
+use crate::task::worktree::Context;
 
 /// The shells we print scripts for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -219,7 +219,7 @@ fn values(arg: &Arg, cwd: &Path) -> Vec<String> {
         "task" | "task_id" => tasks(cwd),
         "phase" => phases(),
         "exec" => ["claude", "codex", "gemini"].map(String::from).to_vec(),
-        "category" => crate::names::Category::ALL.iter().map(|c| c.name().to_string()).collect(),
+        "category" => crate::task::names::Category::ALL.iter().map(|c| c.name().to_string()).collect(),
         _ => Vec::new(),
     }
 }
@@ -234,7 +234,7 @@ pub fn phases() -> Vec<String> {
 pub fn tasks(cwd: &Path) -> Vec<String> {
     let Ok(Some(ctx)) = Context::discover(cwd) else {
         let Ok(home) = crate::config::okstra_home() else { return Vec::new() };
-        let Ok(reg) = crate::registry::Store::at_home(&home).load() else { return Vec::new() };
+        let Ok(reg) = crate::task::registry::Store::at_home(&home).load() else { return Vec::new() };
         return reg.tasks.values().map(|r| r.key()).collect();
     };
     let Ok(reg) = ctx.store.load() else { return Vec::new() };
@@ -242,7 +242,7 @@ pub fn tasks(cwd: &Path) -> Vec<String> {
     let mut v: Vec<String> = reg
         .tasks
         .values()
-        .filter(|r| r.repo == repo && r.status == crate::registry::Status::Active)
+        .filter(|r| r.repo == repo && r.status == crate::task::registry::Status::Active)
         .map(|r| if r.task_id_raw.is_empty() { r.task_id.clone() } else { r.task_id_raw.clone() })
         .collect();
     v.sort();

@@ -17,9 +17,9 @@ use crate::error::{io_at, Error, Result};
 use crate::git::{self, Repo};
 use crate::hooks::install::{self, State};
 use crate::hooks::HookName;
-use crate::names::{Category, TaskKey};
-use crate::registry::{self, Registry, Row, Status, Store};
-use crate::worktree;
+use crate::task::names::{Category, TaskKey};
+use crate::task::registry::{self, Registry, Row, Status, Store};
+use crate::task::worktree;
 
 /// JSON shape version of `doctor --json`.
 pub const SCHEMA: u32 = 1;

@@ -49,14 +49,14 @@ impl From<std::io::Error> for Error {
     }
 }
 
-impl From<crate::names::TaskIdError> for Error {
-    fn from(e: crate::names::TaskIdError) -> Self {
+impl From<crate::task::names::TaskIdError> for Error {
+    fn from(e: crate::task::names::TaskIdError) -> Self {
         Error::usage(e.to_string()).hint("task ids look like DEV-1234: letters, digits, '-', '_', '.', '/', ':'")
     }
 }
 
-impl From<crate::names::UnknownCategory> for Error {
-    fn from(e: crate::names::UnknownCategory) -> Self {
+impl From<crate::task::names::UnknownCategory> for Error {
+    fn from(e: crate::task::names::UnknownCategory) -> Self {
         Error::usage(e.to_string())
     }
 }

@@ -3,28 +3,19 @@
 //! `commands` holds the thin CLI layer (one file per command group); the domain modules
 //! beside it hold the logic and can be used without the CLI.
 
-pub mod agents;
 pub mod cli;
 pub mod commands;
 pub mod completion;
 pub mod config;
 pub mod doctor;
 pub mod error;
-pub mod executor;
-pub mod gates;
 pub mod git;
 pub mod guard;
 pub mod handoff;
 pub mod hooks;
-pub mod lifecycle;
 pub mod manpages;
-pub mod names;
 pub mod output;
 pub mod phase;
 pub mod policy;
-pub mod prompt;
-pub mod registry;
-pub mod runs;
-pub mod shell;
 pub mod shell_init;
-pub mod worktree;
+pub mod task;

@@ -229,7 +229,7 @@ pub struct AuditRecord<'a> {
 impl<'a> AuditRecord<'a> {
     pub fn new(source: &'a str, decision: Decision, v: &'a Violation) -> Self {
         AuditRecord {
-            at: crate::registry::now(),
+            at: crate::task::registry::now(),
             source,
             decision,
             rule: v.rule,

@@ -5,10 +5,10 @@
 //! `sanitizer_props.rs`.) `PROPTEST_CASES=<n>` raises the case count for a deeper run.
 use std::path::Path;
 
-use git_okstra::gates::{self, Verdict};
 use git_okstra::hooks::protocol::{parse_pre_push, parse_ref_updates};
-use git_okstra::prompt::{render_str, PromptError, Prompts, Vars};
-use git_okstra::registry::Registry;
+use git_okstra::phase::gates::{self, Verdict};
+use git_okstra::phase::prompt::{render_str, PromptError, Prompts, Vars};
+use git_okstra::task::registry::Registry;
 use proptest::prelude::*;
 
 fn cases(default: u32) -> ProptestConfig {
@@ -271,7 +271,7 @@ proptest! {
                 "cycle not refused: {edges:?} -> {result:?}"
             ),
             // root.md includes g0, so g0's depth + 1 levels sit below root.md
-            Some(d) if d < git_okstra::prompt::MAX_INCLUDE_DEPTH => prop_assert!(result.is_ok(), "{edges:?} -> {result:?}"),
+            Some(d) if d < git_okstra::phase::prompt::MAX_INCLUDE_DEPTH => prop_assert!(result.is_ok(), "{edges:?} -> {result:?}"),
             Some(_) => prop_assert!(result.is_err()),
         }
     }

@@ -267,7 +267,7 @@ fn sync_links_are_never_made_into_a_removed_worktree() {
     let w = world();
     w.env.okstra(&w.repo, &["task", "release", "DEV-1", "--remove"]).ok();
     let repo = git_okstra::git::Repo::discover(&w.repo).unwrap().unwrap();
-    let err = git_okstra::worktree::link_sync_dirs(&repo, &w.task_wt, &[".project-docs".into()]).unwrap_err();
+    let err = git_okstra::task::worktree::link_sync_dirs(&repo, &w.task_wt, &[".project-docs".into()]).unwrap_err();
     assert!(err.message.contains("is gone"), "{}", err.message);
     assert!(!w.task_wt.exists());
     w.env.okstra(&w.repo, &["task", "start", "DEV-1"]).ok();

@@ -1,7 +1,7 @@
 //! Property tests of the one sanitiser over arbitrary Unicode input.
 use std::path::{Component, Path};
 
-use git_okstra::names::sanitize;
+use git_okstra::task::names::sanitize;
 use proptest::prelude::*;
 
 fn shape_ok(s: &str) -> bool {

@@ -6,7 +6,7 @@ use crate::config;
 use crate::doctor;
 use crate::error::{Error, Result};
 use crate::output;
-use crate::registry::Store;
+use crate::task::registry::Store;
 
 #[derive(Debug, Args)]
 pub struct DoctorArgs {

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 use serde_json::json;
 
-use crate::agents::{self, Agent, Change};
 use crate::error::{Error, Result};
+use crate::guard::agents::{self, Agent, Change};
 use crate::guard::{self, Host, Request};
 use crate::output;
 use crate::policy::{self, AuditRecord, Decision, Rule, Violation};
@@ -54,7 +54,7 @@ pub fn agent_guard(a: AgentGuardArgs) -> Result<i32> {
         }
         [one] => (one.clone(), Ok(guard::plain(one))),
         words => {
-            let text = crate::shell::join(words);
+            let text = crate::guard::shell::join(words);
             let request = Ok(guard::plain(&text));
             (text, request)
         }

@@ -6,11 +6,11 @@ use clap::Args;
 use serde_json::json;
 
 use crate::error::{Error, Result};
-use crate::executor;
-use crate::lifecycle::{self, PhaseOptions, TaskRef};
 use crate::output;
+use crate::phase::executor;
+use crate::phase::lifecycle::{self, PhaseOptions, TaskRef};
 use crate::phase::Phase;
-use crate::worktree::Context;
+use crate::task::worktree::Context;
 
 /// The flags both spellings share.
 #[derive(Debug, Args)]

@@ -5,8 +5,8 @@ use serde_json::json;
 
 use crate::error::Result;
 use crate::output;
-use crate::registry::Row;
-use crate::worktree::{self, Context, Health, StartRequest};
+use crate::task::registry::Row;
+use crate::task::worktree::{self, Context, Health, StartRequest};
 
 /// JSON shape version of `task` outputs.
 pub const SCHEMA: u32 = 1;

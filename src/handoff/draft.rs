@@ -2,7 +2,7 @@
 //! grounded in the changed paths, `git diff --stat` and the final-verification report.
 //! Pure text: no git, no files.
 
-use crate::names;
+use crate::task::names;
 
 /// Longest first line of a drafted commit message.
 pub const MAX_HEADER: usize = 72;

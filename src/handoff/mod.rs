@@ -17,14 +17,14 @@ use serde::Serialize;
 
 use crate::config;
 use crate::error::{Error, Result};
-use crate::gates::{self, Verdict};
-use crate::lifecycle;
-use crate::names::TaskKey;
 use crate::output;
+use crate::phase::gates::{self, Verdict};
+use crate::phase::lifecycle;
+use crate::phase::runs;
 use crate::phase::Phase;
-use crate::registry::{Registry, Row};
-use crate::runs;
-use crate::worktree::Context;
+use crate::task::names::TaskKey;
+use crate::task::registry::{Registry, Row};
+use crate::task::worktree::Context;
 use runner::{Executed, Runner};
 
 pub use prompt::is_terminal;

@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use crate::prompt::Vars;
+use crate::phase::prompt::Vars;
 
 use super::HookName;
 
@@ -60,7 +60,7 @@ pub fn render(hook: HookName, binary: &Path, chain: Option<ChainStyle>) -> Strin
     let fill = |template: &str, label: &str, pairs: &[(&str, &str)]| -> String {
         let vars: Vars = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         // The templates are compiled in and a unit test renders every combination.
-        crate::prompt::render_str(template, label, &vars).expect("hook templates render")
+        crate::phase::prompt::render_str(template, label, &vars).expect("hook templates render")
     };
     let chain = match chain {
         None => String::new(),

@@ -4,8 +4,8 @@
 use std::path::{Path, PathBuf};
 
 use crate::error::{io_at, Result};
-use crate::names::Segment;
 use crate::phase::Phase;
+use crate::task::names::Segment;
 
 /// The report a final-verification run leaves in its run folder.
 pub const FINAL_VERIFICATION_REPORT: &str = "final-verification-report.md";

@@ -10,9 +10,9 @@ use serde::Serialize;
 use crate::config;
 use crate::error::{io_at, Error, Result};
 use crate::git::{self, Repo};
-use crate::names::{self, Category, TaskKey};
 use crate::output;
-use crate::registry::{self, Registry, Row, Status, Store};
+use crate::task::names::{self, Category, TaskKey};
+use crate::task::registry::{self, Registry, Row, Status, Store};
 
 /// What a `task start` was asked for. `None` fields fall back to git config, then defaults.
 #[derive(Debug, Default, Clone)]
@@ -287,7 +287,7 @@ pub fn start(cwd: &Path, req: &StartRequest) -> Result<StartOutcome> {
     let sync_names = ctx.sync_dirs()?;
     // refuse a sync source that leads out of the repository before anything is created
     sync_sources(ctx.repo.main_worktree(), &sync_names)?;
-    let guard_agents = crate::agents::configured(&ctx.repo)?;
+    let guard_agents = crate::guard::agents::configured(&ctx.repo)?;
     if ctx.repo.is_bare() {
         return Err(Error::failed("this repository is bare; task worktrees are made from a main worktree")
             .hint("run the command in a clone with a working tree"));
@@ -453,8 +453,8 @@ pub fn start(cwd: &Path, req: &StartRequest) -> Result<StartOutcome> {
         // The agent guard; a settings file it creates is untracked, so keep it out of `git add -A`.
         let mut created = Vec::new();
         for agent in &guard_agents {
-            let existed = crate::agents::settings_path(&path, *agent).exists();
-            crate::agents::install(&path, *agent)?;
+            let existed = crate::guard::agents::settings_path(&path, *agent).exists();
+            crate::guard::agents::install(&path, *agent)?;
             if !existed {
                 created.push(agent.settings_file().to_string());
             }

@@ -1,4 +1,14 @@
 //! The lifecycle phases, in order (DESIGN §5). Kebab-case names everywhere: CLI, registry, files.
+//!
+//! Also the phase machinery: runs and their folders ([`runs`]), the gates' document checks
+//! ([`gates`]), the prompt renderer ([`prompt`]), the agent executors ([`executor`]) and the
+//! phase run itself ([`lifecycle`]).
+
+pub mod executor;
+pub mod gates;
+pub mod lifecycle;
+pub mod prompt;
+pub mod runs;
 
 use std::fmt;
 use std::str::FromStr;

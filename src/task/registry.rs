@@ -12,8 +12,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{io_at, Error, Result};
-use crate::names::TaskKey;
 use crate::phase::Phase;
+use crate::task::names::TaskKey;
 
 pub const VERSION: u32 = 1;
 

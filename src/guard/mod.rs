@@ -1,14 +1,17 @@
 //! The agent guard: reads the command an agent host is about to run (Claude Code, Gemini CLI,
 //! Cursor, or plain text), finds every git, gh and publishing invocation in it with
-//! [`crate::shell`], and judges it with the rules of [`crate::policy`].
+//! [`crate::guard::shell`], and judges it with the rules of [`crate::policy`].
 //!
 //! Pure decisions; the only outside read is the repository's protected-branch list and current
 //! branch (through gix), and only when the command pushes to an explicit ref.
 
+pub mod agents;
+pub mod shell;
+
 use std::path::PathBuf;
 
 use crate::policy::{self, Protected, Rule, Violation};
-use crate::shell::{self, SimpleCommand};
+use shell::SimpleCommand;
 
 /// The agent host whose hook called us.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -13,7 +13,7 @@ use serde::Serialize;
 use crate::config;
 use crate::error::{Error, Result};
 use crate::git::Repo;
-use crate::prompt::{self, Vars};
+use crate::phase::prompt::{self, Vars};
 
 /// Placeholder for the path of the rendered `launch.md`.
 pub const PROMPT_FILE: &str = "PROMPT_FILE";

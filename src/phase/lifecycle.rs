@@ -14,16 +14,16 @@ use serde_json::json;
 
 use crate::config;
 use crate::error::{io_at, Error, Result};
-use crate::executor;
-use crate::gates::{self, Verdict};
 use crate::git;
-use crate::names::{self, Segment, TaskKey};
 use crate::output;
+use crate::phase::executor;
+use crate::phase::gates::{self, Verdict};
+use crate::phase::prompt::{Prompts, Vars};
+use crate::phase::runs;
 use crate::phase::Phase;
-use crate::prompt::{Prompts, Vars};
-use crate::registry::{self, Registry, Row};
-use crate::runs;
-use crate::worktree::{self, Context, StartRequest, StartStatus};
+use crate::task::names::{self, Segment, TaskKey};
+use crate::task::registry::{self, Registry, Row};
+use crate::task::worktree::{self, Context, StartRequest, StartStatus};
 
 /// JSON shape version of the command output and of `manifest.json`.
 pub const SCHEMA: u32 = 1;

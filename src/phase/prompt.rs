@@ -24,16 +24,16 @@ pub const OVERRIDE_DIR: &str = ".okstra/prompts";
 
 /// The compiled-in prompt files, by path relative to `prompts/`.
 pub const BUILTIN: &[(&str, &str)] = &[
-    ("launch.template.md", include_str!("../prompts/launch.template.md")),
-    ("profiles/_common-contract.md", include_str!("../prompts/profiles/_common-contract.md")),
-    ("profiles/_team-creation-gate.md", include_str!("../prompts/profiles/_team-creation-gate.md")),
-    ("profiles/_single-lead.md", include_str!("../prompts/profiles/_single-lead.md")),
-    ("profiles/requirements-discovery.md", include_str!("../prompts/profiles/requirements-discovery.md")),
-    ("profiles/error-analysis.md", include_str!("../prompts/profiles/error-analysis.md")),
-    ("profiles/implementation-planning.md", include_str!("../prompts/profiles/implementation-planning.md")),
-    ("profiles/implementation.md", include_str!("../prompts/profiles/implementation.md")),
-    ("profiles/final-verification.md", include_str!("../prompts/profiles/final-verification.md")),
-    ("profiles/release-handoff.md", include_str!("../prompts/profiles/release-handoff.md")),
+    ("launch.template.md", include_str!("../../prompts/launch.template.md")),
+    ("profiles/_common-contract.md", include_str!("../../prompts/profiles/_common-contract.md")),
+    ("profiles/_team-creation-gate.md", include_str!("../../prompts/profiles/_team-creation-gate.md")),
+    ("profiles/_single-lead.md", include_str!("../../prompts/profiles/_single-lead.md")),
+    ("profiles/requirements-discovery.md", include_str!("../../prompts/profiles/requirements-discovery.md")),
+    ("profiles/error-analysis.md", include_str!("../../prompts/profiles/error-analysis.md")),
+    ("profiles/implementation-planning.md", include_str!("../../prompts/profiles/implementation-planning.md")),
+    ("profiles/implementation.md", include_str!("../../prompts/profiles/implementation.md")),
+    ("profiles/final-verification.md", include_str!("../../prompts/profiles/final-verification.md")),
+    ("profiles/release-handoff.md", include_str!("../../prompts/profiles/release-handoff.md")),
 ];
 
 /// Placeholder values by name.
@@ -101,7 +101,7 @@ impl Prompts {
             let path = dir.join(rel);
             let label = format!("{OVERRIDE_DIR}/{rel}");
             if std::fs::symlink_metadata(&path).is_ok() {
-                let text = crate::gates::read_doc(&path, "prompt override")
+                let text = crate::phase::gates::read_doc(&path, "prompt override")
                     .map_err(|e| PromptError::Unreadable { file: label.clone(), message: e.message })?;
                 return Ok(Some(Source { label, text, overridden: true }));
             }
