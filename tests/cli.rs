@@ -4,6 +4,8 @@
 //! Refresh expectations after a deliberate change: `TRYCMD=overwrite cargo test --test cli`.
 //! A new command gets its help case with `OKSTRA_NEW_HELP_CASES=1 cargo test --test cli`
 //! followed by the overwrite run.
+mod common;
+
 use std::path::{Path, PathBuf};
 
 use clap::CommandFactory;
@@ -18,7 +20,7 @@ fn cases_dir() -> PathBuf {
 fn cli_cases() {
     let home = tempfile::tempdir().expect("tempdir");
     let bin_dir = Path::new(BIN).parent().unwrap();
-    let path = format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap_or_default());
+    let path = common::path_with(bin_dir);
     let git = which::which("git").expect("git on PATH");
     let cases = trycmd::TestCases::new();
     cases

@@ -424,12 +424,10 @@ fn a_failed_start_that_cannot_roll_back_its_branch_keeps_the_row() {
     let _ = std::fs::remove_file(&exclude);
     std::fs::create_dir_all(&exclude).unwrap(); // linking the sync dir then fails
     let hook = repo.join(".git/hooks/reference-transaction");
-    std::fs::write(
+    common::write_exec(
         &hook,
         "#!/bin/sh\n[ \"$1\" = prepared ] || exit 0\nwhile read old new ref; do\n  case \"$new $ref\" in 0000000000000000000000000000000000000000\\ refs/heads/feat-dev-2) exit 1;; esac\ndone\n",
-    )
-    .unwrap();
-    std::fs::set_permissions(&hook, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    );
 
     let r = env.okstra(&repo, &["task", "start", "DEV-2"]).fails(1);
     assert!(r.stderr.contains("kept the row of roll/default/dev-2"), "{}", r.stderr);

@@ -2,7 +2,7 @@
 mod common;
 use std::path::{Path, PathBuf};
 
-use common::Env;
+use common::{write_exec, Env};
 
 fn start(env: &Env, repo: &Path, id: &str) -> PathBuf {
     let out = env.okstra(repo, &["task", "start", id, "--json"]).ok().json();
@@ -249,12 +249,6 @@ fn stale_branch_slot_is_freed() {
     assert!(env.registry()["branches"].get("/elsewhere:feat-x").is_none());
 }
 
-fn write_exec(path: &Path, text: &str) {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::write(path, text).unwrap();
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
-}
-
 /// `(kind, level, file name of the subject)` of each hook finding, sorted.
 fn hook_findings(v: &serde_json::Value) -> Vec<(String, String, String)> {
     let mut out: Vec<(String, String, String)> = v["findings"]
@@ -310,7 +304,7 @@ fn stale_missing_and_foreign_hooks_before_and_after_repair() {
 
     // Stale: okstra's shim, but not what this binary writes (here the chained pre-push).
     let shim = std::fs::read_to_string(hooks.join("pre-push")).unwrap();
-    std::fs::write(hooks.join("pre-push"), format!("{shim}# edited by hand\n")).unwrap();
+    write_exec(&hooks.join("pre-push"), format!("{shim}# edited by hand\n"));
     // Missing: deleted.
     std::fs::remove_file(hooks.join("pre-commit")).unwrap();
     // Missing, with a foreign hook in its place (a tool re-installed its own).

@@ -5,7 +5,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{Env, Run};
+use common::{write_exec, Env, Run};
 
 const ACCEPTED: &str = "# Final verification — DEV-1\n\n## 1. Summary\nLogin page works end to end.\n\n## 2. Final Verdict\n\naccepted\n\n## 3. Test Evidence\n- cargo test: 12 passed\n";
 
@@ -20,12 +20,6 @@ struct Fx {
 fn real_git() -> PathBuf {
     let out = std::process::Command::new("sh").args(["-c", "command -v git"]).output().unwrap();
     PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
-}
-
-fn write_exec(path: &Path, text: &str) {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::write(path, text).unwrap();
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
 }
 
 /// A repository with origin (main, staging, dev), task DEV-1 started with one uncommitted
@@ -526,7 +520,7 @@ fn pty(fx: &Fx, extra_env: &[(&str, &str)]) -> rexpect::session::PtySession {
     use std::process::Stdio;
     let mut cmd = fx.env.command(common::BIN, &fx.wt);
     cmd.arg("handoff").stdin(Stdio::inherit()).stdout(Stdio::inherit()).stderr(Stdio::inherit());
-    let path = format!("{}:{}", fx.bin.display(), std::env::var("PATH").unwrap_or_default());
+    let path = common::path_with(&fx.bin);
     cmd.env("PATH", path).env("TERM", "xterm").env_remove("NO_COLOR");
     for (k, v) in extra_env {
         cmd.env(k, v);

@@ -428,9 +428,9 @@ fn install_is_idempotent_and_status_reports_states() {
     assert_eq!(s["schema"], 1);
     assert_eq!(s["complete"], true);
     // Stale: a shim that calls another binary; missing: deleted; foreign: replaced.
-    std::fs::write(&hook, text.replace("installed='", "installed='/elsewhere")).unwrap();
+    common::write_exec(&hook, text.replace("installed='", "installed='/elsewhere"));
     std::fs::remove_file(repo.join(".git/hooks/pre-commit")).unwrap();
-    std::fs::write(repo.join(".git/hooks/pre-merge-commit"), "#!/bin/sh\nexit 0\n").unwrap();
+    common::write_exec(&repo.join(".git/hooks/pre-merge-commit"), "#!/bin/sh\nexit 0\n");
     let s = env.okstra(&repo, &["hooks", "status", "--json"]).ok().json();
     let state = |name: &str| {
         s["hooks"]
@@ -480,10 +480,8 @@ fn foreign_hooks_are_chained_and_restored_byte_for_byte() {
         log.display()
     );
     let pre_commit = format!("#!/bin/sh\necho \"commit $(basename \"$0\")\" >> '{}'\n", log.display());
-    std::fs::write(hooks.join("pre-push"), &pre_push).unwrap();
-    std::fs::set_permissions(hooks.join("pre-push"), std::fs::Permissions::from_mode(0o750)).unwrap();
-    std::fs::write(hooks.join("pre-commit"), &pre_commit).unwrap();
-    std::fs::set_permissions(hooks.join("pre-commit"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    common::write_exec_mode(&hooks.join("pre-push"), &pre_push, 0o750);
+    common::write_exec(&hooks.join("pre-commit"), &pre_commit);
 
     let r = env.okstra(&repo, &["hooks", "install"]).ok();
     assert!(r.stderr.contains("pre-push: installed; the hook that was there runs first"), "{}", r.stderr);
@@ -545,7 +543,6 @@ fn core_hooks_path_is_honoured() {
 
 #[test]
 fn install_refuses_old_git() {
-    use std::os::unix::fs::PermissionsExt;
     let env = Env::new();
     let repo = env.repo("proj");
     let bin = env.root().join("oldgit");
@@ -557,9 +554,8 @@ fn install_refuses_old_git() {
         "#!/bin/sh\n[ \"$1\" = --version ] && {{ echo 'git version 2.28.0'; exit 0; }}\nexec '{}' \"$@\"\n",
         real.trim()
     );
-    std::fs::write(bin.join("git"), fake).unwrap();
-    std::fs::set_permissions(bin.join("git"), std::fs::Permissions::from_mode(0o755)).unwrap();
-    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    common::write_exec(&bin.join("git"), fake);
+    let path = common::path_with(&bin);
     let r = env.okstra_env(&repo, &["hooks", "install"], &[("PATH", &path)]).fails(1);
     assert!(r.stderr.contains("error: git 2.28 is too old for the okstra hooks"), "{}", r.stderr);
     assert!(!repo.join(".git/hooks/pre-push").exists());
@@ -567,15 +563,13 @@ fn install_refuses_old_git() {
 
 #[test]
 fn shim_falls_back_to_path_then_explains() {
-    use std::os::unix::fs::PermissionsExt;
     let env = Env::new();
     let repo = env.repo("proj");
     // Install with a copy of the binary, then remove the copy.
     let copy_dir = env.root().join("gone");
     std::fs::create_dir_all(&copy_dir).unwrap();
     let copy = copy_dir.join("git-okstra");
-    std::fs::copy(BIN, &copy).unwrap();
-    std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755)).unwrap();
+    common::copy_exec(Path::new(BIN), &copy);
     let r = env.command(&copy, &repo).args(["hooks", "install"]).output().unwrap();
     assert!(r.status.success());
     std::fs::remove_dir_all(&copy_dir).unwrap();
@@ -583,7 +577,7 @@ fn shim_falls_back_to_path_then_explains() {
     let on_path = env.root().join("bin");
     std::fs::create_dir_all(&on_path).unwrap();
     std::os::unix::fs::symlink(BIN, on_path.join("git-okstra")).unwrap();
-    let path = format!("{}:{}", on_path.display(), std::env::var("PATH").unwrap());
+    let path = common::path_with(&on_path);
     let out = env
         .command("git", &repo)
         .env("PATH", &path)
@@ -603,22 +597,19 @@ fn shim_falls_back_to_path_then_explains() {
 /// A repository with the hooks installed from a copy of the binary that was then replaced by
 /// a wrapper recording each start (`hook <name> …`, one line each) before running the copy.
 fn recorded_setup() -> (Env, PathBuf, PathBuf, PathBuf) {
-    use std::os::unix::fs::PermissionsExt;
     let env = Env::new();
     let repo = env.repo("proj");
     let dir = env.root().join("okstra-bin");
     std::fs::create_dir_all(&dir).unwrap();
     let installed = dir.join("git-okstra");
-    std::fs::copy(BIN, &installed).unwrap();
-    std::fs::set_permissions(&installed, std::fs::Permissions::from_mode(0o755)).unwrap();
+    common::copy_exec(Path::new(BIN), &installed);
     let out = env.command(&installed, &repo).args(["hooks", "install"]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let real = dir.join("real");
     std::fs::rename(&installed, &real).unwrap();
     let log = env.root().join("starts.log");
     let wrapper = format!("#!/bin/sh\necho \"$*\" >>'{}'\nexec '{}' \"$@\"\n", log.display(), real.display());
-    std::fs::write(&installed, wrapper).unwrap();
-    std::fs::set_permissions(&installed, std::fs::Permissions::from_mode(0o755)).unwrap();
+    common::write_exec(&installed, wrapper);
     (env, repo, installed, log)
 }
 
@@ -681,12 +672,11 @@ fn shell_and_binary_read_each_others_commit_stamps() {
     // Written in sh, read by the binary: the commit passes and the stamp is consumed; the
     // stamp held git's start time, nothing else.
     let seen = env.root().join("stamp-seen");
-    std::fs::write(
-        hooks.join("prepare-commit-msg"),
+    common::write_exec(
+        &hooks.join("prepare-commit-msg"),
         format!("#!/bin/sh\ncat .git/okstra/stamps/commit-$PPID >'{}'\n", seen.display())
             + &direct("prepare-commit-msg")[10..],
-    )
-    .unwrap();
+    );
     env.commit_file(&repo, "b.txt", "b\n", "sh stamp");
     let seen = std::fs::read_to_string(&seen).unwrap();
     assert!(!seen.is_empty() && seen.bytes().all(|b| b.is_ascii_digit()), "{seen:?}");
@@ -698,18 +688,16 @@ fn shell_and_binary_read_each_others_commit_stamps() {
     env.git_run(&repo, &["commit", "--allow-empty", "-n", "-m", "skip"]).fails(1);
     starts(&log);
     // Written by the binary, read in sh.
-    std::fs::write(hooks.join("prepare-commit-msg"), &prepare).unwrap();
-    std::fs::write(hooks.join("pre-commit"), direct("pre-commit")).unwrap();
+    common::write_exec(&hooks.join("prepare-commit-msg"), &prepare);
+    common::write_exec(&hooks.join("pre-commit"), direct("pre-commit"));
     env.commit_file(&repo, "c.txt", "c\n", "binary stamp");
     assert_eq!(starts(&log), ["hook pre-commit"]);
     assert!(commit_stamps(&repo).is_empty());
     // A stamp whose content is not git's start time is not taken by sh: the binary decides.
-    std::fs::write(hooks.join("pre-commit"), &pre_commit).unwrap();
-    std::fs::write(
-        hooks.join("pre-commit"),
+    common::write_exec(
+        &hooks.join("pre-commit"),
         pre_commit.replace("printf %s \"$okstra_start\"", "printf '%s\\n' \"$okstra_start\""),
-    )
-    .unwrap();
+    );
     let r = env.git_run(&repo, &["commit", "--allow-empty", "-m", "odd stamp"]).fails(1);
     assert!(r.stderr.contains("[okstra:no-verify] git commit"), "{}", r.stderr);
     assert!(starts(&log)[0].starts_with("hook prepare-commit-msg "));
@@ -756,7 +744,7 @@ fn shims_of_the_previous_format_are_stale() {
         "#!/bin/sh\n# git-okstra hook shim (format 1) for pre-commit: `git okstra hooks uninstall` removes it.\n# The policy is in the binary; this file only finds it. Edit nothing here: reinstall instead.\ninstalled='{}'\nokstra=$installed\n[ -x \"$okstra\" ] || okstra=$(command -v git-okstra) || {{\n\texit 1\n}}\nexec \"$okstra\" hook pre-commit \"$@\"\n",
         binary.display()
     );
-    std::fs::write(&hook, old).unwrap();
+    common::write_exec(&hook, old);
     let s = env.okstra(&repo, &["hooks", "status", "--json"]).ok().json();
     assert_eq!(s["hooks"][0]["state"], "stale");
     assert_eq!(s["complete"], false);

@@ -105,7 +105,7 @@ fn git_help_okstra_opens_the_installed_page() {
         .env("MANPAGER", "cat")
         .env("PAGER", "cat")
         .env("MANWIDTH", "80")
-        .env("PATH", format!("{}:{}", Path::new(BIN).parent().unwrap().display(), std::env::var("PATH").unwrap()))
+        .env("PATH", common::path_with(Path::new(BIN).parent().unwrap()))
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);

@@ -395,14 +395,12 @@ fn stand_in(env: &Env, name: &str) -> (PathBuf, PathBuf) {
         r = record.display()
     );
     let path = bin.join(name);
-    std::fs::write(&path, script).unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    common::write_exec(&path, script);
     (bin, record)
 }
 
 fn path_with(dir: &Path) -> String {
-    format!("{}:{}", dir.display(), std::env::var("PATH").unwrap_or_default())
+    common::path_with(dir)
 }
 
 fn recorded_args(record: &Path) -> Vec<String> {

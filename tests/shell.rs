@@ -32,7 +32,7 @@ fn git_completion_script(env: &Env) -> Option<PathBuf> {
 /// PATH with the binary first, so `git okstra` runs the one under test.
 fn path_with_bin() -> String {
     let dir = Path::new(BIN).parent().unwrap();
-    format!("{}:{}", dir.display(), std::env::var("PATH").unwrap_or_default())
+    common::path_with(dir)
 }
 
 /// Run a bash script in `cwd` with the test environment; returns stdout.

@@ -442,7 +442,7 @@ fn runs_as_a_git_subcommand_with_dash_c_and_git_dir() {
     let env = Env::new();
     let repo = env.repo("proj");
     let bin_dir = Path::new(common::BIN).parent().unwrap();
-    let path = format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap_or_default());
+    let path = common::path_with(bin_dir);
     let elsewhere = env.root();
     let out = env
         .command("git", &elsewhere)

@@ -7,6 +7,84 @@ use std::process::{Command, Output, Stdio};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_git-okstra");
 
+/// Programs a test must never find on the machine's `PATH`: the installed okstra (a test
+/// builds its own `PATH` to the binary under test) and the outside CLIs tests replace with
+/// recording stand-ins.
+const NEVER_FROM_MACHINE: &[&str] = &["git-okstra", "gh", "claude", "codex", "gemini", "cursor-agent"];
+
+/// The machine's `PATH` with every program of [`NEVER_FROM_MACHINE`] taken out: a folder that
+/// holds one is replaced by a folder of links to everything else in it (made once per test
+/// process). So a test passes whatever the machine has installed (`cargo install --path .`
+/// puts `git-okstra` in `~/.cargo/bin`, which is on the user's `PATH`).
+pub fn clean_path() -> String {
+    static CLEAN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    CLEAN
+        .get_or_init(|| {
+            let inherited = std::env::var_os("PATH").unwrap_or_default();
+            // Under cargo's own temp folder for tests; folders of earlier test processes go.
+            let parent = Path::new(env!("CARGO_TARGET_TMPDIR")).join("clean-path");
+            for old in std::fs::read_dir(&parent).into_iter().flatten().flatten() {
+                let gone = old.file_name().to_str().is_some_and(|pid| !Path::new("/proc").join(pid).exists());
+                if gone {
+                    let _ = std::fs::remove_dir_all(old.path());
+                }
+            }
+            let shadow_root = parent.join(std::process::id().to_string());
+            let mut out = Vec::new();
+            for (i, dir) in std::env::split_paths(&inherited).enumerate() {
+                if !NEVER_FROM_MACHINE.iter().any(|p| dir.join(p).exists()) {
+                    out.push(dir);
+                    continue;
+                }
+                let shadow = shadow_root.join(i.to_string());
+                std::fs::create_dir_all(&shadow).unwrap();
+                for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+                    let name = entry.file_name();
+                    if NEVER_FROM_MACHINE.iter().any(|p| name == std::ffi::OsStr::new(p)) {
+                        continue;
+                    }
+                    let _ = std::os::unix::fs::symlink(entry.path(), shadow.join(&name));
+                }
+                out.push(shadow);
+            }
+            std::env::join_paths(out).unwrap().into_string().unwrap()
+        })
+        .clone()
+}
+
+/// `dir` before [`clean_path`].
+pub fn path_with(dir: &Path) -> String {
+    format!("{}:{}", dir.display(), clean_path())
+}
+
+/// Write an executable file. The bytes are written by a child process, never through a file
+/// descriptor of this (multi-threaded) test process: a descriptor open for writing is
+/// inherited by any child another test thread forks meanwhile, and executing the file then
+/// fails with "Text file busy" (ETXTBSY) until that child has exec'd.
+pub fn write_exec(path: &Path, content: impl AsRef<[u8]>) {
+    write_exec_mode(path, content, 0o755)
+}
+
+/// [`write_exec`] with the file mode given.
+pub fn write_exec_mode(path: &Path, content: impl AsRef<[u8]>, mode: u32) {
+    use std::io::Write;
+    let mut child = Command::new("sh")
+        .args(["-c", r#"cat >"$1.tmp" && chmod "$2" "$1.tmp" && mv -f "$1.tmp" "$1""#, "sh"])
+        .arg(path)
+        .arg(format!("{mode:o}"))
+        .stdin(Stdio::piped())
+        .spawn()
+        .expect("start sh");
+    child.stdin.take().unwrap().write_all(content.as_ref()).unwrap();
+    assert!(child.wait().unwrap().success(), "cannot write {}", path.display());
+}
+
+/// Copy an executable (the binary under test, say) the way [`write_exec`] writes one.
+pub fn copy_exec(from: &Path, to: &Path) {
+    let ok = Command::new("cp").arg(from).arg(to).status().expect("start cp").success();
+    assert!(ok, "cannot copy {} to {}", from.display(), to.display());
+}
+
 pub struct Env {
     pub tmp: tempfile::TempDir,
     pub home: PathBuf,
@@ -68,6 +146,7 @@ impl Env {
             .env("XDG_CONFIG_HOME", self.home.join(".config"))
             .env("GIT_CONFIG_NOSYSTEM", "1")
             .env("NO_COLOR", "1")
+            .env("PATH", clean_path())
             .env_remove("OKSTRA_WORKTREE_SYNC_DIRS")
             .env_remove("OKSTRA_ALLOW")
             .env_remove("OKSTRA_DEFAULT_EXECUTOR")
