@@ -544,3 +544,33 @@ fn phase_inside_a_worktree_and_unregistered_tasks() {
     assert_eq!(out["worktree"]["status"], "reused");
     assert_eq!(env.registry()["tasks"]["proj/default/dev-1"]["status"], "active");
 }
+
+#[test]
+fn a_typo_of_a_registered_id_is_refused_unless_new() {
+    let env = Env::new();
+    let repo = env.repo("proj");
+    env.okstra(&repo, &["task", "start", "DEV-999"]).ok();
+    let before = std::fs::read_to_string(env.registry_path()).unwrap();
+    let r = env.okstra(&repo, &["task", "phase", "DEV-999x", "implementation-planning"]).fails(1);
+    assert_eq!(
+        r.stderr,
+        "error: no task 'DEV-999x' in this repository; did you mean DEV-999?\n\
+         hint: pass --new to start 'DEV-999x' as a new task\n"
+    );
+    assert_eq!(std::fs::read_to_string(env.registry_path()).unwrap(), before, "nothing registered");
+    assert!(env.git_run(&repo, &["rev-parse", "--verify", "-q", "refs/heads/feat-dev-999x"]).code != 0);
+    assert!(!env.okstra_home.join("worktrees/proj/default/dev-999x").exists(), "no worktree made");
+    assert!(!repo.join(".project-docs/okstra/tasks/dev-999x").exists(), "no run folder made");
+
+    // Another number is another ticket: started without a question.
+    let out = env.okstra(&repo, &["task", "phase", "DEV-998", "requirements-discovery", "--json"]).ok().json();
+    assert_eq!(out["started_task"], true);
+    // --new says the near id is meant.
+    let out =
+        env.okstra(&repo, &["task", "phase", "DEV-999x", "implementation-planning", "--new", "--json"]).ok().json();
+    assert_eq!(out["key"], "proj/default/dev-999x");
+    assert_eq!(out["worktree"]["status"], "created");
+    // --new for a task that is registered already is a usage error.
+    let r = env.okstra(&repo, &["task", "phase", "DEV-999", "error-analysis", "--new"]).fails(2);
+    assert!(r.stderr.starts_with("error: task proj/default/dev-999 is registered already"), "{}", r.stderr);
+}

@@ -50,6 +50,8 @@ pub struct PhaseOptions {
     pub verification_report: Option<PathBuf>,
     /// Executor name to start (`--exec`, else `OKSTRA_DEFAULT_EXECUTOR`), if any.
     pub executor: Option<String>,
+    /// `--new`: the named task is meant to be new; start it even when a registered id is close.
+    pub new_task: bool,
 }
 
 /// The worktree part of an outcome.
@@ -104,7 +106,7 @@ pub fn run_phase(ctx: &Context, task: TaskRef<'_>, phase: Phase, opts: &PhaseOpt
     let cwd = std::env::current_dir()?;
     let main = ctx.repo.main_worktree().to_path_buf();
     let reg = ctx.store.load()?;
-    let (key, req, registered) = locate(ctx, &reg, task)?;
+    let (key, req, registered) = locate(ctx, &reg, task, opts.new_task)?;
     let exec = match &opts.executor {
         Some(name) => {
             let interactive = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
@@ -299,8 +301,9 @@ fn check_options(phase: Phase, opts: &PhaseOptions) -> Result<()> {
 }
 
 /// The task's key, the start request that reuses (or creates) its worktree, and whether it
-/// is registered already.
-fn locate(ctx: &Context, reg: &Registry, task: TaskRef<'_>) -> Result<(TaskKey, StartRequest, bool)> {
+/// is registered already. An unregistered id close to a registered one is refused unless
+/// `new_task`: a typo must not start a second task.
+fn locate(ctx: &Context, reg: &Registry, task: TaskRef<'_>, new_task: bool) -> Result<(TaskKey, StartRequest, bool)> {
     let repo_id = ctx.repo_id();
     let row: Option<Row> = match task {
         TaskRef::Here => Some(ctx.task_here(reg).filter(|(_, r)| r.repo == repo_id).ok_or_else(not_in_task)?.1),
@@ -317,6 +320,13 @@ fn locate(ctx: &Context, reg: &Registry, task: TaskRef<'_>) -> Result<(TaskKey, 
         }
     };
     if let Some(row) = row {
+        if new_task {
+            return Err(Error::usage(format!(
+                "task {} is registered already; --new starts a task that is not",
+                row.key()
+            ))
+            .hint("drop --new to run the phase of the registered task"));
+        }
         if row.repo != repo_id {
             return Err(Error::failed(format!("task {} belongs to the repository {}", row.key(), row.repo))
                 .hint("run the phase from that repository"));
@@ -333,6 +343,9 @@ fn locate(ctx: &Context, reg: &Registry, task: TaskRef<'_>) -> Result<(TaskKey, 
     }
     let TaskRef::Named(spec) = task else { unreachable!("Here always yields a row or an error") };
     names::validate_task_id(spec)?;
+    if !new_task {
+        refuse_near_miss(reg, &repo_id, spec)?;
+    }
     let req = match TaskKey::parse(spec) {
         Some(k) => StartRequest {
             task_id: k.task.to_string(),
@@ -344,6 +357,28 @@ fn locate(ctx: &Context, reg: &Registry, task: TaskRef<'_>) -> Result<(TaskKey, 
     };
     let key = TaskKey::new(&ctx.project(req.project.as_deref()), &ctx.group(req.group.as_deref()), &req.task_id);
     Ok((key, req, false))
+}
+
+/// "did you mean DEV-999?" for an unregistered id a keyboard slip away from a registered one.
+fn refuse_near_miss(reg: &Registry, repo_id: &str, spec: &str) -> Result<()> {
+    let typed = names::sanitize(spec.rsplit('/').next().unwrap_or(spec));
+    let mut near: Vec<&str> = reg
+        .tasks
+        .values()
+        .filter(|r| r.repo == repo_id && names::looks_like_typo(&typed, &r.task_id))
+        .map(|r| if r.task_id_raw.is_empty() { r.task_id.as_str() } else { r.task_id_raw.as_str() })
+        .collect();
+    if near.is_empty() {
+        return Ok(());
+    }
+    near.sort_unstable();
+    near.dedup();
+    Err(Error::failed(format!(
+        "no task '{}' in this repository; did you mean {}?",
+        spec.escape_debug(),
+        near.join(" or ")
+    ))
+    .hint(format!("pass --new to start '{}' as a new task", spec.escape_debug())))
 }
 
 fn not_in_task() -> Error {

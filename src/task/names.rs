@@ -227,9 +227,52 @@ pub fn branch_name(category: Category, task: &Segment) -> String {
     format!("{}-{}", category.prefix(), task)
 }
 
+/// Whether the sanitised task id `typed` looks like a slip of the keyboard for the
+/// registered `known`: at most two edits apart (insert, delete, substitute, swap neighbours)
+/// with the same digits in the same order. Ids whose numbers differ (`dev-998`, `dev-99`)
+/// are other tickets, never typos.
+pub fn looks_like_typo(typed: &str, known: &str) -> bool {
+    let digits = |s: &str| s.chars().filter(char::is_ascii_digit).collect::<String>();
+    typed != known && digits(typed) == digits(known) && edit_distance(typed, known) <= 2
+}
+
+/// Optimal string alignment distance (Levenshtein plus swaps of neighbours).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for j in 0..=b.len() {
+        d[0][j] = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            d[i][j] = (d[i - 1][j] + 1).min(d[i][j - 1] + 1).min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                d[i][j] = d[i][j].min(d[i - 2][j - 2] + 1);
+            }
+        }
+    }
+    d[a.len()][b.len()]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn typos_are_near_ids_with_the_same_number() {
+        assert!(looks_like_typo("dev-999x", "dev-999"));
+        assert!(looks_like_typo("dve-999", "dev-999"));
+        assert!(looks_like_typo("de-999", "dev-999"));
+        assert!(!looks_like_typo("dev-999", "dev-999"), "the same id is no typo");
+        assert!(!looks_like_typo("dev-998", "dev-999"), "another number is another ticket");
+        assert!(!looks_like_typo("dev-99", "dev-999"));
+        assert!(!looks_like_typo("dev-999-fix-login", "dev-999"), "far apart");
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+    }
 
     #[test]
     fn design_examples() {
