@@ -539,3 +539,40 @@ fn a_repository_opened_in_a_linked_worktree_still_finds_main_after_the_worktree_
     assert!(opened.branch_oid("main").is_some());
     assert!(!opened.is_bare());
 }
+
+#[test]
+fn a_second_start_keeps_what_was_recorded_and_warns_about_flags() {
+    let env = Env::new();
+    let repo = env.repo("proj");
+    let first = env.okstra(&repo, &["task", "start", "DEV-1", "--title", "Cart totals", "--category", "bugfix"]).ok();
+    assert!(first.stderr.starts_with("created: "), "{}", first.stderr);
+    let again = env
+        .okstra(&repo, &["task", "start", "DEV-1", "--title", "Other", "--category", "feature", "--base", "HEAD"])
+        .ok();
+    assert!(again.stderr.contains("reused: "), "{}", again.stderr);
+    assert!(
+        again.stderr.contains(
+            "warning: task proj/default/dev-1 exists; it keeps what was recorded and ignores \
+             --category feature (recorded: 'bugfix', branch 'fix-dev-1'), --title 'Other' (recorded: 'Cart totals')"
+        ),
+        "{}",
+        again.stderr
+    );
+    assert!(!again.stderr.contains("--base"), "--base HEAD is the recorded base: {}", again.stderr);
+    let row = &env.registry()["tasks"]["proj/default/dev-1"];
+    assert_eq!((row["title"].as_str(), row["category"].as_str()), (Some("Cart totals"), Some("bugfix")));
+    assert_eq!(row["branch"], "fix-dev-1");
+    let quiet = env.okstra(&repo, &["task", "start", "DEV-1"]).ok();
+    assert!(!quiet.stderr.contains("warning"), "no flag, no warning: {}", quiet.stderr);
+
+    // After `release --remove` a restart keeps the recorded category (not the default)...
+    env.okstra(&repo, &["task", "release", "DEV-1", "--remove"]).ok();
+    let v = env.okstra(&repo, &["task", "start", "DEV-1", "--json"]).ok().json();
+    assert_eq!((v["status"].as_str(), v["branch"].as_str()), (Some("created"), Some("fix-dev-1")));
+    assert_eq!(env.registry()["tasks"]["proj/default/dev-1"]["title"], "Cart totals");
+    // ...and a flag chooses anew when nothing of the task is left.
+    env.okstra(&repo, &["task", "release", "DEV-1", "--remove"]).ok();
+    let v = env.okstra(&repo, &["task", "start", "DEV-1", "--category", "chore", "--json"]).ok().json();
+    assert_eq!(v["branch"], "chore-dev-1");
+    assert_eq!(env.registry()["tasks"]["proj/default/dev-1"]["category"], "chore");
+}

@@ -314,11 +314,17 @@ pub fn start(cwd: &Path, req: &StartRequest) -> Result<StartOutcome> {
     }
 
     let path = root.join(key.project.as_str()).join(key.group.as_str()).join(key.task.as_str());
-    let branch = names::branch_name(category, &key.task);
     let _lock = ctx.store.lock()?;
     let mut reg = ctx.store.load()?;
     let repo_id = ctx.repo_id();
     let previous = reg.get(&key).cloned();
+    // A restart keeps the recorded category unless the flag names one (config and the
+    // default never replace what the task was started with).
+    let category = match (&req.category, &previous) {
+        (None, Some(row)) => row.category.parse::<Category>().unwrap_or(category),
+        _ => category,
+    };
+    let branch = names::branch_name(category, &key.task);
     // Two clones whose folders share a name get the same project segment: never hand one
     // repository's worktree to the other.
     if let Some(row) = previous.as_ref().filter(|r| !r.repo.is_empty() && r.repo != repo_id) {
@@ -352,6 +358,7 @@ pub fn start(cwd: &Path, req: &StartRequest) -> Result<StartOutcome> {
             if let Err(e) = link_sync_dirs(&ctx.repo, Path::new(&row.worktree_path), &sync_names) {
                 output::warn(format!("sync dirs not linked: {}", e.message));
             }
+            warn_kept(&ctx, &key, row, req);
             return Ok(outcome(StartStatus::Reused, &key, row, note));
         }
     }
@@ -362,6 +369,9 @@ pub fn start(cwd: &Path, req: &StartRequest) -> Result<StartOutcome> {
         Some(row) if !row.branch.is_empty() && ctx.repo.branch_exists(&row.branch) => (row.branch.clone(), true),
         _ => (branch, false),
     };
+    if let Some(row) = previous.as_ref().filter(|_| attach) {
+        warn_kept(&ctx, &key, row, req);
+    }
     if std::fs::symlink_metadata(&path).is_ok() {
         return Err(Error::failed(format!("path {} exists but is not a registered task worktree", path.display()))
             .hint("move it away (or run `git okstra doctor`), then start the task again"));
@@ -393,7 +403,10 @@ pub fn start(cwd: &Path, req: &StartRequest) -> Result<StartOutcome> {
         task_group: key.group.to_string(),
         task_id: key.task.to_string(),
         task_id_raw: req.task_id.clone(),
-        title: req.title.clone().or_else(|| previous.as_ref().map(|r| r.title.clone())).unwrap_or_default(),
+        title: match (&previous, attach) {
+            (Some(row), true) => row.title.clone(),
+            _ => req.title.clone().or_else(|| previous.as_ref().map(|r| r.title.clone())).unwrap_or_default(),
+        },
         repo: repo_id.clone(),
         worktree_path: path_s.clone(),
         branch: branch.clone(),
@@ -471,6 +484,31 @@ pub fn start(cwd: &Path, req: &StartRequest) -> Result<StartOutcome> {
             Ok(outcome(StartStatus::Created, &key, &row, note))
         }
         Err(e) => Err(undo(e)),
+    }
+}
+
+/// A start of a task whose worktree or branch exists keeps what was recorded: each flag that
+/// says otherwise is named in a warning, never applied silently (the branch name comes from
+/// the category, the base is where the branch began).
+fn warn_kept(ctx: &Context, key: &TaskKey, row: &Row, req: &StartRequest) {
+    let mut ignored = Vec::new();
+    if let Some(c) = req.category.as_deref().filter(|c| *c != row.category) {
+        ignored.push(format!("--category {c} (recorded: '{}', branch '{}')", row.category, row.branch));
+    }
+    if let Some(t) = req.title.as_deref().filter(|t| *t != row.title) {
+        ignored.push(format!("--title '{t}' (recorded: '{}')", row.title));
+    }
+    if let Some(b) = req.base.as_deref() {
+        if ctx.repo.resolve_commit(b).ok().as_deref() != Some(row.base_ref.as_str()) {
+            let short = &row.base_ref[..12.min(row.base_ref.len())];
+            ignored.push(format!("--base {b} (recorded: {short})"));
+        }
+    }
+    if !ignored.is_empty() {
+        output::warn(format!(
+            "task {key} exists; it keeps what was recorded and ignores {} (release it with --remove to start it afresh)",
+            ignored.join(", ")
+        ));
     }
 }
 
