@@ -576,3 +576,29 @@ fn a_second_start_keeps_what_was_recorded_and_warns_about_flags() {
     assert_eq!(v["branch"], "chore-dev-1");
     assert_eq!(env.registry()["tasks"]["proj/default/dev-1"]["category"], "chore");
 }
+
+#[test]
+fn a_cleanly_removed_task_reads_removed_not_missing() {
+    let env = Env::new();
+    let repo = env.repo("proj");
+    env.okstra(&repo, &["task", "start", "DEV-1"]).ok();
+    let kept = path_of(&env.okstra(&repo, &["task", "start", "DEV-2", "--json"]).ok().json());
+    let gone = path_of(&env.okstra(&repo, &["task", "start", "DEV-3", "--json"]).ok().json());
+    env.okstra(&repo, &["task", "release", "DEV-1", "--remove"]).ok();
+    // released, its folder deleted by hand, its branch kept: still worth a look
+    env.okstra(&repo, &["task", "release", "DEV-2"]).ok();
+    env.git(&repo, &["worktree", "remove", kept.to_str().unwrap()]);
+    // active, folder gone: a fault
+    env.git(&repo, &["worktree", "remove", gone.to_str().unwrap()]);
+    let list = env.okstra(&repo, &["task", "list", "--json"]).ok().json();
+    let health =
+        |key: &str| list["tasks"].as_array().unwrap().iter().find(|t| t["key"] == key).unwrap()["health"].clone();
+    assert_eq!(health("proj/default/dev-1"), "removed");
+    assert_eq!(health("proj/default/dev-2"), "missing-worktree");
+    assert_eq!(health("proj/default/dev-3"), "missing-worktree");
+    let show = env.okstra(&repo, &["task", "show", "DEV-1", "--json"]).ok().json();
+    assert_eq!(show["health"], "removed");
+    let table = env.okstra(&repo, &["task", "list"]).ok().stdout;
+    let line = table.lines().find(|l| l.starts_with("proj/default/dev-1 ")).unwrap();
+    assert!(line.contains("released  removed"), "{table}");
+}

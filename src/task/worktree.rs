@@ -619,6 +619,8 @@ pub enum Health {
     MissingWorktree,
     MissingBranch,
     Dirty,
+    /// Released, and its worktree and branch are gone: what `release --remove` leaves. Not a fault.
+    Removed,
 }
 
 impl Health {
@@ -628,6 +630,7 @@ impl Health {
             Health::MissingWorktree => "missing-worktree",
             Health::MissingBranch => "missing-branch",
             Health::Dirty => "dirty",
+            Health::Removed => "removed",
         }
     }
 }
@@ -636,7 +639,8 @@ impl Health {
 pub fn health(row: &Row, repo: Option<&Repo>, check_dirty: bool) -> Health {
     let wt = Path::new(&row.worktree_path);
     if !wt.is_dir() {
-        return Health::MissingWorktree;
+        let branch_left = repo.is_some_and(|r| r.branch_exists(&row.branch));
+        return if row.status == Status::Released && !branch_left { Health::Removed } else { Health::MissingWorktree };
     }
     if let Some(repo) = repo {
         if !repo.branch_exists(&row.branch) {
