@@ -616,7 +616,7 @@ mod tests {
             approve,
             approved_plan: plan.map(PathBuf::from),
             verification_report: report.map(PathBuf::from),
-            executor: None,
+            ..PhaseOptions::default()
         };
         assert_eq!(check_options(Phase::FinalVerification, &o(true, Some("p"), None)).unwrap_err().code, 2);
         assert_eq!(check_options(Phase::Implementation, &o(true, None, None)).unwrap_err().code, 2);
