@@ -574,3 +574,22 @@ fn a_typo_of_a_registered_id_is_refused_unless_new() {
     let r = env.okstra(&repo, &["task", "phase", "DEV-999", "error-analysis", "--new"]).fails(2);
     assert!(r.stderr.starts_with("error: task proj/default/dev-999 is registered already"), "{}", r.stderr);
 }
+
+#[test]
+fn a_repository_without_commits_gets_a_hint_the_phase_command_can_follow() {
+    let env = Env::new();
+    let repo = env.root().join("empty");
+    std::fs::create_dir_all(&repo).unwrap();
+    env.git(&repo, &["init", "-q", "-b", "main"]);
+    let r = env.okstra(&repo, &["task", "phase", "DEV-1", "requirements-discovery"]).fails(1);
+    assert_eq!(
+        r.stderr,
+        "error: the main worktree's HEAD has no commit yet: a task worktree starts from a commit\n\
+         hint: make a first commit in the main worktree, then run the phase again\n"
+    );
+    assert!(!env.registry_path().exists() || env.registry()["tasks"].as_object().unwrap().is_empty());
+    assert!(!repo.join(".project-docs").exists(), "no run folder");
+    // `task start` takes --base, and says so.
+    let r = env.okstra(&repo, &["task", "start", "DEV-1"]).fails(1);
+    assert!(r.stderr.contains("hint: make a first commit, or pass --base <ref>"), "{}", r.stderr);
+}

@@ -107,6 +107,12 @@ pub fn run_phase(ctx: &Context, task: TaskRef<'_>, phase: Phase, opts: &PhaseOpt
     let main = ctx.repo.main_worktree().to_path_buf();
     let reg = ctx.store.load()?;
     let (key, req, registered) = locate(ctx, &reg, task, opts.new_task)?;
+    // A phase run starts an unregistered task from the main worktree's HEAD; `task phase`
+    // takes no --base, so its hint differs from `task start`'s.
+    if !registered && ctx.repo.main_head()?.is_none() {
+        return Err(Error::failed("the main worktree's HEAD has no commit yet: a task worktree starts from a commit")
+            .hint("make a first commit in the main worktree, then run the phase again"));
+    }
     let exec = match &opts.executor {
         Some(name) => {
             let interactive = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
