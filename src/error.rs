@@ -61,6 +61,12 @@ impl From<crate::task::names::UnknownCategory> for Error {
     }
 }
 
+/// What every command says outside a git repository (`task start` as a warning: it runs there).
+pub fn not_a_repository(dir: &std::path::Path) -> Error {
+    Error::failed(format!("not a git repository (or any parent folder): {}", dir.display()))
+        .hint("run this inside a git repository, or use `git -C <repo> okstra …`")
+}
+
 /// Attach a path to an io error: `reading /x/y: permission denied`.
 pub fn io_at(what: &str, path: &std::path::Path, e: std::io::Error) -> Error {
     Error::failed(format!("{what} {}: {e}", path.display()))

@@ -119,12 +119,21 @@ fn not_git_and_foreign_worktree_are_skipped() {
     let v = r.json();
     assert_eq!(v["status"], "skipped-not-git");
     assert_eq!(v["path"], plain.to_str().unwrap());
-    assert!(r.stderr.contains("warning:"), "{}", r.stderr);
+    let warning = format!(
+        "warning: not a git repository (or any parent folder): {}; the task runs here, without a worktree (skipped-not-git)\n",
+        plain.display()
+    );
+    assert_eq!(r.stderr, warning, "one line, with --json too");
+    let r = env.okstra(&plain, &["task", "start", "DEV-1"]).ok();
+    assert_eq!((r.stderr.as_str(), r.stdout.trim()), (warning.as_str(), plain.to_str().unwrap()));
 
     let repo = env.repo("proj");
     let other = env.root().join("hand-made");
     env.git(&repo, &["worktree", "add", "-q", "-b", "mine", other.to_str().unwrap()]);
-    let v = env.okstra(&other, &["task", "start", "DEV-1", "--json"]).ok().json();
+    let r = env.okstra(&other, &["task", "start", "DEV-1", "--json"]).ok();
+    assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
+    assert!(r.stderr.ends_with("the task runs here and the registry is untouched (skipped-in-worktree)\n"));
+    let v = r.json();
     assert_eq!(v["status"], "skipped-in-worktree");
     assert_eq!(v["path"], other.to_str().unwrap());
     assert!(!env.registry_path().exists(), "registry untouched");
@@ -392,6 +401,37 @@ fn json_outside_a_repository_and_missing_home_var() {
     std::fs::create_dir_all(&plain).unwrap();
     let r = env.okstra(&plain, &["task", "list"]).fails(1);
     assert!(r.stderr.starts_with("error: not a git repository"), "{}", r.stderr);
+}
+
+#[test]
+fn outside_a_repository_every_command_says_the_same() {
+    let env = Env::new();
+    let plain = env.root().join("plain");
+    std::fs::create_dir_all(&plain).unwrap();
+    let want = format!(
+        "error: not a git repository (or any parent folder): {}\n\
+         hint: run this inside a git repository, or use `git -C <repo> okstra …`\n",
+        plain.display()
+    );
+    let commands: [&[&str]; 11] = [
+        &["task", "list"],
+        &["task", "show", "DEV-1"],
+        &["task", "release", "DEV-1"],
+        &["task", "phase", "DEV-1", "requirements-discovery"],
+        &["task", "handoff", "DEV-1"],
+        &["phase", "requirements-discovery"],
+        &["handoff"],
+        &["hooks", "install"],
+        &["hooks", "uninstall"],
+        &["hooks", "status"],
+        &["task", "list", "--json"],
+    ];
+    for args in commands {
+        let r = env.okstra(&plain, args).fails(1);
+        assert_eq!(r.stderr, want, "{args:?}");
+        assert_eq!(r.stdout, "", "{args:?}");
+    }
+    assert!(!env.okstra_home.join("worktrees").exists(), "nothing written");
 }
 
 fn spawn_start(env: &Env, cwd: &Path, id: &str) -> std::process::Child {

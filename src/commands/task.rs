@@ -6,7 +6,7 @@ use serde_json::json;
 use crate::error::Result;
 use crate::output;
 use crate::task::registry::Row;
-use crate::task::worktree::{self, Context, Health, StartRequest};
+use crate::task::worktree::{self, Context, Health, StartRequest, StartStatus};
 
 /// JSON shape version of `task` outputs.
 pub const SCHEMA: u32 = 1;
@@ -107,19 +107,32 @@ fn start(a: StartArgs) -> Result<i32> {
         base: a.base,
     };
     let out = worktree::start(&super::cwd()?, &req)?;
+    // A skipped start is one warning (with --json too): the note says why and where the task
+    // runs, the status is named at its end.
+    let skipped = matches!(out.status, StartStatus::SkippedNotGit | StartStatus::SkippedInWorktree);
+    if skipped {
+        output::warn(format!("{} ({})", out.note, out.status.name()));
+    }
     if a.json {
         let mut v = serde_json::to_value(&out).map_err(|e| crate::error::Error::failed(e.to_string()))?;
         v["schema"] = json!(SCHEMA);
         output::json(&v);
     } else {
-        let detail = if out.branch.is_empty() { String::new() } else { format!(" on branch {}", out.branch) };
-        output::info(format!("{}: {}{detail}", out.status.name(), out.path));
-        if !out.note.is_empty() {
-            output::info(format!("note: {}", out.note));
+        if !skipped {
+            report_start(&out);
         }
         output::value(&out.path);
     }
     Ok(0)
+}
+
+/// The status line on stderr, and the note if there is one.
+fn report_start(out: &worktree::StartOutcome) {
+    let detail = if out.branch.is_empty() { String::new() } else { format!(" on branch {}", out.branch) };
+    output::info(format!("{}: {}{detail}", out.status.name(), out.path));
+    if !out.note.is_empty() {
+        output::info(format!("note: {}", out.note));
+    }
 }
 
 fn row_json(row: &Row, health: Health) -> serde_json::Value {

@@ -75,10 +75,7 @@ impl Context {
 
     /// Like [`Context::discover`], but outside git is an error.
     pub fn require(cwd: &Path) -> Result<Context> {
-        Context::discover(cwd)?.ok_or_else(|| {
-            Error::failed(format!("not a git repository: {}", cwd.display()))
-                .hint("run this inside a git repository, or use `git -C <repo> okstra …`")
-        })
+        Context::discover(cwd)?.ok_or_else(|| crate::error::not_a_repository(cwd))
     }
 
     pub fn repo_id(&self) -> String {
@@ -266,10 +263,6 @@ pub fn start(cwd: &Path, req: &StartRequest) -> Result<StartOutcome> {
         if let Some(c) = &req.category {
             c.parse::<Category>()?;
         }
-        output::warn(format!(
-            "{} is not inside a git repository; the task runs here, without a worktree",
-            cwd.display()
-        ));
         return Ok(StartOutcome {
             status: StartStatus::SkippedNotGit,
             key: String::new(),
@@ -277,7 +270,7 @@ pub fn start(cwd: &Path, req: &StartRequest) -> Result<StartOutcome> {
             branch: String::new(),
             base_ref: String::new(),
             repo: String::new(),
-            note: "not inside a git repository".into(),
+            note: format!("{}; the task runs here, without a worktree", crate::error::not_a_repository(cwd).message),
         });
     };
     let category = ctx.category(req.category.as_deref())?;
@@ -297,10 +290,6 @@ pub fn start(cwd: &Path, req: &StartRequest) -> Result<StartOutcome> {
     if ctx.repo.is_linked {
         let here = ctx.repo.current_worktree.clone().unwrap_or_default();
         if ctx.task_here(&ctx.store.load()?).is_none() {
-            output::warn(format!(
-                "{} is a linked worktree that git-okstra did not make; the task runs here and the registry is untouched",
-                here.display()
-            ));
             return Ok(StartOutcome {
                 status: StartStatus::SkippedInWorktree,
                 key: key.to_string(),
@@ -308,7 +297,10 @@ pub fn start(cwd: &Path, req: &StartRequest) -> Result<StartOutcome> {
                 branch: String::new(),
                 base_ref: String::new(),
                 repo: ctx.repo_id(),
-                note: "inside a linked worktree that is not a task worktree".into(),
+                note: format!(
+                    "{} is a linked worktree that git-okstra did not make; the task runs here and the registry is untouched",
+                    here.display()
+                ),
             });
         }
     }
