@@ -455,16 +455,7 @@ pub fn start(cwd: &Path, req: &StartRequest) -> Result<StartOutcome> {
 
     let finish = || -> Result<()> {
         link_sync_dirs(&ctx.repo, &path, &sync_names)?;
-        // The agent guard; a settings file it creates is untracked, so keep it out of `git add -A`.
-        let mut created = Vec::new();
-        for agent in &guard_agents {
-            let existed = crate::guard::agents::settings_path(&path, *agent).exists();
-            crate::guard::agents::install(&path, *agent)?;
-            if !existed {
-                created.push(agent.settings_file().to_string());
-            }
-        }
-        add_excludes(&ctx.repo.common_dir, &created)
+        install_guards(&path, &guard_agents)
     };
     match finish() {
         Ok(()) => {
@@ -477,6 +468,44 @@ pub fn start(cwd: &Path, req: &StartRequest) -> Result<StartOutcome> {
         }
         Err(e) => Err(undo(e)),
     }
+}
+
+/// The configured agent guards, into a worktree this start created. A settings file it
+/// creates is untracked: it must stay out of `git add -A` (handoff) and `release --remove`'s
+/// dirty check, yet nothing shared may hide it, since `info/exclude` applies to every
+/// worktree and would hide the main worktree's own files.
+fn install_guards(worktree: &Path, agents: &[crate::guard::agents::Agent]) -> Result<()> {
+    for agent in agents {
+        let file = worktree.join(agent.task_settings_file());
+        let existed = std::fs::symlink_metadata(&file).is_ok();
+        crate::guard::agents::install_file(&file, *agent)?;
+        if !existed {
+            ignore_here(worktree, &file)?;
+        }
+    }
+    Ok(())
+}
+
+/// Keep a file this start created out of git in this worktree alone: nothing to do when the
+/// repository ignores it already; else a `.gitignore` beside it that names the file and itself
+/// (read only in this checkout). Where a `.gitignore` is there already, a warning says so.
+fn ignore_here(worktree: &Path, file: &Path) -> Result<()> {
+    let rel = file.strip_prefix(worktree).unwrap_or(file).to_string_lossy().into_owned();
+    if git::exec("git", &["check-ignore", "-q", "--", &rel], worktree)?.ok() {
+        return Ok(());
+    }
+    let dir = file.parent().unwrap_or(worktree);
+    let ignore = dir.join(".gitignore");
+    if std::fs::symlink_metadata(&ignore).is_ok() {
+        output::warn(format!(
+            "{rel} shows as untracked in {}: {} exists, and git-okstra never edits it",
+            worktree.display(),
+            ignore.display()
+        ));
+        return Ok(());
+    }
+    let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    std::fs::write(&ignore, format!("/{name}\n/.gitignore\n")).map_err(|e| io_at("cannot write", &ignore, e))
 }
 
 /// A start of a task whose worktree or branch exists keeps what was recorded: each flag that
