@@ -58,6 +58,7 @@ impl From<crate::task::names::TaskIdError> for Error {
 impl From<crate::task::names::UnknownCategory> for Error {
     fn from(e: crate::task::names::UnknownCategory) -> Self {
         Error::usage(e.to_string())
+            .hint(format!("categories: {}", crate::task::names::Category::ALL.map(|c| c.name()).join(", ")))
     }
 }
 

@@ -63,7 +63,7 @@ impl std::str::FromStr for Action {
             "commit" => Ok(Action::Commit),
             "pr" => Ok(Action::Pr),
             "skip" => Ok(Action::Skip),
-            _ => Err(Error::usage(format!("unknown action {s:?}; actions: commit, pr, skip"))),
+            _ => Err(Error::usage(format!("unknown action '{}'; actions: commit, pr, skip", s.escape_debug()))),
         }
     }
 }

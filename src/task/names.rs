@@ -69,15 +69,15 @@ pub fn sanitize(raw: &str) -> String {
 /// Why a typed task id was refused (a usage error: exit 2, nothing written).
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum TaskIdError {
-    #[error("task id {0:?} has no ASCII letter or digit")]
+    #[error("task id '{}' has no ASCII letter or digit", .0.escape_debug())]
     NoAlnum(String),
     #[error("task id is {0} characters long; the limit is 128")]
     TooLong(usize),
-    #[error("task id {0:?} contains a control or invisible formatting character")]
+    #[error("task id '{}' contains a control or invisible formatting character", .0.escape_debug())]
     Control(String),
-    #[error("task id {0:?} looks like a path (leading '/' or '\\', or a '..' component)")]
+    #[error("task id '{}' looks like a path (leading '/' or '\\', or a '..' component)", .0.escape_debug())]
     PathLike(String),
-    #[error("task id {0:?} contains the shell metacharacter {1:?}; a shell expansion probably went wrong")]
+    #[error("task id '{id}' contains the shell metacharacter {meta:?}; a shell expansion probably went wrong", id = .0.escape_debug(), meta = .1)]
     ShellMeta(String, char),
 }
 
@@ -212,7 +212,7 @@ impl fmt::Display for Category {
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error("unknown category {0:?}; valid: feature, bugfix, hotfix, refactor, chore, docs, test, perf, ci, build")]
+#[error("unknown category '{}'", .0.escape_debug())]
 pub struct UnknownCategory(pub String);
 
 impl FromStr for Category {
