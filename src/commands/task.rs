@@ -68,6 +68,7 @@ pub struct ListArgs {
 pub struct ShowArgs {
     /// A task key (`project/group/task`) or a task id.
     pub task: String,
+    /// Print one JSON object on stdout.
     #[arg(long)]
     pub json: bool,
 }
@@ -82,6 +83,7 @@ pub struct ReleaseArgs {
     /// With --remove: discard uncommitted changes and commits found nowhere else.
     #[arg(long, requires = "remove")]
     pub force: bool,
+    /// Print one JSON object on stdout.
     #[arg(long)]
     pub json: bool,
 }
