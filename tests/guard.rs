@@ -539,7 +539,11 @@ fn corrupt_or_odd_settings_are_errors_and_left_untouched() {
     assert!(r.stderr.contains("\"hooks\" is not a JSON object"), "{}", r.stderr);
     assert_eq!(std::fs::read_to_string(&gem).unwrap(), odd);
     let r = env.okstra(&repo, &["hooks", "install", "--agent", "codex"]).fails(2);
-    assert!(r.stderr.contains("unknown agent 'codex'"), "{}", r.stderr);
+    assert!(r.stderr.starts_with("error: invalid value 'codex' for '--agent <AGENT>'"), "{}", r.stderr);
+    assert!(r.stderr.contains("[possible values: claude, gemini, cursor]"), "{}", r.stderr);
+    // a comma list is two agents, each checked (both files here are broken: exit 1)
+    let r = env.okstra(&repo, &["hooks", "status", "--agent", "claude,gemini"]).fails(1);
+    assert_eq!(r.stdout.lines().count(), 2, "{}", r.stdout);
     // `--agent` and `--server` are different targets
     let r = env.okstra(&repo, &["hooks", "install", "--agent", "claude", "--server"]).fails(2);
     assert!(r.stderr.contains("--server"), "{}", r.stderr);
