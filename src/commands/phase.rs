@@ -3,7 +3,6 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use serde_json::json;
 
 use crate::error::{Error, Result};
 use crate::output;
@@ -88,9 +87,7 @@ fn execute(task: TaskRef<'_>, phase: &str, f: PhaseFlags, new_task: bool) -> Res
     };
     let out = lifecycle::run_phase(&ctx, task, phase, &opts)?;
     if f.json {
-        let mut v = serde_json::to_value(&out).map_err(|e| Error::failed(e.to_string()))?;
-        v["schema"] = json!(lifecycle::SCHEMA);
-        output::json(&v);
+        output::document(lifecycle::SCHEMA, &out)?;
         return Ok(0);
     }
     match &out.executor {

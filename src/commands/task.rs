@@ -116,9 +116,7 @@ fn start(a: StartArgs) -> Result<i32> {
         output::warn(format!("{} ({})", out.note, out.status.name()));
     }
     if a.json {
-        let mut v = serde_json::to_value(&out).map_err(|e| crate::error::Error::failed(e.to_string()))?;
-        v["schema"] = json!(SCHEMA);
-        output::json(&v);
+        output::document(SCHEMA, &out)?;
     } else {
         if !skipped {
             report_start(&out);
@@ -185,9 +183,7 @@ fn show(a: ShowArgs) -> Result<i32> {
     let (_, row) = ctx.resolve_task(&reg, &a.task)?;
     let health = worktree::health(&row, Some(&ctx.repo), true);
     if a.json {
-        let mut v = row_json(&row, health);
-        v["schema"] = json!(SCHEMA);
-        output::json(&v);
+        output::document(SCHEMA, &row_json(&row, health))?;
         return Ok(0);
     }
     let lines = [
@@ -217,9 +213,7 @@ fn release(a: ReleaseArgs) -> Result<i32> {
     let ctx = Context::require(&super::cwd()?)?;
     let out = worktree::release(&ctx, &a.task, a.remove, a.force)?;
     if a.json {
-        let mut v = serde_json::to_value(&out).unwrap_or_default();
-        v["schema"] = json!(SCHEMA);
-        output::json(&v);
+        output::document(SCHEMA, &out)?;
     } else {
         let mut msg = format!("released {}", out.key);
         if out.removed_worktree {
