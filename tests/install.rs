@@ -40,7 +40,7 @@ fn ci_runs_the_readme_install_command() {
 
 fn sh(env: &Env, script: &str, args: &[&str], path: &str) -> Run {
     let out = env
-        .command("dash", &env.root())
+        .command(which::which("dash").expect("dash"), &env.root())
         .arg(manifest_dir().join(script))
         .args(args)
         .env("PATH", path)
@@ -100,6 +100,18 @@ fn install_scripts_refuse_bad_arguments_and_a_missing_binary() {
     assert!(r.stderr.lines().nth(1).is_some_and(|l| l.starts_with("hint: usage: ")), "{}", r.stderr);
     let r = sh(&env, "bin/install", &["--root"], &path).fails(2);
     assert!(r.stderr.starts_with("error: --root needs a folder"), "{}", r.stderr);
+
+    // No cargo on PATH: said before anything is built or written.
+    let bare = env.root().join("bare-bin");
+    std::fs::create_dir_all(&bare).unwrap();
+    let dirname = which::which("dirname").unwrap();
+    std::os::unix::fs::symlink(dirname, bare.join("dirname")).unwrap();
+    let r = sh(&env, "bin/install", &["--root", env.root().join("r").to_str().unwrap()], bare.to_str().unwrap());
+    let r = r.fails(1);
+    assert!(r.stderr.starts_with("error: cargo is not on PATH\nhint: install Rust 1.80"), "{}", r.stderr);
+    assert!(!env.root().join("r").exists());
+    let r = sh(&env, "bin/okstra-install-extras", &["--prefix"], &path).fails(2);
+    assert!(r.stderr.starts_with("error: --prefix needs a folder"), "{}", r.stderr);
 
     let empty = env.root().join("empty");
     std::fs::create_dir_all(&empty).unwrap();
