@@ -574,6 +574,17 @@ fn a_typo_of_a_registered_id_is_refused_unless_new() {
         env.okstra(&repo, &["task", "phase", "DEV-999x", "implementation-planning", "--new", "--json"]).ok().json();
     assert_eq!(out["key"], "proj/default/dev-999x");
     assert_eq!(out["worktree"]["status"], "created");
+    // show, release and handoff name the near id too (they never start a task).
+    for args in [&["task", "show", "DEV-99x"][..], &["task", "release", "DEV-99x"], &["task", "handoff", "DEV-99x"]] {
+        let r = env.okstra(&repo, args).fails(1);
+        assert!(r.stderr.starts_with("error: no task 'DEV-99x' in this repository\n"), "{args:?}: {}", r.stderr);
+    }
+    let r = env.okstra(&repo, &["task", "show", "DEV-998x"]).fails(1);
+    assert_eq!(
+        r.stderr,
+        "error: no task 'DEV-998x' in this repository; did you mean DEV-998?\n\
+         hint: `git okstra task list` shows the registered tasks\n"
+    );
     // --new for a task that is registered already is a usage error.
     let r = env.okstra(&repo, &["task", "phase", "DEV-999", "error-analysis", "--new"]).fails(2);
     assert!(r.stderr.starts_with("error: task proj/default/dev-999 is registered already"), "{}", r.stderr);

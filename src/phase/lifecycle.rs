@@ -367,18 +367,10 @@ fn locate(ctx: &Context, reg: &Registry, task: TaskRef<'_>, new_task: bool) -> R
 
 /// "did you mean DEV-999?" for an unregistered id a keyboard slip away from a registered one.
 fn refuse_near_miss(reg: &Registry, repo_id: &str, spec: &str) -> Result<()> {
-    let typed = names::sanitize(spec.rsplit('/').next().unwrap_or(spec));
-    let mut near: Vec<&str> = reg
-        .tasks
-        .values()
-        .filter(|r| r.repo == repo_id && names::looks_like_typo(&typed, &r.task_id))
-        .map(|r| if r.task_id_raw.is_empty() { r.task_id.as_str() } else { r.task_id_raw.as_str() })
-        .collect();
+    let near = worktree::near_misses(reg, repo_id, spec);
     if near.is_empty() {
         return Ok(());
     }
-    near.sort_unstable();
-    near.dedup();
     Err(Error::failed(format!(
         "no task '{}' in this repository; did you mean {}?",
         spec.escape_debug(),

@@ -149,8 +149,13 @@ impl Context {
         let matches: Vec<&Row> = reg.tasks.values().filter(|r| r.repo == repo && r.task_id == wanted).collect();
         match matches.as_slice() {
             [row] => Ok((TaskKey::new(&row.project_id, &row.task_group, &row.task_id), (*row).clone())),
-            [] => Err(Error::failed(format!("no task '{}' in the registry for this repository", spec.escape_debug()))
-                .hint("`git okstra task list` shows the registered tasks")),
+            [] => {
+                let near = near_misses(reg, &repo, spec);
+                let guess =
+                    if near.is_empty() { String::new() } else { format!("; did you mean {}?", near.join(" or ")) };
+                Err(Error::failed(format!("no task '{}' in this repository{guess}", spec.escape_debug()))
+                    .hint("`git okstra task list` shows the registered tasks"))
+            }
             many => Err(Error::failed(format!(
                 "task id '{}' matches several tasks: {}",
                 spec.escape_debug(),
@@ -159,6 +164,21 @@ impl Context {
             .hint("name the task by its full key")),
         }
     }
+}
+
+/// Registered task ids of the repository `repo_id` that `spec` (an id or a key) looks like a
+/// keyboard slip of, as they were typed at `task start`, sorted.
+pub fn near_misses(reg: &Registry, repo_id: &str, spec: &str) -> Vec<String> {
+    let typed = names::sanitize(spec.rsplit('/').next().unwrap_or(spec));
+    let mut near: Vec<String> = reg
+        .tasks
+        .values()
+        .filter(|r| r.repo == repo_id && names::looks_like_typo(&typed, &r.task_id))
+        .map(|r| if r.task_id_raw.is_empty() { r.task_id.clone() } else { r.task_id_raw.clone() })
+        .collect();
+    near.sort_unstable();
+    near.dedup();
+    near
 }
 
 /// Refuse sync-dir names that could leave the worktree.
