@@ -10,11 +10,13 @@ use crate::commands;
 #[command(name = "git-okstra", bin_name = "git okstra", version, about, long_about = None)]
 #[command(propagate_version = true, arg_required_else_help = true)]
 pub struct Cli {
+    // The global options come after each command's own (clap would slot them in by
+    // declaration order), just before -h and -V.
     /// Print only errors and warnings.
-    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    #[arg(short, long, global = true, conflicts_with = "verbose", display_order = 900)]
     pub quiet: bool,
     /// Show the git commands run and other detail.
-    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, display_order = 901)]
     pub verbose: u8,
     #[command(subcommand)]
     pub command: Command,

@@ -624,11 +624,12 @@ fn adopt(reg: &mut Registry, dir: &Path) -> std::result::Result<String, String> 
 /// Repair one finding if it is repairable; records what was done on the finding.
 fn apply(store: &Store, f: &mut Finding) -> Result<()> {
     if f.level == Level::Note {
-        f.action = "a note: nothing to repair".into();
+        f.action = "nothing to repair (a note)".into();
         return Ok(());
     }
     if !f.repairable {
-        f.action = "left as it is: needs a decision only you can make".into();
+        // The human output labels it `left:`; the text says why.
+        f.action = "needs a decision only you can make".into();
         return Ok(());
     }
     let outcome: std::result::Result<String, String> = match (&f.kind, f.detail.clone()) {
@@ -691,7 +692,7 @@ fn apply(store: &Store, f: &mut Finding) -> Result<()> {
             f.repaired = true;
             f.action = a;
         }
-        Err(why) => f.action = format!("not repaired: {why}"),
+        Err(why) => f.action = format!("could not repair it: {why}"),
     }
     Ok(())
 }

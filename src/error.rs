@@ -58,7 +58,14 @@ impl From<crate::task::names::TaskIdError> for Error {
 impl From<crate::task::names::UnknownCategory> for Error {
     fn from(e: crate::task::names::UnknownCategory) -> Self {
         Error::usage(e.to_string())
+            .hint(format!("categories: {}", crate::task::names::Category::ALL.map(|c| c.name()).join(", ")))
     }
+}
+
+/// What every command says outside a git repository (`task start` as a warning: it runs there).
+pub fn not_a_repository(dir: &std::path::Path) -> Error {
+    Error::failed(format!("not a git repository (or any parent folder): {}", dir.display()))
+        .hint("run this inside a git repository, or use `git -C <repo> okstra …`")
 }
 
 /// Attach a path to an io error: `reading /x/y: permission denied`.

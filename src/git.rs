@@ -310,7 +310,7 @@ pub fn version(cwd: &Path) -> Result<(u32, u32)> {
         out.stdout.split_whitespace().nth(2).unwrap_or("").split('.').take(2).filter_map(|n| n.parse().ok()).collect();
     match nums.as_slice() {
         [maj, min] => Ok((*maj, *min)),
-        _ => Err(Error::failed(format!("cannot read the git version from {:?}", out.stdout.trim()))),
+        _ => Err(Error::failed(format!("cannot read the git version from '{}'", out.stdout.trim().escape_debug()))),
     }
 }
 

@@ -59,6 +59,18 @@ pub fn value(v: impl AsRef<str>) {
     let _ = writeln!(std::io::stdout(), "{}", v.as_ref());
 }
 
+/// A command's `--json` document on stdout: `schema` first, then `value`'s fields.
+pub fn document(schema: u32, value: &impl serde::Serialize) -> crate::error::Result<()> {
+    let fields = serde_json::to_value(value).map_err(|e| crate::error::Error::failed(e.to_string()))?;
+    let mut doc = serde_json::Map::new();
+    doc.insert("schema".into(), schema.into());
+    if let serde_json::Value::Object(map) = fields {
+        doc.extend(map);
+    }
+    json(&serde_json::Value::Object(doc));
+    Ok(())
+}
+
 /// One JSON document on stdout.
 pub fn json(v: &serde_json::Value) {
     let text = serde_json::to_string_pretty(v).unwrap_or_else(|_| "null".into());

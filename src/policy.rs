@@ -70,7 +70,7 @@ impl fmt::Display for Rule {
 impl FromStr for Rule {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Rule::ALL.into_iter().find(|r| r.name() == s).ok_or_else(|| format!("unknown rule {s:?}"))
+        Rule::ALL.into_iter().find(|r| r.name() == s).ok_or_else(|| format!("unknown rule '{}'", s.escape_debug()))
     }
 }
 

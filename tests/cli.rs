@@ -84,3 +84,38 @@ fn every_command_has_a_help_case() {
          and fill them with `TRYCMD=overwrite cargo test --test cli`"
     );
 }
+
+/// Every option of every command (hidden helpers aside) says what it does, and the global
+/// `-q`/`-v` come after the command's own options, just before `-h`/`-V`, in every help.
+#[test]
+fn every_option_has_help_and_the_global_ones_come_last() {
+    fn walk(cmd: &clap::Command, path: &str, problems: &mut Vec<String>) {
+        let mut cmd = cmd.clone();
+        cmd.build();
+        let help = cmd.render_help().to_string();
+        for arg in cmd.get_arguments().filter(|a| !a.is_hide_set() && !a.is_positional()) {
+            let id = arg.get_id().as_str();
+            if !["help", "version"].contains(&id) && arg.get_help().is_none_or(|h| h.to_string().trim().is_empty()) {
+                problems.push(format!("{path}: --{id} has no help text"));
+            }
+        }
+        let options: Vec<&str> = help
+            .split("\nOptions:\n")
+            .nth(1)
+            .unwrap_or("")
+            .lines()
+            .take_while(|l| l.starts_with("  "))
+            .filter_map(|l| l.split_whitespace().next())
+            .collect();
+        let tail: Vec<&str> = options.iter().rev().take(4).rev().copied().collect();
+        if tail != ["-q,", "-v,", "-h,", "-V,"] {
+            problems.push(format!("{path}: options end with {tail:?}, not -q, -v, -h, -V"));
+        }
+        for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set() && s.get_name() != "help") {
+            walk(sub, &format!("{path} {}", sub.get_name()), problems);
+        }
+    }
+    let mut problems = Vec::new();
+    walk(&git_okstra::cli::Cli::command(), "git okstra", &mut problems);
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}

@@ -110,7 +110,12 @@ fn missing_branch_is_reported_and_the_dirty_worktree_is_left_alone() {
     let (code, v) = doctor(&env, &repo, true);
     assert_eq!(code, 1);
     assert_eq!(v["findings"][0]["repaired"], false);
+    assert_eq!(v["findings"][0]["action"], "needs a decision only you can make");
     assert_eq!(std::fs::read_to_string(wt.join("unsaved.txt")).unwrap(), "precious\n");
+    // The human report says `left:` once, then why.
+    let r = env.okstra(&repo, &["doctor", "--repair"]).fails(1);
+    assert!(r.stderr.contains("\n  left: needs a decision only you can make\n"), "{}", r.stderr);
+    assert!(!r.stderr.contains("left: left"), "{}", r.stderr);
 }
 
 #[test]

@@ -539,7 +539,11 @@ fn corrupt_or_odd_settings_are_errors_and_left_untouched() {
     assert!(r.stderr.contains("\"hooks\" is not a JSON object"), "{}", r.stderr);
     assert_eq!(std::fs::read_to_string(&gem).unwrap(), odd);
     let r = env.okstra(&repo, &["hooks", "install", "--agent", "codex"]).fails(2);
-    assert!(r.stderr.contains("unknown agent 'codex'"), "{}", r.stderr);
+    assert!(r.stderr.starts_with("error: invalid value 'codex' for '--agent <AGENT>'"), "{}", r.stderr);
+    assert!(r.stderr.contains("[possible values: claude, gemini, cursor]"), "{}", r.stderr);
+    // a comma list is two agents, each checked (both files here are broken: exit 1)
+    let r = env.okstra(&repo, &["hooks", "status", "--agent", "claude,gemini"]).fails(1);
+    assert_eq!(r.stdout.lines().count(), 2, "{}", r.stdout);
     // `--agent` and `--server` are different targets
     let r = env.okstra(&repo, &["hooks", "install", "--agent", "claude", "--server"]).fails(2);
     assert!(r.stderr.contains("--server"), "{}", r.stderr);
@@ -550,14 +554,54 @@ fn task_start_installs_the_configured_agents() {
     let env = Env::new();
     let repo = env.repo("proj");
     env.git(&repo, &["config", "okstra.agentGuard", "claude, cursor"]);
+    // The main worktree's own, untracked Claude settings must stay visible there.
+    std::fs::create_dir_all(repo.join(".claude")).unwrap();
+    std::fs::write(repo.join(".claude/settings.json"), "{}\n").unwrap();
     let out = env.okstra(&repo, &["task", "start", "DEV-1", "--json"]).ok().json();
     let wt = std::path::PathBuf::from(out["path"].as_str().unwrap());
-    let claude = read_json(&wt.join(".claude/settings.json"));
+    // Claude Code reads .claude/settings.local.json, the file it keeps out of git itself.
+    let claude = read_json(&wt.join(".claude/settings.local.json"));
     assert_eq!(claude["hooks"]["PreToolUse"][0]["hooks"][0]["command"], "git-okstra hook agent-guard");
+    assert!(!wt.join(".claude/settings.json").exists());
     assert!(wt.join(".cursor/hooks.json").exists());
     assert!(!wt.join(".gemini/settings.json").exists());
-    assert!(!repo.join(".claude").exists(), "the main worktree is not touched");
-    assert_eq!(env.git(&wt, &["status", "--porcelain"]), "", "the new settings files are excluded, not untracked");
+    assert_eq!(env.git(&wt, &["status", "--porcelain"]), "", "the new settings files are ignored, not untracked");
+    // ...by a .gitignore beside each, in the task worktree only; nothing shared hides them.
+    assert_eq!(std::fs::read_to_string(wt.join(".claude/.gitignore")).unwrap(), "/settings.local.json\n/.gitignore\n");
+    assert_eq!(std::fs::read_to_string(wt.join(".cursor/.gitignore")).unwrap(), "/hooks.json\n/.gitignore\n");
+    let exclude = std::fs::read_to_string(repo.join(".git/info/exclude")).unwrap_or_default();
+    assert!(!exclude.contains(".claude") && !exclude.contains(".cursor"), "{exclude}");
+    assert_eq!(env.git(&repo, &["status", "--porcelain"]), "?? .claude/", "main's own file is not hidden");
+    assert!(!repo.join(".claude/settings.local.json").exists(), "the main worktree is not touched");
+    // status and uninstall find the guard in the local file
+    let st = env.okstra(&wt, &["hooks", "status", "--agent", "claude"]).ok().stdout;
+    assert!(st.contains("installed") && st.contains(".claude/settings.local.json"), "{st}");
+    let again = env.okstra(&wt, &["hooks", "install", "--agent", "claude"]).ok();
+    assert!(again.stderr.contains("already installed"), "never a second copy: {}", again.stderr);
+    assert!(!wt.join(".claude/settings.json").exists());
+    env.okstra(&wt, &["hooks", "uninstall", "--agent", "claude"]).ok();
+    assert!(!wt.join(".claude/settings.local.json").exists(), "emptied, so removed");
+    std::fs::remove_dir_all(repo.join(".claude")).unwrap();
+
+    // A repository that ignores the file already gets no .gitignore; one that tracks a
+    // .gitignore there gets a warning (never an edit of it).
+    env.git(&repo, &["config", "okstra.agentGuard", "claude cursor"]);
+    std::fs::write(repo.join(".gitignore"), ".claude/settings.local.json\n").unwrap();
+    std::fs::create_dir_all(repo.join(".cursor")).unwrap();
+    std::fs::write(repo.join(".cursor/.gitignore"), "*.log\n").unwrap();
+    env.git(&repo, &["add", ".gitignore", ".cursor/.gitignore"]);
+    env.git(&repo, &["commit", "-q", "-m", "ignores"]);
+    let r = env.okstra(&repo, &["task", "start", "DEV-4", "--json"]).ok();
+    let wt4 = std::path::PathBuf::from(r.json()["path"].as_str().unwrap());
+    assert!(!wt4.join(".claude/.gitignore").exists());
+    assert!(
+        r.stderr.contains(".cursor/hooks.json shows as untracked in ")
+            && r.stderr.contains("git-okstra never edits it"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(std::fs::read_to_string(wt4.join(".cursor/.gitignore")).unwrap(), "*.log\n");
+    assert_eq!(env.git(&wt4, &["status", "--porcelain"]), "?? .cursor/hooks.json");
     // A tracked settings file is merged into, and shows as a change.
     env.git(&repo, &["config", "okstra.agentGuard", "gemini"]);
     std::fs::create_dir_all(repo.join(".gemini")).unwrap();

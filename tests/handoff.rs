@@ -284,7 +284,7 @@ fn pr_pushes_the_feature_branch_and_creates_the_pr() {
     for h in ["## Summary", "## Changes", "## Test plan", "## Linked issues"] {
         assert!(body.contains(h), "{body}");
     }
-    assert!(body.contains("web/login.html | 1 +"), "the real diff stat: {body}");
+    assert!(body.contains("Committed by this handoff:\n- `web/login.html`\n"), "{body}");
     assert!(body.contains("cargo test: 12 passed"), "{body}");
     assert!(body.contains("Refs: DEV-1"));
     let report = fx.report();
@@ -430,7 +430,7 @@ fn skip_changes_nothing_but_the_report() {
 }
 
 #[test]
-fn empty_diff_skips_the_commit_but_not_the_pr() {
+fn empty_diff_skips_the_commit_and_refuses_an_empty_pr_before_any_push() {
     let fx = fixture("accepted");
     std::fs::remove_dir_all(fx.wt.join("web")).unwrap();
     let head = fx.head();
@@ -438,10 +438,53 @@ fn empty_diff_skips_the_commit_but_not_the_pr() {
     assert!(r.stderr.contains("no changes; commit skipped"), "{}", r.stderr);
     assert_eq!(fx.head(), head);
     assert!(fx.report().contains("no changes; commit skipped"));
+    // Nothing beyond the base and nothing to commit: no push, no gh, no report, exit 1.
+    let refs = fx.origin_refs();
+    let phases = fx.phases();
+    for dry in [true, false] {
+        let _ = std::fs::remove_file(fx.env.root().join("git.log"));
+        let mut args = vec!["--action", "pr", "--base", "staging", "--yes"];
+        if dry {
+            args.push("--dry-run");
+        }
+        let r = fx.handoff(&fx.wt, &args).fails(1);
+        assert_eq!(
+            r.stderr,
+            "error: branch 'feat-dev-1' has no commits beyond 'staging' and nothing to commit: there is nothing to open a pull request for\n\
+             hint: commit the task's work on its branch first, or hand off with --action commit or --action skip\n"
+        );
+        assert!(r.stdout.is_empty(), "{}", r.stdout);
+        assert!(!fx.git_calls().iter().any(|c| c.starts_with("push")), "{:?}", fx.git_calls());
+    }
+    assert!(fx.gh_calls().is_empty(), "{:?}", fx.gh_calls());
+    assert_eq!(fx.origin_refs(), refs);
+    assert_eq!(fx.phases(), phases, "nothing recorded");
+    assert!(!fx.runs().join("003-release-handoff").exists(), "no report for a refused handoff");
+    // One commit on the branch is enough for a PR, with nothing left to commit.
+    fx.env.commit_file(&fx.wt, "notes.txt", "x\n", "notes");
     let j = fx.handoff(&fx.wt, &["--action", "pr", "--base", "staging", "--yes", "--json"]).ok().json();
     assert_eq!(j["pr"]["outcome"], "created");
-    assert_eq!(fx.env.git(&fx.origin, &["rev-parse", "refs/heads/feat-dev-1"]), head);
-    assert_eq!(fx.head(), head);
+    assert_eq!(fx.env.git(&fx.origin, &["rev-parse", "refs/heads/feat-dev-1"]), fx.head());
+}
+
+#[test]
+fn the_dry_run_shows_exactly_the_pr_body_the_real_run_sends() {
+    let fx = fixture("accepted");
+    // one commit already on the branch and one change the handoff commits
+    fx.env.commit_file(&fx.wt, "web/style.css", "a {}\n", "style");
+    let dry = fx.handoff(&fx.wt, &["--action", "pr", "--base", "staging", "--yes", "--dry-run", "--json"]).ok();
+    let dry_body = dry.json()["pr_body"].as_str().unwrap().to_string();
+    let human = fx.handoff(&fx.wt, &["--action", "pr", "--base", "staging", "--yes", "--dry-run"]).ok().stdout;
+    let shown = human.split("# Pull request body (draft)\n\n").nth(1).unwrap();
+    let shown = shown.split("\n\n# Commands that would run").next().unwrap();
+    assert_eq!(shown, dry_body.trim_end(), "the human dry run prints the same body");
+    let real = fx.handoff(&fx.wt, &["--action", "pr", "--base", "staging", "--yes", "--json"]).ok().json();
+    let sent = std::fs::read_to_string(fx.runs().join("002-release-handoff/pr-body.md")).unwrap();
+    assert_eq!(sent, dry_body, "the body gh got is the one the dry run showed");
+    assert_eq!(real["pr_body"].as_str().unwrap(), dry_body);
+    assert!(sent.contains("web/style.css | 1 +"), "the branch's diff stat: {sent}");
+    assert!(sent.contains("Committed by this handoff:\n- `web/login.html`\n"), "{sent}");
+    assert_eq!(fx.gh_calls()[1], expected_create(&fx), "and it was handed to gh pr create");
 }
 
 #[test]

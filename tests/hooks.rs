@@ -403,7 +403,7 @@ fn server_and_client_modes_are_not_mixed_up() {
     let r = env.okstra(&repo, &["hooks", "install", "--server"]).fails(1);
     assert!(r.stderr.contains("bare repository that receives pushes"), "{}", r.stderr);
     let r = env.okstra(&env.root(), &["hooks", "install"]).fails(1);
-    assert!(r.stderr.contains("not inside a git repository"), "{}", r.stderr);
+    assert!(r.stderr.starts_with("error: not a git repository (or any parent folder): "), "{}", r.stderr);
     assert!(!repo.join(".git/hooks/pre-push").exists());
 }
 

@@ -525,7 +525,11 @@ fn phase_inside_a_worktree_and_unregistered_tasks() {
     let r = env.okstra(&repo, &["phase", "error-analysis"]).fails(1);
     assert!(r.stderr.contains("not inside a task worktree"), "{}", r.stderr);
     let r = env.okstra(&repo, &["phase", "deploy"]).fails(2);
-    assert!(r.stderr.contains("unknown phase \"deploy\""), "{}", r.stderr);
+    assert_eq!(
+        r.stderr,
+        "error: unknown phase 'deploy'\nhint: phases: requirements-discovery, error-analysis, \
+         implementation-planning, implementation, final-verification, release-handoff\n"
+    );
 
     // An unregistered task id is started first (created), then the phase runs.
     let out = env.okstra(&repo, &["task", "phase", "DEV-2", "requirements-discovery", "--json"]).ok().json();
@@ -543,4 +547,64 @@ fn phase_inside_a_worktree_and_unregistered_tasks() {
     let out = phase(&env, &repo, &["error-analysis", "--json"]).ok().json();
     assert_eq!(out["worktree"]["status"], "reused");
     assert_eq!(env.registry()["tasks"]["proj/default/dev-1"]["status"], "active");
+}
+
+#[test]
+fn a_typo_of_a_registered_id_is_refused_unless_new() {
+    let env = Env::new();
+    let repo = env.repo("proj");
+    env.okstra(&repo, &["task", "start", "DEV-999"]).ok();
+    let before = std::fs::read_to_string(env.registry_path()).unwrap();
+    let r = env.okstra(&repo, &["task", "phase", "DEV-999x", "implementation-planning"]).fails(1);
+    assert_eq!(
+        r.stderr,
+        "error: no task 'DEV-999x' in this repository; did you mean DEV-999?\n\
+         hint: pass --new to start 'DEV-999x' as a new task\n"
+    );
+    assert_eq!(std::fs::read_to_string(env.registry_path()).unwrap(), before, "nothing registered");
+    assert!(env.git_run(&repo, &["rev-parse", "--verify", "-q", "refs/heads/feat-dev-999x"]).code != 0);
+    assert!(!env.okstra_home.join("worktrees/proj/default/dev-999x").exists(), "no worktree made");
+    assert!(!repo.join(".project-docs/okstra/tasks/dev-999x").exists(), "no run folder made");
+
+    // Another number is another ticket: started without a question.
+    let out = env.okstra(&repo, &["task", "phase", "DEV-998", "requirements-discovery", "--json"]).ok().json();
+    assert_eq!(out["started_task"], true);
+    // --new says the near id is meant.
+    let out =
+        env.okstra(&repo, &["task", "phase", "DEV-999x", "implementation-planning", "--new", "--json"]).ok().json();
+    assert_eq!(out["key"], "proj/default/dev-999x");
+    assert_eq!(out["worktree"]["status"], "created");
+    // show, release and handoff name the near id too (they never start a task).
+    for args in [&["task", "show", "DEV-99x"][..], &["task", "release", "DEV-99x"], &["task", "handoff", "DEV-99x"]] {
+        let r = env.okstra(&repo, args).fails(1);
+        assert!(r.stderr.starts_with("error: no task 'DEV-99x' in this repository\n"), "{args:?}: {}", r.stderr);
+    }
+    let r = env.okstra(&repo, &["task", "show", "DEV-998x"]).fails(1);
+    assert_eq!(
+        r.stderr,
+        "error: no task 'DEV-998x' in this repository; did you mean DEV-998?\n\
+         hint: `git okstra task list` shows the registered tasks\n"
+    );
+    // --new for a task that is registered already is a usage error.
+    let r = env.okstra(&repo, &["task", "phase", "DEV-999", "error-analysis", "--new"]).fails(2);
+    assert!(r.stderr.starts_with("error: task proj/default/dev-999 is registered already"), "{}", r.stderr);
+}
+
+#[test]
+fn a_repository_without_commits_gets_a_hint_the_phase_command_can_follow() {
+    let env = Env::new();
+    let repo = env.root().join("empty");
+    std::fs::create_dir_all(&repo).unwrap();
+    env.git(&repo, &["init", "-q", "-b", "main"]);
+    let r = env.okstra(&repo, &["task", "phase", "DEV-1", "requirements-discovery"]).fails(1);
+    assert_eq!(
+        r.stderr,
+        "error: the main worktree's HEAD has no commit yet: a task worktree starts from a commit\n\
+         hint: make a first commit in the main worktree, then run the phase again\n"
+    );
+    assert!(!env.registry_path().exists() || env.registry()["tasks"].as_object().unwrap().is_empty());
+    assert!(!repo.join(".project-docs").exists(), "no run folder");
+    // `task start` takes --base, and says so.
+    let r = env.okstra(&repo, &["task", "start", "DEV-1"]).fails(1);
+    assert!(r.stderr.contains("hint: make a first commit, or pass --base <ref>"), "{}", r.stderr);
 }

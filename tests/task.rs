@@ -104,7 +104,11 @@ fn usage_errors_exit_2_and_write_nothing() {
         assert_eq!(r.stderr.lines().filter(|l| l.starts_with("error:")).count(), 1);
     }
     let r = env.okstra(&repo, &["task", "start", "DEV-1", "--category", "feature-ish"]).fails(2);
-    assert!(r.stderr.contains("valid: feature, bugfix"), "{}", r.stderr);
+    assert_eq!(
+        r.stderr,
+        "error: unknown category 'feature-ish'\n\
+         hint: categories: feature, bugfix, hotfix, refactor, chore, docs, test, perf, ci, build\n"
+    );
     env.okstra(&repo, &["task", "start"]).fails(2);
     assert!(!env.okstra_home.exists() || !env.registry_path().exists());
     assert_eq!(env.git(&repo, &["branch", "--list"]), "* main");
@@ -119,12 +123,21 @@ fn not_git_and_foreign_worktree_are_skipped() {
     let v = r.json();
     assert_eq!(v["status"], "skipped-not-git");
     assert_eq!(v["path"], plain.to_str().unwrap());
-    assert!(r.stderr.contains("warning:"), "{}", r.stderr);
+    let warning = format!(
+        "warning: not a git repository (or any parent folder): {}; the task runs here, without a worktree (skipped-not-git)\n",
+        plain.display()
+    );
+    assert_eq!(r.stderr, warning, "one line, with --json too");
+    let r = env.okstra(&plain, &["task", "start", "DEV-1"]).ok();
+    assert_eq!((r.stderr.as_str(), r.stdout.trim()), (warning.as_str(), plain.to_str().unwrap()));
 
     let repo = env.repo("proj");
     let other = env.root().join("hand-made");
     env.git(&repo, &["worktree", "add", "-q", "-b", "mine", other.to_str().unwrap()]);
-    let v = env.okstra(&other, &["task", "start", "DEV-1", "--json"]).ok().json();
+    let r = env.okstra(&other, &["task", "start", "DEV-1", "--json"]).ok();
+    assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
+    assert!(r.stderr.ends_with("the task runs here and the registry is untouched (skipped-in-worktree)\n"));
+    let v = r.json();
     assert_eq!(v["status"], "skipped-in-worktree");
     assert_eq!(v["path"], other.to_str().unwrap());
     assert!(!env.registry_path().exists(), "registry untouched");
@@ -394,6 +407,37 @@ fn json_outside_a_repository_and_missing_home_var() {
     assert!(r.stderr.starts_with("error: not a git repository"), "{}", r.stderr);
 }
 
+#[test]
+fn outside_a_repository_every_command_says_the_same() {
+    let env = Env::new();
+    let plain = env.root().join("plain");
+    std::fs::create_dir_all(&plain).unwrap();
+    let want = format!(
+        "error: not a git repository (or any parent folder): {}\n\
+         hint: run this inside a git repository, or use `git -C <repo> okstra …`\n",
+        plain.display()
+    );
+    let commands: [&[&str]; 11] = [
+        &["task", "list"],
+        &["task", "show", "DEV-1"],
+        &["task", "release", "DEV-1"],
+        &["task", "phase", "DEV-1", "requirements-discovery"],
+        &["task", "handoff", "DEV-1"],
+        &["phase", "requirements-discovery"],
+        &["handoff"],
+        &["hooks", "install"],
+        &["hooks", "uninstall"],
+        &["hooks", "status"],
+        &["task", "list", "--json"],
+    ];
+    for args in commands {
+        let r = env.okstra(&plain, args).fails(1);
+        assert_eq!(r.stderr, want, "{args:?}");
+        assert_eq!(r.stdout, "", "{args:?}");
+    }
+    assert!(!env.okstra_home.join("worktrees").exists(), "nothing written");
+}
+
 fn spawn_start(env: &Env, cwd: &Path, id: &str) -> std::process::Child {
     env.command(common::BIN, cwd)
         .args(["task", "start", id, "--json"])
@@ -538,4 +582,67 @@ fn a_repository_opened_in_a_linked_worktree_still_finds_main_after_the_worktree_
     assert!(opened.branch_exists("side"), "refs are read from the main repository");
     assert!(opened.branch_oid("main").is_some());
     assert!(!opened.is_bare());
+}
+
+#[test]
+fn a_second_start_keeps_what_was_recorded_and_warns_about_flags() {
+    let env = Env::new();
+    let repo = env.repo("proj");
+    let first = env.okstra(&repo, &["task", "start", "DEV-1", "--title", "Cart totals", "--category", "bugfix"]).ok();
+    assert!(first.stderr.starts_with("created: "), "{}", first.stderr);
+    let again = env
+        .okstra(&repo, &["task", "start", "DEV-1", "--title", "Other", "--category", "feature", "--base", "HEAD"])
+        .ok();
+    assert!(again.stderr.contains("reused: "), "{}", again.stderr);
+    assert!(
+        again.stderr.contains(
+            "warning: task proj/default/dev-1 exists; it keeps what was recorded and ignores \
+             --category feature (recorded: 'bugfix', branch 'fix-dev-1'), --title 'Other' (recorded: 'Cart totals')"
+        ),
+        "{}",
+        again.stderr
+    );
+    assert!(!again.stderr.contains("--base"), "--base HEAD is the recorded base: {}", again.stderr);
+    let row = &env.registry()["tasks"]["proj/default/dev-1"];
+    assert_eq!((row["title"].as_str(), row["category"].as_str()), (Some("Cart totals"), Some("bugfix")));
+    assert_eq!(row["branch"], "fix-dev-1");
+    let quiet = env.okstra(&repo, &["task", "start", "DEV-1"]).ok();
+    assert!(!quiet.stderr.contains("warning"), "no flag, no warning: {}", quiet.stderr);
+
+    // After `release --remove` a restart keeps the recorded category (not the default)...
+    env.okstra(&repo, &["task", "release", "DEV-1", "--remove"]).ok();
+    let v = env.okstra(&repo, &["task", "start", "DEV-1", "--json"]).ok().json();
+    assert_eq!((v["status"].as_str(), v["branch"].as_str()), (Some("created"), Some("fix-dev-1")));
+    assert_eq!(env.registry()["tasks"]["proj/default/dev-1"]["title"], "Cart totals");
+    // ...and a flag chooses anew when nothing of the task is left.
+    env.okstra(&repo, &["task", "release", "DEV-1", "--remove"]).ok();
+    let v = env.okstra(&repo, &["task", "start", "DEV-1", "--category", "chore", "--json"]).ok().json();
+    assert_eq!(v["branch"], "chore-dev-1");
+    assert_eq!(env.registry()["tasks"]["proj/default/dev-1"]["category"], "chore");
+}
+
+#[test]
+fn a_cleanly_removed_task_reads_removed_not_missing() {
+    let env = Env::new();
+    let repo = env.repo("proj");
+    env.okstra(&repo, &["task", "start", "DEV-1"]).ok();
+    let kept = path_of(&env.okstra(&repo, &["task", "start", "DEV-2", "--json"]).ok().json());
+    let gone = path_of(&env.okstra(&repo, &["task", "start", "DEV-3", "--json"]).ok().json());
+    env.okstra(&repo, &["task", "release", "DEV-1", "--remove"]).ok();
+    // released, its folder deleted by hand, its branch kept: still worth a look
+    env.okstra(&repo, &["task", "release", "DEV-2"]).ok();
+    env.git(&repo, &["worktree", "remove", kept.to_str().unwrap()]);
+    // active, folder gone: a fault
+    env.git(&repo, &["worktree", "remove", gone.to_str().unwrap()]);
+    let list = env.okstra(&repo, &["task", "list", "--json"]).ok().json();
+    let health =
+        |key: &str| list["tasks"].as_array().unwrap().iter().find(|t| t["key"] == key).unwrap()["health"].clone();
+    assert_eq!(health("proj/default/dev-1"), "removed");
+    assert_eq!(health("proj/default/dev-2"), "missing-worktree");
+    assert_eq!(health("proj/default/dev-3"), "missing-worktree");
+    let show = env.okstra(&repo, &["task", "show", "DEV-1", "--json"]).ok().json();
+    assert_eq!(show["health"], "removed");
+    let table = env.okstra(&repo, &["task", "list"]).ok().stdout;
+    let line = table.lines().find(|l| l.starts_with("proj/default/dev-1 ")).unwrap();
+    assert!(line.contains("released  removed"), "{table}");
 }

@@ -162,7 +162,7 @@ fn change(a: &AgentHooksArgs, op: fn(&Path, Agent) -> Result<Change, agents::Age
     let root = checkout_root()?;
     let mut rows = Vec::new();
     for agent in list {
-        let path = agents::settings_path(&root, agent);
+        let path = agents::installed_in(&root, agent)?.unwrap_or_else(|| agents::settings_path(&root, agent));
         let done = op(&root, agent)?;
         output::info(format!("{agent}: agent guard {} ({})", done.name().replace('-', " "), path.display()));
         rows.push(json!({"agent": agent.name(), "file": path, "result": done.name()}));
@@ -186,10 +186,13 @@ pub fn status(a: &AgentHooksArgs) -> Result<i32> {
     let mut rows = Vec::new();
     let mut code = 0;
     for agent in list {
-        let path = agents::settings_path(&root, agent);
-        let (state, detail) = match agents::is_installed(&root, agent) {
-            Ok(true) => ("installed", String::new()),
-            Ok(false) => ("not-installed", String::new()),
+        let mut path = agents::settings_path(&root, agent);
+        let (state, detail) = match agents::installed_in(&root, agent) {
+            Ok(Some(found)) => {
+                path = found;
+                ("installed", String::new())
+            }
+            Ok(None) => ("not-installed", String::new()),
             Err(e) => {
                 code = 1;
                 ("error", e.to_string())

@@ -3,7 +3,6 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use serde_json::json;
 
 use crate::error::{Error, Result};
 use crate::handoff::{self, Action, Outcome, Request, Status};
@@ -76,9 +75,7 @@ fn handoff_with(task: Option<String>, o: HandoffOptions) -> Result<i32> {
     };
     let out = handoff::run(&super::cwd()?, &req)?;
     if o.json {
-        let mut v = serde_json::to_value(&out).map_err(|e| Error::failed(e.to_string()))?;
-        v["schema"] = json!(SCHEMA);
-        output::json(&v);
+        output::document(SCHEMA, &out)?;
     } else {
         print_human(&out);
     }

@@ -28,13 +28,18 @@ pub struct TargetArgs {
     /// `receive.denyNonFastForwards` (implied in a bare repository for uninstall and status).
     #[arg(long, conflicts_with = "agent")]
     pub server: bool,
-    /// Instead of the git hooks: the agent guard in these agent hosts' settings
-    /// (claude, gemini, cursor; repeat or separate with commas).
-    #[arg(long, value_delimiter = ',', value_name = "AGENT")]
+    /// Instead of the git hooks: the agent guard in these agent hosts' settings (repeat or
+    /// separate with commas).
+    // Declared values: clap checks each and every shell's completion offers them.
+    #[arg(long, value_delimiter = ',', value_name = "AGENT", value_parser = agent_names())]
     pub agent: Vec<String>,
     /// Print one JSON object on stdout.
     #[arg(long)]
     pub json: bool,
+}
+
+fn agent_names() -> clap::builder::PossibleValuesParser {
+    clap::builder::PossibleValuesParser::new(crate::guard::agents::Agent::ALL.map(|a| a.name()))
 }
 
 fn agents(agent: &[String], json: bool) -> super::guard::AgentHooksArgs {

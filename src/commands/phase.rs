@@ -3,7 +3,6 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use serde_json::json;
 
 use crate::error::{Error, Result};
 use crate::output;
@@ -51,19 +50,23 @@ pub struct TaskPhaseArgs {
     /// requirements-discovery, error-analysis, implementation-planning, implementation,
     /// final-verification or release-handoff.
     pub phase: String,
+    /// The task is new: start it even when its id is close to a registered one (without it,
+    /// DEV-999x is refused with "did you mean DEV-999?").
+    #[arg(long)]
+    pub new: bool,
     #[command(flatten)]
     pub flags: PhaseFlags,
 }
 
 pub fn run(a: PhaseArgs) -> Result<i32> {
-    execute(TaskRef::Here, &a.phase, a.flags)
+    execute(TaskRef::Here, &a.phase, a.flags, false)
 }
 
 pub fn run_for_task(a: TaskPhaseArgs) -> Result<i32> {
-    execute(TaskRef::Named(&a.task), &a.phase, a.flags)
+    execute(TaskRef::Named(&a.task), &a.phase, a.flags, a.new)
 }
 
-fn execute(task: TaskRef<'_>, phase: &str, f: PhaseFlags) -> Result<i32> {
+fn execute(task: TaskRef<'_>, phase: &str, f: PhaseFlags, new_task: bool) -> Result<i32> {
     let phase: Phase = phase.parse()?;
     let exec = executor::chosen(f.exec.as_deref());
     if f.json {
@@ -80,12 +83,11 @@ fn execute(task: TaskRef<'_>, phase: &str, f: PhaseFlags) -> Result<i32> {
         approve: f.approve,
         verification_report: f.verification_report,
         executor: exec,
+        new_task,
     };
     let out = lifecycle::run_phase(&ctx, task, phase, &opts)?;
     if f.json {
-        let mut v = serde_json::to_value(&out).map_err(|e| Error::failed(e.to_string()))?;
-        v["schema"] = json!(lifecycle::SCHEMA);
-        output::json(&v);
+        output::document(lifecycle::SCHEMA, &out)?;
         return Ok(0);
     }
     match &out.executor {

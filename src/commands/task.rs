@@ -6,7 +6,7 @@ use serde_json::json;
 use crate::error::Result;
 use crate::output;
 use crate::task::registry::Row;
-use crate::task::worktree::{self, Context, Health, StartRequest};
+use crate::task::worktree::{self, Context, Health, StartRequest, StartStatus};
 
 /// JSON shape version of `task` outputs.
 pub const SCHEMA: u32 = 1;
@@ -68,6 +68,7 @@ pub struct ListArgs {
 pub struct ShowArgs {
     /// A task key (`project/group/task`) or a task id.
     pub task: String,
+    /// Print one JSON object on stdout.
     #[arg(long)]
     pub json: bool,
 }
@@ -82,6 +83,7 @@ pub struct ReleaseArgs {
     /// With --remove: discard uncommitted changes and commits found nowhere else.
     #[arg(long, requires = "remove")]
     pub force: bool,
+    /// Print one JSON object on stdout.
     #[arg(long)]
     pub json: bool,
 }
@@ -107,19 +109,30 @@ fn start(a: StartArgs) -> Result<i32> {
         base: a.base,
     };
     let out = worktree::start(&super::cwd()?, &req)?;
+    // A skipped start is one warning (with --json too): the note says why and where the task
+    // runs, the status is named at its end.
+    let skipped = matches!(out.status, StartStatus::SkippedNotGit | StartStatus::SkippedInWorktree);
+    if skipped {
+        output::warn(format!("{} ({})", out.note, out.status.name()));
+    }
     if a.json {
-        let mut v = serde_json::to_value(&out).map_err(|e| crate::error::Error::failed(e.to_string()))?;
-        v["schema"] = json!(SCHEMA);
-        output::json(&v);
+        output::document(SCHEMA, &out)?;
     } else {
-        let detail = if out.branch.is_empty() { String::new() } else { format!(" on branch {}", out.branch) };
-        output::info(format!("{}: {}{detail}", out.status.name(), out.path));
-        if !out.note.is_empty() {
-            output::info(format!("note: {}", out.note));
+        if !skipped {
+            report_start(&out);
         }
         output::value(&out.path);
     }
     Ok(0)
+}
+
+/// The status line on stderr, and the note if there is one.
+fn report_start(out: &worktree::StartOutcome) {
+    let detail = if out.branch.is_empty() { String::new() } else { format!(" on branch {}", out.branch) };
+    output::info(format!("{}: {}{detail}", out.status.name(), out.path));
+    if !out.note.is_empty() {
+        output::info(format!("note: {}", out.note));
+    }
 }
 
 fn row_json(row: &Row, health: Health) -> serde_json::Value {
@@ -170,9 +183,7 @@ fn show(a: ShowArgs) -> Result<i32> {
     let (_, row) = ctx.resolve_task(&reg, &a.task)?;
     let health = worktree::health(&row, Some(&ctx.repo), true);
     if a.json {
-        let mut v = row_json(&row, health);
-        v["schema"] = json!(SCHEMA);
-        output::json(&v);
+        output::document(SCHEMA, &row_json(&row, health))?;
         return Ok(0);
     }
     let lines = [
@@ -202,9 +213,7 @@ fn release(a: ReleaseArgs) -> Result<i32> {
     let ctx = Context::require(&super::cwd()?)?;
     let out = worktree::release(&ctx, &a.task, a.remove, a.force)?;
     if a.json {
-        let mut v = serde_json::to_value(&out).unwrap_or_default();
-        v["schema"] = json!(SCHEMA);
-        output::json(&v);
+        output::document(SCHEMA, &out)?;
     } else {
         let mut msg = format!("released {}", out.key);
         if out.removed_worktree {

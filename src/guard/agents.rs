@@ -1,6 +1,6 @@
 //! Agent host settings: merges the agent guard into a checkout's `.claude/settings.json`
-//! (Claude Code), `.gemini/settings.json` (Gemini CLI) and `.cursor/hooks.json` (Cursor), and
-//! takes it out again.
+//! (Claude Code; `.claude/settings.local.json` in task worktrees), `.gemini/settings.json`
+//! (Gemini CLI) and `.cursor/hooks.json` (Cursor), and takes it out again.
 //!
 //! A real JSON merge: other keys and other hooks are kept as they are (key order included);
 //! a file that does not parse, or whose hook section has an unexpected shape, is an error and
@@ -42,6 +42,25 @@ impl Agent {
             Agent::Claude => ".claude/settings.json",
             Agent::Gemini => ".gemini/settings.json",
             Agent::Cursor => ".cursor/hooks.json",
+        }
+    }
+
+    /// The settings file `task start` writes into a task worktree it creates: for Claude Code
+    /// the local one it reads beside (and above) `settings.json` and keeps out of git, so a
+    /// tracked `settings.json` is never changed and nothing shared has to hide it.
+    pub fn task_settings_file(self) -> &'static str {
+        match self {
+            Agent::Claude => ".claude/settings.local.json",
+            _ => self.settings_file(),
+        }
+    }
+
+    /// Every file of a checkout the guard may be in (`hooks status`/`uninstall` look at all).
+    fn settings_files(self) -> &'static [&'static str] {
+        match self {
+            Agent::Claude => &[".claude/settings.json", ".claude/settings.local.json"],
+            Agent::Gemini => &[".gemini/settings.json"],
+            Agent::Cursor => &[".cursor/hooks.json"],
         }
     }
 
@@ -248,9 +267,18 @@ pub fn settings_path(root: &Path, agent: Agent) -> PathBuf {
     root.join(agent.settings_file())
 }
 
-/// Merge the guard into the agent's settings under `root` (idempotent).
+/// Merge the guard into the agent's settings under `root` (idempotent: a guard already in
+/// any of the agent's files counts, so it never runs twice).
 pub fn install(root: &Path, agent: Agent) -> Result<Change> {
-    let path = settings_path(root, agent);
+    if installed_in(root, agent)?.is_some() {
+        return Ok(Change::AlreadyInstalled);
+    }
+    install_file(&settings_path(root, agent), agent)
+}
+
+/// Merge the guard into the settings file at `path` (idempotent).
+pub fn install_file(path: &Path, agent: Agent) -> Result<Change> {
+    let path = path.to_path_buf();
     let mut doc = load(&path)?.unwrap_or_default();
     if found(&doc, agent, &path)? {
         return Ok(Change::AlreadyInstalled);
@@ -267,10 +295,20 @@ pub fn install(root: &Path, agent: Agent) -> Result<Change> {
     Ok(Change::Installed)
 }
 
-/// Take our entry out again; everything else stays. A file left holding nothing (or, for
-/// Cursor, only `version`) is removed.
+/// Take our entry out of every settings file of the agent under `root`; everything else
+/// stays. A file left holding nothing (or, for Cursor, only `version`) is removed.
 pub fn uninstall(root: &Path, agent: Agent) -> Result<Change> {
-    let path = settings_path(root, agent);
+    let mut change = Change::NotInstalled;
+    for file in agent.settings_files() {
+        if uninstall_file(&root.join(file), agent)? == Change::Removed {
+            change = Change::Removed;
+        }
+    }
+    Ok(change)
+}
+
+fn uninstall_file(path: &Path, agent: Agent) -> Result<Change> {
+    let path = path.to_path_buf();
     let Some(mut doc) = load(&path)? else { return Ok(Change::NotInstalled) };
     if !found(&doc, agent, &path)? {
         return Ok(Change::NotInstalled);
@@ -307,11 +345,20 @@ pub fn uninstall(root: &Path, agent: Agent) -> Result<Change> {
 
 /// Whether the guard is in the agent's settings under `root`.
 pub fn is_installed(root: &Path, agent: Agent) -> Result<bool> {
-    let path = settings_path(root, agent);
-    match load(&path)? {
-        Some(doc) => found(&doc, agent, &path),
-        None => Ok(false),
+    Ok(installed_in(root, agent)?.is_some())
+}
+
+/// The settings file under `root` that holds the guard, if one does.
+pub fn installed_in(root: &Path, agent: Agent) -> Result<Option<PathBuf>> {
+    for file in agent.settings_files() {
+        let path = root.join(file);
+        if let Some(doc) = load(&path)? {
+            if found(&doc, agent, &path)? {
+                return Ok(Some(path));
+            }
+        }
     }
+    Ok(None)
 }
 
 #[cfg(test)]

@@ -63,7 +63,7 @@ impl std::str::FromStr for Action {
             "commit" => Ok(Action::Commit),
             "pr" => Ok(Action::Pr),
             "skip" => Ok(Action::Skip),
-            _ => Err(Error::usage(format!("unknown action {s:?}; actions: commit, pr, skip"))),
+            _ => Err(Error::usage(format!("unknown action '{}'; actions: commit, pr, skip", s.escape_debug()))),
         }
     }
 }
@@ -499,6 +499,24 @@ fn commits_since(runner: &mut Runner, base_rev: &str, head_before: &str) -> Vec<
     commits
 }
 
+/// A pull request needs commits: with nothing to commit and nothing on the branch beyond the
+/// base, stop before the push (gh would refuse the PR after the branch was pushed).
+fn refuse_empty_pr(runner: &mut Runner, out: &Outcome) -> Result<()> {
+    if !out.pending.is_empty() {
+        return Ok(());
+    }
+    let range = format!("{}..HEAD", out.base_rev);
+    let ahead = runner.read(&["rev-list", "--count", &range, "--"])?;
+    if ahead.stdout.trim() != "0" {
+        return Ok(());
+    }
+    Err(Error::failed(format!(
+        "branch '{}' has no commits beyond '{}' and nothing to commit: there is nothing to open a pull request for",
+        out.branch, out.base
+    ))
+    .hint("commit the task's work on its branch first, or hand off with --action commit or --action skip"))
+}
+
 fn protected_branches(ctx: &Context) -> Vec<String> {
     match ctx.repo.config_strings(config::KEY_PROTECTED_BRANCH) {
         Some(v) if !v.is_empty() => v,
@@ -606,6 +624,9 @@ pub fn run(cwd: &Path, req: &Request) -> Result<Outcome> {
         base_revision(&mut runner, &base, &origin_sha, &row.base_ref)
     };
     let (stat, committed) = diff_against(&mut runner, &out.base_rev)?;
+    if action == Action::Pr {
+        refuse_empty_pr(&mut runner, &out)?;
+    }
     // Drafts name the report relative to the main worktree: no machine paths in commits.
     let report_rel = Path::new(&out.verification_report)
         .strip_prefix(&main)
@@ -667,7 +688,7 @@ pub fn run(cwd: &Path, req: &Request) -> Result<Outcome> {
     // 5. Execute.
     let run_dir = runs::create(&main, &key.task, Phase::ReleaseHandoff)?;
     out.report = run_dir.join(REPORT_FILE).to_string_lossy().into_owned();
-    execute(&mut runner, &mut out, action, &base, &title, &message, &run_dir, gh.is_some(), &stat)?;
+    execute(&mut runner, &mut out, action, &base, &title, &message, &run_dir, gh.is_some())?;
     out.head_after =
         runner.read(&["rev-parse", "--verify", "HEAD"]).map(|o| o.stdout.trim().to_string()).unwrap_or_default();
     let base_rev = out.base_rev.clone();
@@ -752,7 +773,6 @@ fn execute(
     message: &str,
     run_dir: &Path,
     have_gh: bool,
-    stat: &str,
 ) -> Result<()> {
     let fail = |out: &mut Outcome, what: String, detail: &str| {
         out.status = Status::Failed;
@@ -814,10 +834,8 @@ fn execute(
         output::info(format!("reused the open pull request {url}"));
         return Ok(());
     }
-    // The body is drafted again now that the commit exists, so `## Changes` is the real diff.
-    let _ = stat;
-    let (new_stat, _) = diff_against(runner, &out.base_rev.clone())?;
-    out.pr_body = rebuild_changes(&out.pr_body, &new_stat);
+    // The body drafted before anything ran, as the dry run shows it: `## Changes` holds the
+    // branch's diff against the base and the paths this handoff committed.
     std::fs::write(&body_path, &out.pr_body).map_err(|e| crate::error::io_at("cannot write", &body_path, e))?;
     let create = runner.run("gh", &create_args(base, &out.branch, title, &body_path))?;
     if !create.ok() {
@@ -833,19 +851,6 @@ fn execute(
     output::info(format!("created the pull request {url}"));
     out.pr = PrOutcome { outcome: "created", url, reason: String::new() };
     Ok(())
-}
-
-/// Replace the `## Changes` section of a PR body with the final diff stat.
-fn rebuild_changes(body: &str, stat: &str) -> String {
-    let Some(start) = body.find("## Changes\n") else { return body.to_string() };
-    let Some(end) = body.find("## Test plan") else { return body.to_string() };
-    let stat = stat.trim_end();
-    let section = if stat.is_empty() {
-        "## Changes\n\nNo changes against the base.\n\n".to_string()
-    } else {
-        format!("## Changes\n\n```text\n{stat}\n```\n\n")
-    };
-    format!("{}{section}{}", &body[..start], &body[end..])
 }
 
 /// Write the report and record the phase (every run that got past the gate, except dry runs).
@@ -875,14 +880,5 @@ mod tests {
         for src in ["refs/tags/*", "refs/heads/fix-*", "main", "refs/heads/feat-dev-10", "refs/remotes/*"] {
             assert!(!refmap_matches(src, "feat-dev-1"), "{src}");
         }
-    }
-
-    #[test]
-    fn changes_section_is_replaced() {
-        let body = "## Summary\n\nx\n\n## Changes\n\nold\n\n## Test plan\n\nt\n";
-        let new = rebuild_changes(body, " a | 1 +\n");
-        assert!(new.contains("```text\n a | 1 +\n```"), "{new}");
-        assert!(!new.contains("old"));
-        assert!(new.ends_with("## Test plan\n\nt\n"));
     }
 }

@@ -385,9 +385,7 @@ pub fn status_one(hook: HookName, path: &Path, binary: &Path) -> Result<HookStat
 }
 
 fn require_repo(cwd: &Path) -> Result<Repo> {
-    Repo::discover(cwd)?.ok_or_else(|| {
-        Error::failed("not inside a git repository").hint("run this in the repository whose hooks you mean")
-    })
+    Repo::discover(cwd)?.ok_or_else(|| crate::error::not_a_repository(cwd))
 }
 
 #[cfg(test)]

@@ -113,7 +113,7 @@ pub enum VerdictError {
     MissingSection,
     #[error("the `## 2. Final Verdict` section is empty")]
     Empty,
-    #[error("the `## 2. Final Verdict` section says {0:?}, not one of accepted, conditional-accept, blocked")]
+    #[error("the `## 2. Final Verdict` section says '{}', not one of accepted, conditional-accept, blocked", .0.escape_debug())]
     Unrecognised(String),
 }
 

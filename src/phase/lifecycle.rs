@@ -50,6 +50,8 @@ pub struct PhaseOptions {
     pub verification_report: Option<PathBuf>,
     /// Executor name to start (`--exec`, else `OKSTRA_DEFAULT_EXECUTOR`), if any.
     pub executor: Option<String>,
+    /// `--new`: the named task is meant to be new; start it even when a registered id is close.
+    pub new_task: bool,
 }
 
 /// The worktree part of an outcome.
@@ -104,7 +106,13 @@ pub fn run_phase(ctx: &Context, task: TaskRef<'_>, phase: Phase, opts: &PhaseOpt
     let cwd = std::env::current_dir()?;
     let main = ctx.repo.main_worktree().to_path_buf();
     let reg = ctx.store.load()?;
-    let (key, req, registered) = locate(ctx, &reg, task)?;
+    let (key, req, registered) = locate(ctx, &reg, task, opts.new_task)?;
+    // A phase run starts an unregistered task from the main worktree's HEAD; `task phase`
+    // takes no --base, so its hint differs from `task start`'s.
+    if !registered && ctx.repo.main_head()?.is_none() {
+        return Err(Error::failed("the main worktree's HEAD has no commit yet: a task worktree starts from a commit")
+            .hint("make a first commit in the main worktree, then run the phase again"));
+    }
     let exec = match &opts.executor {
         Some(name) => {
             let interactive = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
@@ -299,8 +307,9 @@ fn check_options(phase: Phase, opts: &PhaseOptions) -> Result<()> {
 }
 
 /// The task's key, the start request that reuses (or creates) its worktree, and whether it
-/// is registered already.
-fn locate(ctx: &Context, reg: &Registry, task: TaskRef<'_>) -> Result<(TaskKey, StartRequest, bool)> {
+/// is registered already. An unregistered id close to a registered one is refused unless
+/// `new_task`: a typo must not start a second task.
+fn locate(ctx: &Context, reg: &Registry, task: TaskRef<'_>, new_task: bool) -> Result<(TaskKey, StartRequest, bool)> {
     let repo_id = ctx.repo_id();
     let row: Option<Row> = match task {
         TaskRef::Here => Some(ctx.task_here(reg).filter(|(_, r)| r.repo == repo_id).ok_or_else(not_in_task)?.1),
@@ -317,6 +326,13 @@ fn locate(ctx: &Context, reg: &Registry, task: TaskRef<'_>) -> Result<(TaskKey, 
         }
     };
     if let Some(row) = row {
+        if new_task {
+            return Err(Error::usage(format!(
+                "task {} is registered already; --new starts a task that is not",
+                row.key()
+            ))
+            .hint("drop --new to run the phase of the registered task"));
+        }
         if row.repo != repo_id {
             return Err(Error::failed(format!("task {} belongs to the repository {}", row.key(), row.repo))
                 .hint("run the phase from that repository"));
@@ -333,6 +349,9 @@ fn locate(ctx: &Context, reg: &Registry, task: TaskRef<'_>) -> Result<(TaskKey, 
     }
     let TaskRef::Named(spec) = task else { unreachable!("Here always yields a row or an error") };
     names::validate_task_id(spec)?;
+    if !new_task {
+        refuse_near_miss(reg, &repo_id, spec)?;
+    }
     let req = match TaskKey::parse(spec) {
         Some(k) => StartRequest {
             task_id: k.task.to_string(),
@@ -344,6 +363,20 @@ fn locate(ctx: &Context, reg: &Registry, task: TaskRef<'_>) -> Result<(TaskKey, 
     };
     let key = TaskKey::new(&ctx.project(req.project.as_deref()), &ctx.group(req.group.as_deref()), &req.task_id);
     Ok((key, req, false))
+}
+
+/// "did you mean DEV-999?" for an unregistered id a keyboard slip away from a registered one.
+fn refuse_near_miss(reg: &Registry, repo_id: &str, spec: &str) -> Result<()> {
+    let near = worktree::near_misses(reg, repo_id, spec);
+    if near.is_empty() {
+        return Ok(());
+    }
+    Err(Error::failed(format!(
+        "no task '{}' in this repository; did you mean {}?",
+        spec.escape_debug(),
+        near.join(" or ")
+    ))
+    .hint(format!("pass --new to start '{}' as a new task", spec.escape_debug())))
 }
 
 fn not_in_task() -> Error {
@@ -581,7 +614,7 @@ mod tests {
             approve,
             approved_plan: plan.map(PathBuf::from),
             verification_report: report.map(PathBuf::from),
-            executor: None,
+            ..PhaseOptions::default()
         };
         assert_eq!(check_options(Phase::FinalVerification, &o(true, Some("p"), None)).unwrap_err().code, 2);
         assert_eq!(check_options(Phase::Implementation, &o(true, None, None)).unwrap_err().code, 2);

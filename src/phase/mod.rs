@@ -55,7 +55,7 @@ impl fmt::Display for Phase {
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error("unknown phase {0:?}; phases: requirements-discovery, error-analysis, implementation-planning, implementation, final-verification, release-handoff")]
+#[error("unknown phase '{}'", .0.escape_debug())]
 pub struct UnknownPhase(pub String);
 
 impl FromStr for Phase {
@@ -67,7 +67,8 @@ impl FromStr for Phase {
 
 impl From<UnknownPhase> for crate::error::Error {
     fn from(e: UnknownPhase) -> Self {
-        crate::error::Error::usage(e.to_string())
+        let names: Vec<&str> = Phase::ALL.iter().map(|p| p.name()).collect();
+        crate::error::Error::usage(e.to_string()).hint(format!("phases: {}", names.join(", ")))
     }
 }
 

@@ -69,15 +69,15 @@ pub fn sanitize(raw: &str) -> String {
 /// Why a typed task id was refused (a usage error: exit 2, nothing written).
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum TaskIdError {
-    #[error("task id {0:?} has no ASCII letter or digit")]
+    #[error("task id '{}' has no ASCII letter or digit", .0.escape_debug())]
     NoAlnum(String),
     #[error("task id is {0} characters long; the limit is 128")]
     TooLong(usize),
-    #[error("task id {0:?} contains a control or invisible formatting character")]
+    #[error("task id '{}' contains a control or invisible formatting character", .0.escape_debug())]
     Control(String),
-    #[error("task id {0:?} looks like a path (leading '/' or '\\', or a '..' component)")]
+    #[error("task id '{}' looks like a path (leading '/' or '\\', or a '..' component)", .0.escape_debug())]
     PathLike(String),
-    #[error("task id {0:?} contains the shell metacharacter {1:?}; a shell expansion probably went wrong")]
+    #[error("task id '{id}' contains the shell metacharacter {meta:?}; a shell expansion probably went wrong", id = .0.escape_debug(), meta = .1)]
     ShellMeta(String, char),
 }
 
@@ -212,7 +212,7 @@ impl fmt::Display for Category {
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error("unknown category {0:?}; valid: feature, bugfix, hotfix, refactor, chore, docs, test, perf, ci, build")]
+#[error("unknown category '{}'", .0.escape_debug())]
 pub struct UnknownCategory(pub String);
 
 impl FromStr for Category {
@@ -227,9 +227,52 @@ pub fn branch_name(category: Category, task: &Segment) -> String {
     format!("{}-{}", category.prefix(), task)
 }
 
+/// Whether the sanitised task id `typed` looks like a slip of the keyboard for the
+/// registered `known`: at most two edits apart (insert, delete, substitute, swap neighbours)
+/// with the same digits in the same order. Ids whose numbers differ (`dev-998`, `dev-99`)
+/// are other tickets, never typos.
+pub fn looks_like_typo(typed: &str, known: &str) -> bool {
+    let digits = |s: &str| s.chars().filter(char::is_ascii_digit).collect::<String>();
+    typed != known && digits(typed) == digits(known) && edit_distance(typed, known) <= 2
+}
+
+/// Optimal string alignment distance (Levenshtein plus swaps of neighbours).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            d[i][j] = (d[i - 1][j] + 1).min(d[i][j - 1] + 1).min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                d[i][j] = d[i][j].min(d[i - 2][j - 2] + 1);
+            }
+        }
+    }
+    d[a.len()][b.len()]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn typos_are_near_ids_with_the_same_number() {
+        assert!(looks_like_typo("dev-999x", "dev-999"));
+        assert!(looks_like_typo("dve-999", "dev-999"));
+        assert!(looks_like_typo("de-999", "dev-999"));
+        assert!(!looks_like_typo("dev-999", "dev-999"), "the same id is no typo");
+        assert!(!looks_like_typo("dev-998", "dev-999"), "another number is another ticket");
+        assert!(!looks_like_typo("dev-99", "dev-999"));
+        assert!(!looks_like_typo("dev-999-fix-login", "dev-999"), "far apart");
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+    }
 
     #[test]
     fn design_examples() {

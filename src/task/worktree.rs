@@ -75,10 +75,7 @@ impl Context {
 
     /// Like [`Context::discover`], but outside git is an error.
     pub fn require(cwd: &Path) -> Result<Context> {
-        Context::discover(cwd)?.ok_or_else(|| {
-            Error::failed(format!("not a git repository: {}", cwd.display()))
-                .hint("run this inside a git repository, or use `git -C <repo> okstra …`")
-        })
+        Context::discover(cwd)?.ok_or_else(|| crate::error::not_a_repository(cwd))
     }
 
     pub fn repo_id(&self) -> String {
@@ -152,8 +149,13 @@ impl Context {
         let matches: Vec<&Row> = reg.tasks.values().filter(|r| r.repo == repo && r.task_id == wanted).collect();
         match matches.as_slice() {
             [row] => Ok((TaskKey::new(&row.project_id, &row.task_group, &row.task_id), (*row).clone())),
-            [] => Err(Error::failed(format!("no task '{}' in the registry for this repository", spec.escape_debug()))
-                .hint("`git okstra task list` shows the registered tasks")),
+            [] => {
+                let near = near_misses(reg, &repo, spec);
+                let guess =
+                    if near.is_empty() { String::new() } else { format!("; did you mean {}?", near.join(" or ")) };
+                Err(Error::failed(format!("no task '{}' in this repository{guess}", spec.escape_debug()))
+                    .hint("`git okstra task list` shows the registered tasks"))
+            }
             many => Err(Error::failed(format!(
                 "task id '{}' matches several tasks: {}",
                 spec.escape_debug(),
@@ -162,6 +164,21 @@ impl Context {
             .hint("name the task by its full key")),
         }
     }
+}
+
+/// Registered task ids of the repository `repo_id` that `spec` (an id or a key) looks like a
+/// keyboard slip of, as they were typed at `task start`, sorted.
+pub fn near_misses(reg: &Registry, repo_id: &str, spec: &str) -> Vec<String> {
+    let typed = names::sanitize(spec.rsplit('/').next().unwrap_or(spec));
+    let mut near: Vec<String> = reg
+        .tasks
+        .values()
+        .filter(|r| r.repo == repo_id && names::looks_like_typo(&typed, &r.task_id))
+        .map(|r| if r.task_id_raw.is_empty() { r.task_id.clone() } else { r.task_id_raw.clone() })
+        .collect();
+    near.sort_unstable();
+    near.dedup();
+    near
 }
 
 /// Refuse sync-dir names that could leave the worktree.
@@ -266,10 +283,6 @@ pub fn start(cwd: &Path, req: &StartRequest) -> Result<StartOutcome> {
         if let Some(c) = &req.category {
             c.parse::<Category>()?;
         }
-        output::warn(format!(
-            "{} is not inside a git repository; the task runs here, without a worktree",
-            cwd.display()
-        ));
         return Ok(StartOutcome {
             status: StartStatus::SkippedNotGit,
             key: String::new(),
@@ -277,7 +290,7 @@ pub fn start(cwd: &Path, req: &StartRequest) -> Result<StartOutcome> {
             branch: String::new(),
             base_ref: String::new(),
             repo: String::new(),
-            note: "not inside a git repository".into(),
+            note: format!("{}; the task runs here, without a worktree", crate::error::not_a_repository(cwd).message),
         });
     };
     let category = ctx.category(req.category.as_deref())?;
@@ -297,10 +310,6 @@ pub fn start(cwd: &Path, req: &StartRequest) -> Result<StartOutcome> {
     if ctx.repo.is_linked {
         let here = ctx.repo.current_worktree.clone().unwrap_or_default();
         if ctx.task_here(&ctx.store.load()?).is_none() {
-            output::warn(format!(
-                "{} is a linked worktree that git-okstra did not make; the task runs here and the registry is untouched",
-                here.display()
-            ));
             return Ok(StartOutcome {
                 status: StartStatus::SkippedInWorktree,
                 key: key.to_string(),
@@ -308,17 +317,26 @@ pub fn start(cwd: &Path, req: &StartRequest) -> Result<StartOutcome> {
                 branch: String::new(),
                 base_ref: String::new(),
                 repo: ctx.repo_id(),
-                note: "inside a linked worktree that is not a task worktree".into(),
+                note: format!(
+                    "{} is a linked worktree that git-okstra did not make; the task runs here and the registry is untouched",
+                    here.display()
+                ),
             });
         }
     }
 
     let path = root.join(key.project.as_str()).join(key.group.as_str()).join(key.task.as_str());
-    let branch = names::branch_name(category, &key.task);
     let _lock = ctx.store.lock()?;
     let mut reg = ctx.store.load()?;
     let repo_id = ctx.repo_id();
     let previous = reg.get(&key).cloned();
+    // A restart keeps the recorded category unless the flag names one (config and the
+    // default never replace what the task was started with).
+    let category = match (&req.category, &previous) {
+        (None, Some(row)) => row.category.parse::<Category>().unwrap_or(category),
+        _ => category,
+    };
+    let branch = names::branch_name(category, &key.task);
     // Two clones whose folders share a name get the same project segment: never hand one
     // repository's worktree to the other.
     if let Some(row) = previous.as_ref().filter(|r| !r.repo.is_empty() && r.repo != repo_id) {
@@ -352,6 +370,7 @@ pub fn start(cwd: &Path, req: &StartRequest) -> Result<StartOutcome> {
             if let Err(e) = link_sync_dirs(&ctx.repo, Path::new(&row.worktree_path), &sync_names) {
                 output::warn(format!("sync dirs not linked: {}", e.message));
             }
+            warn_kept(&ctx, &key, row, req);
             return Ok(outcome(StartStatus::Reused, &key, row, note));
         }
     }
@@ -362,6 +381,9 @@ pub fn start(cwd: &Path, req: &StartRequest) -> Result<StartOutcome> {
         Some(row) if !row.branch.is_empty() && ctx.repo.branch_exists(&row.branch) => (row.branch.clone(), true),
         _ => (branch, false),
     };
+    if let Some(row) = previous.as_ref().filter(|_| attach) {
+        warn_kept(&ctx, &key, row, req);
+    }
     if std::fs::symlink_metadata(&path).is_ok() {
         return Err(Error::failed(format!("path {} exists but is not a registered task worktree", path.display()))
             .hint("move it away (or run `git okstra doctor`), then start the task again"));
@@ -393,7 +415,10 @@ pub fn start(cwd: &Path, req: &StartRequest) -> Result<StartOutcome> {
         task_group: key.group.to_string(),
         task_id: key.task.to_string(),
         task_id_raw: req.task_id.clone(),
-        title: req.title.clone().or_else(|| previous.as_ref().map(|r| r.title.clone())).unwrap_or_default(),
+        title: match (&previous, attach) {
+            (Some(row), true) => row.title.clone(),
+            _ => req.title.clone().or_else(|| previous.as_ref().map(|r| r.title.clone())).unwrap_or_default(),
+        },
         repo: repo_id.clone(),
         worktree_path: path_s.clone(),
         branch: branch.clone(),
@@ -450,16 +475,7 @@ pub fn start(cwd: &Path, req: &StartRequest) -> Result<StartOutcome> {
 
     let finish = || -> Result<()> {
         link_sync_dirs(&ctx.repo, &path, &sync_names)?;
-        // The agent guard; a settings file it creates is untracked, so keep it out of `git add -A`.
-        let mut created = Vec::new();
-        for agent in &guard_agents {
-            let existed = crate::guard::agents::settings_path(&path, *agent).exists();
-            crate::guard::agents::install(&path, *agent)?;
-            if !existed {
-                created.push(agent.settings_file().to_string());
-            }
-        }
-        add_excludes(&ctx.repo.common_dir, &created)
+        install_guards(&path, &guard_agents)
     };
     match finish() {
         Ok(()) => {
@@ -471,6 +487,69 @@ pub fn start(cwd: &Path, req: &StartRequest) -> Result<StartOutcome> {
             Ok(outcome(StartStatus::Created, &key, &row, note))
         }
         Err(e) => Err(undo(e)),
+    }
+}
+
+/// The configured agent guards, into a worktree this start created. A settings file it
+/// creates is untracked: it must stay out of `git add -A` (handoff) and `release --remove`'s
+/// dirty check, yet nothing shared may hide it, since `info/exclude` applies to every
+/// worktree and would hide the main worktree's own files.
+fn install_guards(worktree: &Path, agents: &[crate::guard::agents::Agent]) -> Result<()> {
+    for agent in agents {
+        let file = worktree.join(agent.task_settings_file());
+        let existed = std::fs::symlink_metadata(&file).is_ok();
+        crate::guard::agents::install_file(&file, *agent)?;
+        if !existed {
+            ignore_here(worktree, &file)?;
+        }
+    }
+    Ok(())
+}
+
+/// Keep a file this start created out of git in this worktree alone: nothing to do when the
+/// repository ignores it already; else a `.gitignore` beside it that names the file and itself
+/// (read only in this checkout). Where a `.gitignore` is there already, a warning says so.
+fn ignore_here(worktree: &Path, file: &Path) -> Result<()> {
+    let rel = file.strip_prefix(worktree).unwrap_or(file).to_string_lossy().into_owned();
+    if git::exec("git", &["check-ignore", "-q", "--", &rel], worktree)?.ok() {
+        return Ok(());
+    }
+    let dir = file.parent().unwrap_or(worktree);
+    let ignore = dir.join(".gitignore");
+    if std::fs::symlink_metadata(&ignore).is_ok() {
+        output::warn(format!(
+            "{rel} shows as untracked in {}: {} exists, and git-okstra never edits it",
+            worktree.display(),
+            ignore.display()
+        ));
+        return Ok(());
+    }
+    let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    std::fs::write(&ignore, format!("/{name}\n/.gitignore\n")).map_err(|e| io_at("cannot write", &ignore, e))
+}
+
+/// A start of a task whose worktree or branch exists keeps what was recorded: each flag that
+/// says otherwise is named in a warning, never applied silently (the branch name comes from
+/// the category, the base is where the branch began).
+fn warn_kept(ctx: &Context, key: &TaskKey, row: &Row, req: &StartRequest) {
+    let mut ignored = Vec::new();
+    if let Some(c) = req.category.as_deref().filter(|c| *c != row.category) {
+        ignored.push(format!("--category {c} (recorded: '{}', branch '{}')", row.category, row.branch));
+    }
+    if let Some(t) = req.title.as_deref().filter(|t| *t != row.title) {
+        ignored.push(format!("--title '{t}' (recorded: '{}')", row.title));
+    }
+    if let Some(b) = req.base.as_deref() {
+        if ctx.repo.resolve_commit(b).ok().as_deref() != Some(row.base_ref.as_str()) {
+            let short = &row.base_ref[..12.min(row.base_ref.len())];
+            ignored.push(format!("--base {b} (recorded: {short})"));
+        }
+    }
+    if !ignored.is_empty() {
+        output::warn(format!(
+            "task {key} exists; it keeps what was recorded and ignores {} (release it with --remove to start it afresh)",
+            ignored.join(", ")
+        ));
     }
 }
 
@@ -581,6 +660,8 @@ pub enum Health {
     MissingWorktree,
     MissingBranch,
     Dirty,
+    /// Released, and its worktree and branch are gone: what `release --remove` leaves. Not a fault.
+    Removed,
 }
 
 impl Health {
@@ -590,6 +671,7 @@ impl Health {
             Health::MissingWorktree => "missing-worktree",
             Health::MissingBranch => "missing-branch",
             Health::Dirty => "dirty",
+            Health::Removed => "removed",
         }
     }
 }
@@ -598,7 +680,8 @@ impl Health {
 pub fn health(row: &Row, repo: Option<&Repo>, check_dirty: bool) -> Health {
     let wt = Path::new(&row.worktree_path);
     if !wt.is_dir() {
-        return Health::MissingWorktree;
+        let branch_left = repo.is_some_and(|r| r.branch_exists(&row.branch));
+        return if row.status == Status::Released && !branch_left { Health::Removed } else { Health::MissingWorktree };
     }
     if let Some(repo) = repo {
         if !repo.branch_exists(&row.branch) {
