@@ -200,7 +200,7 @@ fn show(a: ShowArgs) -> Result<i32> {
 
 fn release(a: ReleaseArgs) -> Result<i32> {
     let ctx = Context::require(&super::cwd()?)?;
-    let out = worktree::release(&ctx, &a.task, a.remove, a.force)?;
+    let out = crate::task::release::release(&ctx, &a.task, a.remove, a.force)?;
     if a.json {
         let mut v = serde_json::to_value(&out).unwrap_or_default();
         v["schema"] = json!(SCHEMA);
