@@ -400,8 +400,13 @@ fn typed_id(row: &Row) -> &str {
 
 fn check_sync_links(repo: &Repo, key: &str, wt: &Path, out: &mut Vec<Finding>) {
     let names = config::sync_dirs(repo.config_strings(config::KEY_SYNC_DIR));
+    let task_repo = Repo::open(wt).ok();
     for name in names {
         if worktree::validate_sync_name(&name).is_err() {
+            continue;
+        }
+        // Tracked content (a committed `.scratch -> tools`, say) is never a sync link of ours.
+        if task_repo.as_ref().map_or(true, |r| r.tracks(&name)) {
             continue;
         }
         let src = repo.main_worktree().join(&name);
@@ -699,6 +704,10 @@ fn apply(store: &Store, f: &mut Finding) -> Result<()> {
 fn relink(repo: &Path, worktree: &Path, link: Option<&Path>) -> Result<String> {
     let repo = Repo::open(repo)?;
     if let Some(link) = link {
+        let name = link.strip_prefix(worktree).unwrap_or(link).to_string_lossy().into_owned();
+        if Repo::open(worktree).map_or(true, |r| r.tracks(&name)) {
+            return Err(Error::failed(format!("{} is tracked by git now; left", link.display())));
+        }
         // Only ever a symlink: never a folder with content.
         if std::fs::symlink_metadata(link).map(|m| m.file_type().is_symlink()).unwrap_or(false) {
             std::fs::remove_file(link).map_err(|e| io_at("cannot remove", link, e))?;

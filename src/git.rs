@@ -225,6 +225,17 @@ impl Repo {
             .collect()
     }
 
+    /// Whether git tracks `path` (relative to the top of the worktree this repository was
+    /// opened in), or anything below it. An index that cannot be read counts as tracking it:
+    /// callers use this to leave tracked content alone.
+    pub fn tracks(&self, path: &str) -> bool {
+        use gix::bstr::ByteSlice;
+        let Ok(index) = self.repo.index_or_empty() else { return true };
+        let below = format!("{}/", path.trim_end_matches('/'));
+        index.entry_by_path(path.as_bytes().as_bstr()).is_some()
+            || index.prefixed_entries(below.as_bytes().as_bstr()).is_some_and(|e| !e.is_empty())
+    }
+
     /// The underlying gix handle, for reads this type does not wrap yet.
     pub fn gix(&self) -> &gix::Repository {
         &self.repo

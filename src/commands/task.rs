@@ -79,7 +79,7 @@ pub struct ReleaseArgs {
     /// Also remove the worktree and delete the branch.
     #[arg(long)]
     pub remove: bool,
-    /// With --remove: discard uncommitted changes and commits found nowhere else.
+    /// With --remove: discard uncommitted changes, ignored files and commits found nowhere else.
     #[arg(long, requires = "remove")]
     pub force: bool,
     #[arg(long)]

@@ -477,7 +477,7 @@ pub fn start(cwd: &Path, req: &StartRequest) -> Result<StartOutcome> {
 
 /// The admin folder (`<common dir>/worktrees/<id>`) of the worktree at `path`: from its
 /// `.git` file, or, when a kill left that file empty, from the admin folders' `gitdir` files.
-fn admin_dir(common_dir: &Path, path: &Path) -> Option<PathBuf> {
+pub(crate) fn admin_dir(common_dir: &Path, path: &Path) -> Option<PathBuf> {
     let dotgit = std::fs::read_to_string(path.join(".git")).unwrap_or_default();
     if let Some(gitdir) = dotgit.trim().strip_prefix("gitdir: ") {
         return Some(PathBuf::from(gitdir));
