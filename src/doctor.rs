@@ -238,7 +238,7 @@ pub fn check(store: &Store, repo_dir: Option<&Path>) -> Result<Vec<Finding>> {
                     Kind::CorruptRegistry,
                     store.file().to_string_lossy(),
                     format!("the registry does not parse ({why})"),
-                    "`git okstra doctor --repair` moves it aside and rebuilds the rows from the worktrees on disk",
+                    "`git okstra doctor --repair` keeps a copy beside it and rebuilds the rows from the worktrees on disk",
                 )
                 .repairable(Detail::None),
             );
@@ -722,31 +722,18 @@ fn relink(repo: &Path, worktree: &Path, link: Option<&Path>) -> Result<String> {
     })
 }
 
-/// Move a corrupt registry aside and rebuild it from the worktrees on disk.
+/// Keep a copy of a corrupt registry beside it and rebuild it from the worktrees on disk.
+/// `registry.json` is never moved: the rebuilt file replaces it in one rename, so at every
+/// instant (a kill included) it exists, either as the corrupt original or as the new file.
 fn rebuild(store: &Store) -> Result<String> {
     let _lock = store.lock()?;
     // Checked again under the lock: another process may have repaired it meanwhile.
     if let Loaded::Ok(_) = load(store)? {
         return Ok("the registry parses now; nothing moved".into());
     }
-    let t = time::OffsetDateTime::now_utc();
-    let stamp = format!(
-        "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    );
     let file = store.file();
-    let mut aside = store.dir.join(format!("registry.json.corrupt-{stamp}"));
-    let mut n = 1;
-    while aside.exists() {
-        aside = store.dir.join(format!("registry.json.corrupt-{stamp}-{n}"));
-        n += 1;
-    }
-    std::fs::rename(&file, &aside).map_err(|e| io_at("cannot move aside", &file, e))?;
+    let bytes = std::fs::read(&file).map_err(|e| io_at("cannot read registry", &file, e))?;
+    let aside = keep_corrupt_copy(store, &bytes)?;
     let mut reg = Registry::default();
     let mut added = Vec::new();
     let mut skipped = Vec::new();
@@ -760,7 +747,7 @@ fn rebuild(store: &Store) -> Result<String> {
         .save(&mut reg)
         .map_err(|e| Error::failed(format!("{}; the corrupt file is at {}", e.message, aside.display())))?;
     let mut msg = format!(
-        "moved it to {} and rebuilt {} row(s) from the worktrees on disk (base refs unknown, left empty; titles and phase history are in the old file)",
+        "kept a copy at {} and rebuilt {} row(s) from the worktrees on disk (base refs unknown, left empty; titles and phase history are in the old file)",
         aside.display(),
         added.len()
     );
@@ -768,6 +755,52 @@ fn rebuild(store: &Store) -> Result<String> {
         msg.push_str(&format!("; skipped {}", skipped.join(", ")));
     }
     Ok(msg)
+}
+
+/// `registry.json.corrupt-<UTC time>`: a copy of the corrupt `bytes`, written like the registry
+/// itself (temp file, fsync, rename, fsync folder). An earlier copy with the same bytes (a
+/// repair killed after copying) is used again instead of making another.
+fn keep_corrupt_copy(store: &Store, bytes: &[u8]) -> Result<PathBuf> {
+    let prefix = "registry.json.corrupt-";
+    let mut earlier: Vec<PathBuf> = std::fs::read_dir(&store.dir)
+        .map_err(|e| io_at("cannot read", &store.dir, e))?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(prefix)))
+        .collect();
+    earlier.sort();
+    if let Some(same) = earlier.into_iter().find(|p| std::fs::read(p).is_ok_and(|b| b == bytes)) {
+        return Ok(same);
+    }
+    let t = time::OffsetDateTime::now_utc();
+    let stamp = format!(
+        "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    );
+    let mut aside = store.dir.join(format!("{prefix}{stamp}"));
+    let mut n = 1;
+    while std::fs::symlink_metadata(&aside).is_ok() {
+        aside = store.dir.join(format!("{prefix}{stamp}-{n}"));
+        n += 1;
+    }
+    let tmp = store.dir.join(format!("{TEMP_PREFIX}{}", std::process::id()));
+    let write = || -> std::io::Result<()> {
+        let mut f = std::fs::File::create(&tmp)?;
+        std::io::Write::write_all(&mut f, bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, &aside)?;
+        std::fs::File::open(&store.dir)?.sync_all()
+    };
+    write().map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        io_at("cannot keep a copy of the corrupt registry at", &aside, e)
+    })?;
+    Ok(aside)
 }
 
 /// How old (by mtime) a git lock file must be before doctor reports it: a running git holds

@@ -181,7 +181,7 @@ impl Registry {
 
 fn corrupt(path: &Path, why: &str) -> Error {
     Error::failed(format!("registry {} is corrupt ({why}); nothing was changed", path.display()))
-        .hint("run `git okstra doctor --repair` to move it aside and rebuild it from the worktrees on disk")
+        .hint("run `git okstra doctor --repair` to keep a copy and rebuild it from the worktrees on disk")
 }
 
 /// Where the registry lives, and its lock.
