@@ -788,18 +788,7 @@ fn keep_corrupt_copy(store: &Store, bytes: &[u8]) -> Result<PathBuf> {
         aside = store.dir.join(format!("{prefix}{stamp}-{n}"));
         n += 1;
     }
-    let tmp = store.dir.join(format!("{TEMP_PREFIX}{}", std::process::id()));
-    let write = || -> std::io::Result<()> {
-        let mut f = std::fs::File::create(&tmp)?;
-        std::io::Write::write_all(&mut f, bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, &aside)?;
-        std::fs::File::open(&store.dir)?.sync_all()
-    };
-    write().map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        io_at("cannot keep a copy of the corrupt registry at", &aside, e)
-    })?;
+    store.write_atomic(&aside, bytes).map_err(|e| io_at("cannot keep a copy of the corrupt registry at", &aside, e))?;
     Ok(aside)
 }
 

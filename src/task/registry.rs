@@ -246,17 +246,22 @@ impl Store {
         let path = self.file();
         let mut text = serde_json::to_string_pretty(reg).map_err(|e| Error::failed(e.to_string()))?;
         text.push('\n');
+        self.write_atomic(&path, text.as_bytes()).map_err(|e| io_at("cannot write registry", &path, e))
+    }
+
+    /// Write `bytes` to `dest` in the registry's folder so that it is never seen torn: a temp
+    /// file (`registry.json.tmp-<pid>`), fsync, rename, fsync the folder.
+    pub fn write_atomic(&self, dest: &Path, bytes: &[u8]) -> std::io::Result<()> {
         let tmp = self.dir.join(format!("registry.json.tmp-{}", std::process::id()));
         let write = || -> std::io::Result<()> {
             let mut f = std::fs::File::create(&tmp)?;
-            f.write_all(text.as_bytes())?;
+            f.write_all(bytes)?;
             f.sync_all()?;
-            std::fs::rename(&tmp, &path)?;
+            std::fs::rename(&tmp, dest)?;
             std::fs::File::open(&self.dir)?.sync_all()
         };
-        write().map_err(|e| {
+        write().inspect_err(|_| {
             let _ = std::fs::remove_file(&tmp);
-            io_at("cannot write registry", &path, e)
         })
     }
 }
