@@ -145,6 +145,34 @@ fn hostile_task_ids_are_refused_before_anything_is_written() {
 }
 
 #[test]
+fn titles_with_control_characters_are_refused_and_never_printed_raw() {
+    let w = world();
+    let long = "t".repeat(600);
+    for title in
+        ["\u{1b}[2J\u{1b}]0;owned\u{7}", "a\tb", "line\nbreak", "cr\rhere", "bidi\u{202E}txt", "zero\u{200B}width"]
+    {
+        let r = w.refused(&["task", "start", "DEV-2", "--title", title], &[], 2, "title");
+        assert!(r.stderr.contains("control or invisible formatting character"), "{}", r.stderr);
+        assert!(r.stderr.lines().any(|l| l.starts_with("hint: ")), "{}", r.stderr);
+        for c in ['\u{1b}', '\u{7}', '\t', '\r', '\u{202E}', '\u{200B}'] {
+            assert!(!r.stderr.contains(c), "{title:?} echoed raw: {:?}", r.stderr);
+        }
+    }
+    w.refused(&["task", "start", "DEV-2", "--title", &long], &[], 2, "title is 600 characters long");
+    // any printable text is kept as typed
+    let fine = "Fix Ünïcode login — ✓ 100% (see #12)";
+    w.env.okstra(&w.repo, &["task", "start", "DEV-3", "--title", fine]).ok();
+    assert_eq!(w.env.registry()["tasks"]["proj/default/dev-3"]["title"], fine);
+    // a title someone wrote into the registry by hand is escaped on output
+    let mut reg = w.env.registry();
+    reg["tasks"]["proj/default/dev-3"]["title"] = "\u{1b}[2Jgone\u{202E}".into();
+    std::fs::write(w.env.registry_path(), serde_json::to_string(&reg).unwrap()).unwrap();
+    let show = w.env.okstra(&w.repo, &["task", "show", "DEV-3"]).ok();
+    assert!(!show.stdout.contains('\u{1b}') && !show.stdout.contains('\u{202E}'), "{:?}", show.stdout);
+    assert!(show.stdout.contains("\\u{1b}[2Jgone\\u{202e}"), "{:?}", show.stdout);
+}
+
+#[test]
 fn hostile_sync_dir_names_are_refused() {
     let w = world();
     for (value, needle) in [

@@ -659,9 +659,11 @@ pub fn run(cwd: &Path, req: &Request) -> Result<Outcome> {
         .strip_prefix(&main)
         .map(|p| p.to_string_lossy().into_owned())
         .unwrap_or_else(|_| out.verification_report.clone());
+    // a title from a hand-edited registry never puts a control character in a commit
+    let title = crate::task::names::printable(&row.title);
     let facts = draft::Facts {
         branch: &row.branch,
-        title: &row.title,
+        title: &title,
         task_raw: &row.task_id_raw,
         key: &out.key,
         pending: &out.pending,

@@ -263,6 +263,11 @@ fn add_excludes(common_dir: &Path, names: &[String]) -> Result<()> {
 /// Provision or reuse the task worktree (DESIGN §3 `task start`).
 pub fn start(cwd: &Path, req: &StartRequest) -> Result<StartOutcome> {
     names::validate_task_id(&req.task_id)?;
+    if let Some(title) = &req.title {
+        names::validate_title(title).map_err(|m| {
+            Error::usage(m).hint("a title is one line of printable text, e.g. --title \"Fix login loop\"")
+        })?;
+    }
     let Some(ctx) = Context::discover(cwd)? else {
         if let Some(c) = &req.category {
             c.parse::<Category>()?;
