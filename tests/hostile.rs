@@ -328,6 +328,43 @@ fn prompt_templates_with_include_cycles_are_refused_and_nothing_is_written() {
 }
 
 #[test]
+fn a_symlinked_prompt_override_folder_is_refused_like_a_symlinked_file() {
+    let w = world();
+    let outside = w.env.root().join("outside-prompts");
+    std::fs::create_dir_all(outside.join("profiles")).unwrap();
+    std::fs::write(outside.join("profiles/requirements-discovery.md"), "stolen: {{TASK_ID}}\n").unwrap();
+    std::fs::write(outside.join("launch.template.md"), "stolen launch\n").unwrap();
+    let okstra = w.repo.join(".okstra");
+    std::fs::create_dir_all(&okstra).unwrap();
+    // the file itself a symlink (refused before), then each folder on the way
+    std::fs::create_dir_all(okstra.join("prompts/profiles")).unwrap();
+    let file = okstra.join("prompts/profiles/requirements-discovery.md");
+    std::os::unix::fs::symlink(outside.join("profiles/requirements-discovery.md"), &file).unwrap();
+    w.refused(&["task", "phase", "DEV-1", "requirements-discovery"], &[], 1, "is a symlink");
+    std::fs::remove_file(&file).unwrap();
+    std::fs::remove_dir(okstra.join("prompts/profiles")).unwrap();
+    std::os::unix::fs::symlink(outside.join("profiles"), okstra.join("prompts/profiles")).unwrap();
+    w.refused(&["task", "phase", "DEV-1", "requirements-discovery"], &[], 1, ".okstra/prompts/profiles is a symlink");
+    std::fs::remove_file(okstra.join("prompts/profiles")).unwrap();
+    std::fs::remove_dir(okstra.join("prompts")).unwrap();
+    std::os::unix::fs::symlink(&outside, okstra.join("prompts")).unwrap();
+    w.refused(&["task", "phase", "DEV-1", "requirements-discovery"], &[], 1, ".okstra/prompts is a symlink");
+    std::fs::remove_file(okstra.join("prompts")).unwrap();
+    std::fs::remove_dir(&okstra).unwrap();
+    let holder = w.env.root().join("holder");
+    std::fs::create_dir_all(&holder).unwrap();
+    std::os::unix::fs::symlink(&outside, holder.join("prompts")).unwrap();
+    std::os::unix::fs::symlink(&holder, &okstra).unwrap();
+    w.refused(&["task", "phase", "DEV-1", "requirements-discovery"], &[], 1, ".okstra is a symlink");
+    // a symlinked `.okstra` that overrides nothing is no override: the built-in prompts run
+    std::fs::remove_file(holder.join("prompts")).unwrap();
+    let r = w.env.okstra(&w.repo, &["task", "phase", "DEV-1", "requirements-discovery"]).ok();
+    let path = r.stderr.lines().find_map(|l| l.strip_prefix("launch prompt: ")).expect("names the prompt");
+    let launch = std::fs::read_to_string(path.trim()).unwrap();
+    assert!(launch.contains("requirements-discovery") && !launch.contains("stolen"), "{launch}");
+}
+
+#[test]
 fn an_approved_plan_that_is_a_symlink_or_not_utf8_is_refused() {
     let w = world();
     let real = w.repo.join("plan.md");
