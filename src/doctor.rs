@@ -62,6 +62,8 @@ pub enum Kind {
     StaleGitLock,
     /// A worktree admin entry without its `commondir` or `gitdir` file.
     BrokenWorktreeEntry,
+    /// `registry.json` is a symlink: writes would replace it with a file.
+    RegistrySymlink,
 }
 
 impl Kind {
@@ -83,6 +85,7 @@ impl Kind {
             Kind::StaleRegistryTemp => "stale-registry-temp",
             Kind::StaleGitLock => "stale-git-lock",
             Kind::BrokenWorktreeEntry => "broken-worktree-entry",
+            Kind::RegistrySymlink => "registry-symlink",
         }
     }
 }
@@ -192,7 +195,7 @@ pub fn run(store: &Store, repo_dir: Option<&Path>, repair: bool) -> Result<Repor
     let mut remaining = problems(&findings);
     if repair && !findings.is_empty() {
         for f in &mut findings {
-            apply(store, f)?;
+            apply(store, f);
         }
         remaining = problems(&check(store, repo_dir)?);
     }
@@ -220,8 +223,8 @@ fn load(store: &Store) -> Result<Loaded> {
         Err(e) => return Err(io_at("cannot read registry", &path, e)),
     };
     let Ok(text) = String::from_utf8(bytes) else { return Ok(Loaded::Corrupt("not UTF-8".into())) };
-    match serde_json::from_str::<Registry>(&text) {
-        Err(e) => Ok(Loaded::Corrupt(e.to_string())),
+    match Registry::decode(&text) {
+        Err(why) => Ok(Loaded::Corrupt(why)),
         // A newer version parses as JSON but is not ours to repair: `parse` says so.
         Ok(_) => Registry::parse(&text, &path).map(Loaded::Ok),
     }
@@ -230,6 +233,17 @@ fn load(store: &Store) -> Result<Loaded> {
 /// Find every problem; changes nothing.
 pub fn check(store: &Store, repo_dir: Option<&Path>) -> Result<Vec<Finding>> {
     let mut out = Vec::new();
+    if let Err(e) = store.refuse_symlink() {
+        out.push(Finding::new(
+            Kind::RegistrySymlink,
+            store.file().to_string_lossy(),
+            e.message.trim_end_matches("; nothing was changed").to_string(),
+            format!(
+                "{}; doctor never replaces it (repairs that write the registry are left)",
+                e.hint.unwrap_or_default()
+            ),
+        ));
+    }
     let reg = match load(store)? {
         Loaded::Ok(reg) => Some(reg),
         Loaded::Corrupt(why) => {
@@ -626,17 +640,29 @@ fn adopt(reg: &mut Registry, dir: &Path) -> std::result::Result<String, String> 
     Ok(format!("added {key} on branch '{}' (base ref unknown)", disk.branch))
 }
 
-/// Repair one finding if it is repairable; records what was done on the finding.
-fn apply(store: &Store, f: &mut Finding) -> Result<()> {
+/// Repair one finding if it is repairable; records what was done on the finding (an error,
+/// such as a registry that cannot be written, leaves that finding unrepaired).
+fn apply(store: &Store, f: &mut Finding) {
     if f.level == Level::Note {
         f.action = "a note: nothing to repair".into();
-        return Ok(());
+        return;
     }
     if !f.repairable {
         f.action = "left as it is: needs a decision only you can make".into();
-        return Ok(());
+        return;
     }
-    let outcome: std::result::Result<String, String> = match (&f.kind, f.detail.clone()) {
+    match repair(store, f).unwrap_or_else(|e| Err(e.message)) {
+        Ok(a) => {
+            f.repaired = true;
+            f.action = a;
+        }
+        Err(why) => f.action = format!("not repaired: {why}"),
+    }
+}
+
+/// The repair of one repairable finding: `Ok(Err(why))` when it was left.
+fn repair(store: &Store, f: &Finding) -> Result<std::result::Result<String, String>> {
+    Ok(match (&f.kind, f.detail.clone()) {
         (Kind::CorruptRegistry, _) => Ok(rebuild(store)?),
         (Kind::Gone, Detail::Row(key)) => store.transaction(|reg| {
             let gone = reg.tasks.get(&key).is_some_and(|r| !Path::new(&r.worktree_path).exists());
@@ -690,15 +716,7 @@ fn apply(store: &Store, f: &mut Finding) -> Result<()> {
             install::refresh(&dir, hook).map(|r| format!("wrote {}", r.path.display())).map_err(|e| e.message)
         }
         _ => Err("nothing to do".into()),
-    };
-    match outcome {
-        Ok(a) => {
-            f.repaired = true;
-            f.action = a;
-        }
-        Err(why) => f.action = format!("not repaired: {why}"),
-    }
-    Ok(())
+    })
 }
 
 fn relink(repo: &Path, worktree: &Path, link: Option<&Path>) -> Result<String> {

@@ -184,7 +184,7 @@ fn a_real_folder_where_a_link_belongs_is_not_touched() {
 }
 
 #[test]
-fn corrupt_registry_is_moved_aside_and_rebuilt_from_disk() {
+fn corrupt_registry_is_copied_aside_and_rebuilt_from_disk() {
     let env = Env::new();
     let repo = env.repo("proj");
     let wt1 = start(&env, &repo, "DEV-1");
@@ -220,6 +220,89 @@ fn corrupt_registry_is_moved_aside_and_rebuilt_from_disk() {
     let list = env.okstra(&repo, &["task", "list", "--json"]).ok().json();
     assert_eq!(list["tasks"].as_array().unwrap().len(), 2);
     assert_eq!(env.okstra(&repo, &["task", "start", "DEV-1", "--json"]).ok().json()["status"], "reused");
+}
+
+#[test]
+fn a_registry_with_a_key_named_twice_is_reported_never_merged() {
+    let env = Env::new();
+    let repo = env.repo("proj");
+    start(&env, &repo, "DEV-1");
+    start(&env, &repo, "DEV-2");
+    // a hand edit that pasted a second row under the same key
+    let text = std::fs::read_to_string(env.registry_path()).unwrap();
+    let dup = text.replacen(
+        "\"proj/default/dev-2\": {",
+        "\"proj/default/dev-1\": {\"title\": \"pasted\"},\n    \"proj/default/dev-2\": {",
+        1,
+    );
+    assert_ne!(dup, text);
+    std::fs::write(env.registry_path(), &dup).unwrap();
+    for args in [&["task", "list"][..], &["task", "start", "DEV-3"], &["task", "release", "DEV-1"]] {
+        let r = env.okstra(&repo, args).fails(1);
+        assert!(
+            r.stderr.contains("is corrupt (the key \"proj/default/dev-1\" appears twice in one object"),
+            "{}",
+            r.stderr
+        );
+    }
+    let (code, v) = doctor(&env, &repo, false);
+    assert_eq!(code, 1, "never 'no problems': {v:#}");
+    assert_eq!(kinds(&v), ["corrupt-registry"]);
+    assert!(v["findings"][0]["message"].as_str().unwrap().contains("appears twice"), "{v:#}");
+    assert_eq!(std::fs::read_to_string(env.registry_path()).unwrap(), dup, "check alone changes nothing");
+    let (code, _) = doctor(&env, &repo, true);
+    assert_eq!(code, 0);
+    let list = env.okstra(&repo, &["task", "list", "--json"]).ok().json();
+    assert_eq!(list["tasks"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn a_symlinked_registry_is_reported_and_never_replaced() {
+    let env = Env::new();
+    let repo = env.repo("proj");
+    start(&env, &repo, "DEV-1");
+    let real = env.root().join("dotfiles/registry.json");
+    std::fs::create_dir_all(real.parent().unwrap()).unwrap();
+    std::fs::rename(env.registry_path(), &real).unwrap();
+    std::os::unix::fs::symlink(&real, env.registry_path()).unwrap();
+    let bytes = std::fs::read(&real).unwrap();
+    let unchanged = |env: &Env| {
+        let link = std::fs::symlink_metadata(env.registry_path()).unwrap();
+        assert!(link.file_type().is_symlink(), "the link was replaced");
+        assert_eq!(std::fs::read(&real).unwrap(), bytes, "the file it points to changed");
+    };
+    // reading follows it
+    let list = env.okstra(&repo, &["task", "list", "--json"]).ok().json();
+    assert_eq!(list["tasks"].as_array().unwrap().len(), 1);
+    // every writer refuses before it changes anything
+    for args in [
+        &["task", "start", "DEV-2"][..],
+        &["task", "release", "DEV-1", "--remove", "--force"],
+        &["task", "phase", "DEV-1", "requirements-discovery"],
+    ] {
+        let r = env.okstra(&repo, args).fails(1);
+        assert!(r.stderr.contains("is a symlink"), "{args:?}: {}", r.stderr);
+        assert!(r.stderr.contains("hint: "), "{}", r.stderr);
+        unchanged(&env);
+    }
+    assert!(!env.okstra_home.join("worktrees/proj/default/dev-2").exists());
+    assert!(env.okstra_home.join("worktrees/proj/default/dev-1/.git").exists());
+    assert!(!repo.join(".project-docs/okstra").exists(), "no run folder");
+    let (code, v) = doctor(&env, &repo, true);
+    assert_eq!(code, 1, "{v:#}");
+    assert_eq!(kinds(&v), ["registry-symlink"]);
+    unchanged(&env);
+    // corrupt behind the link: reported, never rebuilt over the link
+    std::fs::write(&real, "{\"tasks\": ").unwrap();
+    let bytes_now = std::fs::read(&real).unwrap();
+    let (code, v) = doctor(&env, &repo, true);
+    assert_eq!(code, 1);
+    assert_eq!(kinds(&v), ["corrupt-registry", "registry-symlink"]);
+    let corrupt = v["findings"].as_array().unwrap().iter().find(|f| f["kind"] == "corrupt-registry").unwrap();
+    assert_eq!(corrupt["repaired"], false, "{corrupt:#}");
+    assert!(corrupt["action"].as_str().unwrap().contains("is a symlink"), "{corrupt:#}");
+    assert!(std::fs::symlink_metadata(env.registry_path()).unwrap().file_type().is_symlink());
+    assert_eq!(std::fs::read(&real).unwrap(), bytes_now);
 }
 
 #[test]

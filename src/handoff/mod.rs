@@ -562,7 +562,7 @@ fn by_hand(base: &str, branch: &str, title: &str, body: &str) -> String {
 pub fn run(cwd: &Path, req: &Request) -> Result<Outcome> {
     let message_file = req.message_file.as_deref().map(read_message_file).transpose()?;
     let ctx = Context::require(cwd)?;
-    let reg = ctx.store.load()?;
+    let reg = ctx.store.load_to_write()?;
     let (key, row) = find_task(&ctx, &reg, req.task.as_deref())?;
     let main = ctx.repo.main_worktree().to_path_buf();
     let mut out = Outcome::new(&key, &row);

@@ -103,7 +103,7 @@ pub fn run_phase(ctx: &Context, task: TaskRef<'_>, phase: Phase, opts: &PhaseOpt
     check_options(phase, opts)?;
     let cwd = std::env::current_dir()?;
     let main = ctx.repo.main_worktree().to_path_buf();
-    let reg = ctx.store.load()?;
+    let reg = ctx.store.load_to_write()?;
     let (key, req, registered) = locate(ctx, &reg, task)?;
     let exec = match &opts.executor {
         Some(name) => {
