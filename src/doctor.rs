@@ -469,22 +469,17 @@ fn check_sync_links(repo: &Repo, key: &str, wt: &Path, out: &mut Vec<Finding>) {
 
 /// Worktrees git lists as prunable (folder gone), in one repository.
 fn check_git_worktrees(repo: &Path, out: &mut Vec<Finding>) {
-    let Ok(o) = git::run(repo, &["worktree", "list", "--porcelain", "-z"]) else { return };
-    let mut path = String::new();
-    for field in o.stdout.split('\0') {
-        if let Some(p) = field.strip_prefix("worktree ") {
-            path = p.to_string();
-        } else if field.starts_with("prunable") {
-            out.push(
-                Finding::new(
-                    Kind::StaleGitWorktree,
-                    repo.to_string_lossy(),
-                    format!("git still lists worktree {path}, whose folder is gone"),
-                    format!("`git -C {} worktree prune` (run by `git okstra doctor --repair`)", repo.display()),
-                )
-                .repairable(Detail::Repo(repo.to_path_buf())),
-            );
-        }
+    let Ok(list) = git::worktree_list(repo) else { return };
+    for wt in list.iter().filter(|w| w.prunable) {
+        out.push(
+            Finding::new(
+                Kind::StaleGitWorktree,
+                repo.to_string_lossy(),
+                format!("git still lists worktree {}, whose folder is gone", wt.path.display()),
+                format!("`git -C {} worktree prune` (run by `git okstra doctor --repair`)", repo.display()),
+            )
+            .repairable(Detail::Repo(repo.to_path_buf())),
+        );
     }
 }
 

@@ -345,6 +345,34 @@ fn checked<S: AsRef<std::ffi::OsStr>>(args: &[S], out: Output) -> Result<Output>
     Ok(out)
 }
 
+/// One worktree as `git worktree list --porcelain -z` lists it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListedWorktree {
+    pub path: PathBuf,
+    /// The branch checked out (`refs/heads/` taken off); `None` when detached or bare.
+    pub branch: Option<String>,
+    /// git marks it prunable: its folder is gone.
+    pub prunable: bool,
+}
+
+/// `git worktree list --porcelain -z` of the repository at `repo`, main worktree first.
+pub fn worktree_list(repo: &Path) -> Result<Vec<ListedWorktree>> {
+    let out = run(repo, &["worktree", "list", "--porcelain", "-z"])?;
+    let mut list: Vec<ListedWorktree> = Vec::new();
+    for field in out.stdout.split('\0') {
+        if let Some(p) = field.strip_prefix("worktree ") {
+            list.push(ListedWorktree { path: PathBuf::from(p), ..Default::default() });
+        } else if let Some(wt) = list.last_mut() {
+            if let Some(b) = field.strip_prefix("branch refs/heads/") {
+                wt.branch = Some(b.to_string());
+            } else if field == "prunable" || field.starts_with("prunable ") {
+                wt.prunable = true;
+            }
+        }
+    }
+    Ok(list)
+}
+
 /// `git status --porcelain` of a worktree: `Some(true)` if it has changes or untracked files.
 pub fn is_dirty(worktree: &Path) -> Result<bool> {
     Ok(!worktree_status(worktree, false)?.changed.is_empty())

@@ -267,16 +267,12 @@ fn refuse_foreign_branch(ctx: &Context, branch: &str, task_wt: &Path) -> Result<
         ))
         .hint("the registry row is wrong: run `git okstra doctor`, or release without --remove"));
     }
-    let list = git::run(ctx.repo.main_worktree(), &["worktree", "list", "--porcelain", "-z"])?;
-    let want = format!("branch refs/heads/{branch}");
     let task_wt = std::fs::canonicalize(task_wt).unwrap_or_else(|_| task_wt.to_path_buf());
-    for block in list.stdout.split("\0\0") {
-        let mut fields = block.split('\0');
-        let path = fields.next().and_then(|l| l.strip_prefix("worktree ")).map(PathBuf::from);
-        if fields.any(|f| f == want) && path.as_deref() != Some(task_wt.as_path()) {
+    for wt in git::worktree_list(ctx.repo.main_worktree())? {
+        if wt.branch.as_deref() == Some(branch) && wt.path != task_wt {
             return Err(Error::failed(format!(
                 "branch '{branch}' is checked out in {}; refusing to delete it",
-                path.unwrap_or_default().display()
+                wt.path.display()
             ))
             .hint("the registry row is wrong: run `git okstra doctor`, or release without --remove"));
         }
