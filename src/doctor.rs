@@ -17,7 +17,7 @@ use crate::error::{io_at, Error, Result};
 use crate::git::{self, Repo};
 use crate::hooks::install::{self, State};
 use crate::hooks::HookName;
-use crate::task::names::{Category, TaskKey};
+use crate::task::names::{Category, Segment, TaskKey};
 use crate::task::registry::{self, Registry, Row, Status, Store};
 use crate::task::worktree;
 
@@ -62,6 +62,10 @@ pub enum Kind {
     StaleGitLock,
     /// A worktree admin entry without its `commondir` or `gitdir` file.
     BrokenWorktreeEntry,
+    /// A row's repository no longer opens where the row says, its worktree is still there.
+    MovedRepository,
+    /// A row's worktree folder is gone, git lists its branch in another folder.
+    MovedWorktree,
     /// `registry.json` is a symlink: writes would replace it with a file.
     RegistrySymlink,
 }
@@ -86,6 +90,8 @@ impl Kind {
             Kind::StaleGitLock => "stale-git-lock",
             Kind::BrokenWorktreeEntry => "broken-worktree-entry",
             Kind::RegistrySymlink => "registry-symlink",
+            Kind::MovedRepository => "moved-repository",
+            Kind::MovedWorktree => "moved-worktree",
         }
     }
 }
@@ -138,6 +144,18 @@ enum Detail {
     Temp(PathBuf),
     /// A git `.lock` file.
     Lock(PathBuf),
+    /// A row whose repository moved from `old` to (the main worktree) `new`.
+    MovedRepo {
+        key: String,
+        old: String,
+        new: PathBuf,
+    },
+    /// A row whose worktree moved from `from` to `to`.
+    MovedWorktree {
+        key: String,
+        from: String,
+        to: PathBuf,
+    },
     /// A broken worktree admin entry whose folder is gone: the repository and the entry.
     Entry {
         repo: PathBuf,
@@ -264,7 +282,8 @@ pub fn check(store: &Store, repo_dir: Option<&Path>) -> Result<Vec<Finding>> {
         None => BTreeSet::new(),
     };
     if let Some(reg) = &reg {
-        check_rows(reg, &mut out);
+        let here = repo_dir.and_then(|d| Repo::discover(d).ok().flatten());
+        check_rows(reg, here.as_ref(), &mut out);
         check_slots(reg, &mut out);
     }
     if reg.is_some() {
@@ -336,7 +355,8 @@ fn check_hooks(dir: &Path, out: &mut Vec<Finding>) -> Result<()> {
     Ok(())
 }
 
-fn check_rows(reg: &Registry, out: &mut Vec<Finding>) {
+/// `here`: the repository doctor runs in, which may be where a row's repository moved.
+fn check_rows(reg: &Registry, here: Option<&Repo>, out: &mut Vec<Finding>) {
     let mut repos: BTreeSet<PathBuf> = BTreeSet::new();
     for (key, row) in &reg.tasks {
         let wt = Path::new(&row.worktree_path);
@@ -359,10 +379,21 @@ fn check_rows(reg: &Registry, out: &mut Vec<Finding>) {
             ));
             continue;
         }
+        // The repository is gone from where the row says, the worktree is still here: moved.
+        if repo.is_none() && wt_there && !row.repo.is_empty() {
+            out.push(moved_repository(key, row, here));
+            continue;
+        }
         if row.status != Status::Active {
             continue;
         }
         let branch_there = repo.as_ref().is_some_and(|r| r.branch_exists(&row.branch));
+        if let (false, true, Some(r)) = (wt_there, branch_there, &repo) {
+            if let Some(f) = moved_worktree(key, row, r) {
+                out.push(f);
+                continue;
+            }
+        }
         match (wt_there, branch_there) {
             (false, false) => out.push(
                 Finding::new(
@@ -401,6 +432,67 @@ fn check_rows(reg: &Registry, out: &mut Vec<Finding>) {
     for repo in repos {
         check_git_worktrees(&repo, out);
     }
+}
+
+/// A row whose repository no longer opens while its worktree is there. Repairable from the
+/// repository it moved to (`here` holds git's entry for the worktree); from anywhere else the
+/// fix says where to run the repair.
+fn moved_repository(key: &str, row: &Row, here: Option<&Repo>) -> Finding {
+    let wt = Path::new(&row.worktree_path);
+    let what = format!(
+        "the repository {} of task {key} cannot be opened (moved or deleted), but its worktree {} is still there",
+        row.repo, row.worktree_path
+    );
+    match here.filter(|h| worktree::entry_naming(&h.common_dir, wt).is_some()) {
+        Some(h) => Finding::new(
+            Kind::MovedRepository,
+            key,
+            format!("{what}; the repository moved to {}, which holds git's entry for that worktree", h.main_worktree().display()),
+            format!(
+                "`git okstra doctor --repair` runs `git -C {0} worktree repair {1}` and records {0} as the task's repository",
+                h.main_worktree().display(),
+                row.worktree_path
+            ),
+        )
+        .repairable(Detail::MovedRepo {
+            key: key.to_string(),
+            old: row.repo.clone(),
+            new: h.main_worktree().to_path_buf(),
+        }),
+        None => Finding::new(
+            Kind::MovedRepository,
+            key,
+            what,
+            format!(
+                "if the repository moved, run `git -C <its new folder> okstra doctor --repair`; if it was deleted, keep what you need from {} and remove the folder",
+                row.worktree_path
+            ),
+        ),
+    }
+}
+
+/// A row whose folder is gone while git lists its branch checked out in another existing
+/// folder: the worktree was moved (`git worktree move`). Repairable: the row takes the new path.
+fn moved_worktree(key: &str, row: &Row, repo: &Repo) -> Option<Finding> {
+    let list = git::worktree_list(repo.main_worktree()).ok()?;
+    let to = list.into_iter().find(|w| w.branch.as_deref() == Some(row.branch.as_str()) && w.path.is_dir())?.path;
+    if to == repo.main_worktree() {
+        return None;
+    }
+    Some(
+        Finding::new(
+            Kind::MovedWorktree,
+            key,
+            format!(
+                "worktree {} is gone; git lists branch '{}' checked out in {} (moved with `git worktree move`)",
+                row.worktree_path,
+                row.branch,
+                to.display()
+            ),
+            format!("`git okstra doctor --repair` records {} as the task's worktree", to.display()),
+        )
+        .repairable(Detail::MovedWorktree { key: key.to_string(), from: row.worktree_path.clone(), to }),
+    )
 }
 
 /// The id a user would type for a row.
@@ -707,6 +799,16 @@ fn repair(store: &Store, f: &Finding) -> Result<std::result::Result<String, Stri
             }
         }
         (Kind::BrokenWorktreeEntry, Detail::Entry { repo, admin, orphans }) => prune_entry(&repo, &admin, &orphans),
+        (Kind::MovedRepository, Detail::MovedRepo { key, old, new }) => {
+            adopt_moved_repository(store, &key, &old, &new)?
+        }
+        (Kind::MovedWorktree, Detail::MovedWorktree { key, from, to }) => store.transaction(|reg| {
+            let Some(row) = reg.tasks.get_mut(&key).filter(|r| r.worktree_path == from) else {
+                return Ok(Err("the row changed meanwhile; left".to_string()));
+            };
+            row.worktree_path = to.to_string_lossy().into_owned();
+            Ok(Ok(format!("recorded {} as the worktree of {key}", to.display())))
+        })?,
         (Kind::StaleHook | Kind::MissingHook, Detail::Hook(dir, hook)) => {
             install::refresh(&dir, hook).map(|r| format!("wrote {}", r.path.display())).map_err(|e| e.message)
         }
@@ -733,6 +835,56 @@ fn relink(repo: &Path, worktree: &Path, link: Option<&Path>) -> Result<String> {
     } else {
         format!("linked {}", linked.join(", "))
     })
+}
+
+/// A task whose repository moved from `old` to `new`: reconnect its worktree (`git worktree
+/// repair`), re-point the sync links that led into the old place, and move the row and its
+/// branch slot to `new`. Where the folder name (the default project name) changed and
+/// `okstra.project` is unset, it is set to the old name, so the task keeps its key.
+fn adopt_moved_repository(
+    store: &Store,
+    key: &str,
+    old: &str,
+    new: &Path,
+) -> Result<std::result::Result<String, String>> {
+    let reg = store.load()?;
+    let Some(row) = reg.tasks.get(key).filter(|r| r.repo == old) else {
+        return Ok(Err("the row changed meanwhile; left".into()));
+    };
+    let wt = PathBuf::from(&row.worktree_path);
+    git::run(new, &["worktree", "repair", "--end-of-options", &row.worktree_path])?;
+    let repo = Repo::open(new)?;
+    let names = config::sync_dirs(repo.config_strings(config::KEY_SYNC_DIR));
+    for name in names.iter().filter(|n| worktree::validate_sync_name(n).is_ok()) {
+        let link = wt.join(name);
+        if std::fs::read_link(&link).is_ok_and(|t| t == Path::new(old).join(name)) {
+            std::fs::remove_file(&link).map_err(|e| io_at("cannot remove", &link, e))?;
+        }
+    }
+    worktree::link_sync_dirs(&repo, &wt, &names)?;
+    let new_s = new.to_string_lossy().into_owned();
+    let moved = store.transaction(|reg| {
+        let Some(row) = reg.tasks.get_mut(key).filter(|r| r.repo == old) else { return Ok(false) };
+        row.repo = new_s.clone();
+        let (from, to) = (registry::branch_slot(old, &row.branch), registry::branch_slot(&new_s, &row.branch));
+        if reg.branches.get(&from).map(String::as_str) == Some(key) {
+            reg.branches.remove(&from);
+            reg.branches.insert(to, key.to_string());
+        }
+        Ok(true)
+    })?;
+    if !moved {
+        return Ok(Err("the row changed meanwhile; left".into()));
+    }
+    let mut action = format!("ran `git worktree repair`; {key} now belongs to {}", new.display());
+    // only where the task's project was the default one, the folder name
+    let segment = |p: &Path| p.file_name().map(|n| Segment::new(&n.to_string_lossy()).to_string());
+    let was_default = segment(Path::new(old)).as_deref() == Some(row.project_id.as_str());
+    if was_default && segment(new) != segment(Path::new(old)) && repo.config_string(config::KEY_PROJECT).is_none() {
+        git::run(new, &["config", config::KEY_PROJECT, &row.project_id])?;
+        action.push_str(&format!("; set {} = {} so the task keeps its key", config::KEY_PROJECT, row.project_id));
+    }
+    Ok(Ok(action))
 }
 
 /// Keep a copy of a corrupt registry beside it and rebuild it from the worktrees on disk.

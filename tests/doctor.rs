@@ -713,3 +713,98 @@ fn an_abandoned_initializing_entry_without_gitdir_is_pruned() {
     assert_eq!(doctor(&env, &repo, true).0, 0);
     assert!(!admin.exists());
 }
+
+/// Move a repository folder (as `mv` does) and return its new place.
+fn move_repo(env: &Env, repo: &Path, to: &str) -> PathBuf {
+    let new = env.root().join(to);
+    std::fs::create_dir_all(new.parent().unwrap()).unwrap();
+    std::fs::rename(repo, &new).unwrap();
+    new
+}
+
+#[test]
+fn a_moved_main_repository_is_recognised_and_repaired() {
+    let env = Env::new();
+    let repo = env.repo("shop");
+    std::fs::create_dir_all(repo.join(".project-docs")).unwrap();
+    let wt = start(&env, &repo, "DEV-1");
+    env.commit_file(&wt, "w.txt", "work", "task work");
+    let tip = env.git(&wt, &["rev-parse", "HEAD"]);
+    let new = move_repo(&env, &repo, "elsewhere/shop");
+
+    // from outside the new place: reported, not repairable, never `missing-branch`
+    let (code, v) = doctor(&env, &env.root(), true);
+    assert_eq!(code, 1);
+    assert_eq!(kinds(&v), ["moved-repository"], "{v:#}");
+    assert_eq!(v["findings"][0]["repairable"], false);
+    assert!(v["findings"][0]["fix"].as_str().unwrap().contains("okstra doctor --repair"), "{v:#}");
+    // in the new place: `task start` names the move, never "belongs to no task"
+    let r = env.okstra(&new, &["task", "start", "DEV-1"]).fails(1);
+    assert!(r.stderr.contains("was the repository moved here?"), "{}", r.stderr);
+    assert!(r.stderr.contains("doctor --repair"), "{}", r.stderr);
+    let (code, v) = doctor(&env, &new, false);
+    assert_eq!(code, 1);
+    assert_eq!(kinds(&v), ["moved-repository"], "{v:#}");
+    let (code, v) = doctor(&env, &new, true);
+    assert_eq!(code, 0, "one repair is enough: {v:#}");
+    assert_eq!(v["findings"][0]["repaired"], true, "{v:#}");
+
+    let again = env.okstra(&new, &["task", "start", "DEV-1", "--json"]).ok().json();
+    assert_eq!(again["status"], "reused");
+    assert_eq!(again["repo"], new.to_str().unwrap());
+    assert_eq!(env.git(&wt, &["rev-parse", "HEAD"]), tip, "the worktree works again");
+    assert_eq!(std::fs::read_link(wt.join(".project-docs")).unwrap(), new.join(".project-docs"));
+    let list = env.okstra(&new, &["task", "list", "--json"]).ok().json();
+    assert_eq!(list["tasks"][0]["health"], "ok");
+    let (code, _) = doctor(&env, &new, false);
+    assert_eq!(code, 0);
+    env.okstra(&new, &["task", "release", "DEV-1", "--remove", "--force"]).ok();
+    assert!(!wt.exists());
+}
+
+#[test]
+fn a_renamed_main_repository_keeps_its_task_keys() {
+    let env = Env::new();
+    let repo = env.repo("shop");
+    let wt = start(&env, &repo, "DEV-1");
+    let new = move_repo(&env, &repo, "shop-renamed");
+    let r = env.okstra(&new, &["task", "start", "DEV-1"]).fails(1);
+    assert!(!r.stderr.contains("belongs to no task"), "{}", r.stderr);
+    assert!(r.stderr.contains("was the repository moved here?"), "{}", r.stderr);
+    let (code, v) = doctor(&env, &new, true);
+    assert_eq!(code, 0, "{v:#}");
+    assert!(v["findings"][0]["action"].as_str().unwrap().contains("okstra.project = shop"), "{v:#}");
+    assert_eq!(env.git(&new, &["config", "okstra.project"]), "shop");
+    let again = env.okstra(&new, &["task", "start", "DEV-1", "--json"]).ok().json();
+    assert_eq!(again["status"], "reused");
+    assert_eq!(again["key"], "shop/default/dev-1");
+    assert_eq!(PathBuf::from(again["path"].as_str().unwrap()), wt);
+}
+
+#[test]
+fn a_worktree_moved_with_git_worktree_move_is_recognised_and_repaired() {
+    let env = Env::new();
+    let repo = env.repo("proj");
+    let wt = start(&env, &repo, "DEV-2");
+    env.commit_file(&wt, "w.txt", "work", "task work");
+    let to = env.root().join("moved/dev-2");
+    std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+    env.git(&repo, &["worktree", "move", wt.to_str().unwrap(), to.to_str().unwrap()]);
+    let (code, v) = doctor(&env, &repo, false);
+    assert_eq!(code, 1);
+    assert_eq!(kinds(&v), ["moved-worktree"], "never missing-worktree with a fix that fails: {v:#}");
+    let r = env.okstra(&repo, &["task", "start", "DEV-2"]).fails(1);
+    assert!(r.stderr.contains(&format!("checked out in {}", to.display())), "{}", r.stderr);
+    assert!(r.stderr.contains("doctor --repair"), "{}", r.stderr);
+    let (code, v) = doctor(&env, &repo, true);
+    assert_eq!(code, 0, "{v:#}");
+    let again = env.okstra(&repo, &["task", "start", "DEV-2", "--json"]).ok().json();
+    assert_eq!(again["status"], "reused");
+    assert_eq!(PathBuf::from(again["path"].as_str().unwrap()), to);
+    assert_eq!(env.registry()["tasks"]["proj/default/dev-2"]["worktree_path"], to.to_str().unwrap());
+    // outside $OKSTRA_HOME now: never removed by okstra, released as usual
+    let r = env.okstra(&repo, &["task", "release", "DEV-2", "--remove", "--force"]).fails(1);
+    assert!(r.stderr.contains("outside"), "{}", r.stderr);
+    env.okstra(&repo, &["task", "release", "DEV-2"]).ok();
+    assert!(to.join("w.txt").exists());
+}

@@ -134,6 +134,15 @@ impl Context {
             .map(|r| (TaskKey::new(&r.project_id, &r.task_group, &r.task_id), r.clone()))
     }
 
+    /// Whether `row` names another repository that is gone (it no longer opens) while this one
+    /// holds git's entry for the row's worktree: the repository was moved (or renamed) here.
+    pub fn moved_here(&self, row: &Row) -> bool {
+        !row.repo.is_empty()
+            && row.repo != self.repo_id()
+            && Repo::open(Path::new(&row.repo)).is_err()
+            && entry_naming(&self.repo.common_dir, Path::new(&row.worktree_path)).is_some()
+    }
+
     /// Find the row a user means by `<KEY>` or `<TASK-ID>` (in this repository).
     pub fn resolve_task(&self, reg: &Registry, spec: &str) -> Result<(TaskKey, Row)> {
         if let Some(key) = TaskKey::parse(spec) {
@@ -163,6 +172,26 @@ impl Context {
             .hint("name the task by its full key")),
         }
     }
+}
+
+/// The error for a task whose repository moved here and whose rows still name the old place.
+fn moved_error(key: &str, row: &Row) -> Error {
+    Error::failed(format!(
+        "task {key} is registered for the repository {}, which is gone, and git's entry for its worktree is in this repository: was the repository moved here?",
+        row.repo
+    ))
+    .hint("`git okstra doctor --repair`, run here, moves the task to this repository and reconnects its worktree (`git worktree repair`)")
+}
+
+/// The error for a task whose worktree `git worktree move` took elsewhere.
+fn moved_worktree_error(key: &TaskKey, row: &Row, to: &Path) -> Error {
+    Error::failed(format!(
+        "the worktree of task {key} is no longer at {}: branch '{}' is checked out in {} (moved with `git worktree move`?)",
+        row.worktree_path,
+        row.branch,
+        to.display()
+    ))
+    .hint("`git okstra doctor --repair` records the new place; or move it back with `git worktree move`")
 }
 
 /// Refuse sync-dir names that could leave the worktree.
@@ -328,6 +357,9 @@ pub fn start(cwd: &Path, req: &StartRequest) -> Result<StartOutcome> {
     // Two clones whose folders share a name get the same project segment: never hand one
     // repository's worktree to the other.
     if let Some(row) = previous.as_ref().filter(|r| !r.repo.is_empty() && r.repo != repo_id) {
+        if ctx.moved_here(row) {
+            return Err(moved_error(&key.to_string(), row));
+        }
         return Err(Error::failed(format!("task {key} belongs to the repository {}, not this one", row.repo)).hint(
             "give this repository its own project name: `git config okstra.project <name>` (or pass --project)",
         ));
@@ -378,7 +410,17 @@ pub fn start(cwd: &Path, req: &StartRequest) -> Result<StartOutcome> {
                 .hint("choose another --category or task id, or release that task first"));
         }
     }
+    if attach {
+        let main = ctx.repo.main_worktree();
+        let moved = git::worktree_list(main)?.into_iter().find(|w| w.branch.as_deref() == Some(branch.as_str()));
+        if let (Some(w), Some(row)) = (moved.filter(|w| w.path.is_dir()), &previous) {
+            return Err(moved_worktree_error(&key, row, &w.path));
+        }
+    }
     if !attach && ctx.repo.branch_exists(&branch) {
+        if let Some((k, r)) = reg.tasks.iter().find(|(_, r)| r.branch == branch && ctx.moved_here(r)) {
+            return Err(moved_error(k, r));
+        }
         return Err(Error::failed(format!(
             "branch '{branch}' already exists in this repository and belongs to no task"
         ))
@@ -487,6 +529,12 @@ pub(crate) fn admin_dir(common_dir: &Path, path: &Path) -> Option<PathBuf> {
     if let Some(gitdir) = dotgit.trim().strip_prefix("gitdir: ") {
         return Some(PathBuf::from(gitdir));
     }
+    entry_naming(common_dir, path)
+}
+
+/// The admin folder of the repository at `common_dir` whose `gitdir` file names `<path>/.git`:
+/// git's own record that the worktree at `path` is one of this repository's.
+pub fn entry_naming(common_dir: &Path, path: &Path) -> Option<PathBuf> {
     let wanted = std::fs::canonicalize(path.parent()?).ok()?.join(path.file_name()?).join(".git");
     std::fs::read_dir(common_dir.join("worktrees"))
         .ok()?
