@@ -289,6 +289,18 @@ fn add_excludes(common_dir: &Path, names: &[String]) -> Result<()> {
     Ok(())
 }
 
+/// What a start works with once the repository and the task key are known.
+struct Plan<'a> {
+    ctx: Context,
+    req: &'a StartRequest,
+    key: TaskKey,
+    category: Category,
+    /// `$OKSTRA_HOME/worktrees/<project>/<group>/<task>`.
+    path: PathBuf,
+    sync_names: Vec<String>,
+    guard_agents: Vec<crate::guard::agents::Agent>,
+}
+
 /// Provision or reuse the task worktree (DESIGN §3 `task start`).
 pub fn start(cwd: &Path, req: &StartRequest) -> Result<StartOutcome> {
     names::validate_task_id(&req.task_id)?;
@@ -297,24 +309,65 @@ pub fn start(cwd: &Path, req: &StartRequest) -> Result<StartOutcome> {
             Error::usage(m).hint("a title is one line of printable text, e.g. --title \"Fix login loop\"")
         })?;
     }
-    let Some(ctx) = Context::discover(cwd)? else {
-        if let Some(c) = &req.category {
-            c.parse::<Category>()?;
-        }
-        output::warn(format!(
-            "{} is not inside a git repository; the task runs here, without a worktree",
-            cwd.display()
-        ));
-        return Ok(StartOutcome {
-            status: StartStatus::SkippedNotGit,
-            key: String::new(),
-            path: cwd.to_string_lossy().into_owned(),
-            branch: String::new(),
-            base_ref: String::new(),
-            repo: String::new(),
-            note: "not inside a git repository".into(),
-        });
+    let Some(ctx) = Context::discover(cwd)? else { return skipped_not_git(cwd, req) };
+    let plan = plan(ctx, req)?;
+    if let Some(skipped) = skipped_in_worktree(&plan)? {
+        return Ok(skipped);
+    }
+    let ctx = &plan.ctx;
+    let _lock = ctx.store.lock()?;
+    let mut reg = ctx.store.load()?;
+    let previous = reg.get(&plan.key).cloned();
+    refuse_other_repository(&plan, previous.as_ref())?;
+    // What an interrupted start left at a registered path, or git's "missing but locked" entry
+    // where nothing is on disk. (An unregistered folder stays a collision, below.)
+    if let Some(row) = &previous {
+        clear_interrupted(ctx.repo.main_worktree(), &ctx.repo.common_dir, Path::new(&row.worktree_path))?;
+    }
+    if std::fs::symlink_metadata(&plan.path).is_err() {
+        clear_interrupted(ctx.repo.main_worktree(), &ctx.repo.common_dir, &plan.path)?;
+    }
+    if let Some(row) = previous.as_ref().filter(|r| Path::new(&r.worktree_path).is_dir()) {
+        return reuse(&plan, &mut reg, row);
+    }
+    // A fresh worktree. Keep the branch of an earlier row for this key if it still exists,
+    // so a restart after release (or after the folder was deleted) never drops commits.
+    let (branch, attach) = match &previous {
+        Some(row) if !row.branch.is_empty() && ctx.repo.branch_exists(&row.branch) => (row.branch.clone(), true),
+        _ => (names::branch_name(plan.category, &plan.key.task), false),
     };
+    refuse_collisions(&plan, &reg, previous.as_ref(), &branch, attach)?;
+    let base_ref = match (&previous, attach, &req.base) {
+        (Some(row), true, _) => row.base_ref.clone(),
+        (_, _, Some(base)) => ctx.repo.resolve_commit(base)?,
+        _ => ctx.repo.main_head()?.ok_or_else(|| {
+            Error::failed("the main worktree's HEAD has no commit yet")
+                .hint("make a first commit, or pass --base <ref>")
+        })?,
+    };
+    let row = new_row(&plan, previous.as_ref(), &branch, attach, &base_ref);
+    create(&plan, reg, row, attach)
+}
+
+/// `skipped-not-git`: the task runs in `cwd`, without a worktree.
+fn skipped_not_git(cwd: &Path, req: &StartRequest) -> Result<StartOutcome> {
+    if let Some(c) = &req.category {
+        c.parse::<Category>()?;
+    }
+    output::warn(format!("{} is not inside a git repository; the task runs here, without a worktree", cwd.display()));
+    Ok(StartOutcome {
+        status: StartStatus::SkippedNotGit,
+        key: String::new(),
+        path: cwd.to_string_lossy().into_owned(),
+        branch: String::new(),
+        base_ref: String::new(),
+        repo: String::new(),
+        note: "not inside a git repository".into(),
+    })
+}
+
+/// The key, the settings and every check that needs no lock.
+fn plan(ctx: Context, req: &StartRequest) -> Result<Plan<'_>> {
     let category = ctx.category(req.category.as_deref())?;
     let project = ctx.project(req.project.as_deref());
     let group = ctx.group(req.group.as_deref());
@@ -327,97 +380,86 @@ pub fn start(cwd: &Path, req: &StartRequest) -> Result<StartOutcome> {
         return Err(Error::failed("this repository is bare; task worktrees are made from a main worktree")
             .hint("run the command in a clone with a working tree"));
     }
-    let root = ctx.worktrees_root()?;
+    let path = ctx.worktrees_root()?.join(key.project.as_str()).join(key.group.as_str()).join(key.task.as_str());
+    Ok(Plan { ctx, req, key, category, path, sync_names, guard_agents })
+}
 
-    if ctx.repo.is_linked {
-        let here = ctx.repo.current_worktree.clone().unwrap_or_default();
-        if ctx.task_here(&ctx.store.load()?).is_none() {
-            output::warn(format!(
-                "{} is a linked worktree that git-okstra did not make; the task runs here and the registry is untouched",
-                here.display()
-            ));
-            return Ok(StartOutcome {
-                status: StartStatus::SkippedInWorktree,
-                key: key.to_string(),
-                path: here.to_string_lossy().into_owned(),
-                branch: String::new(),
-                base_ref: String::new(),
-                repo: ctx.repo_id(),
-                note: "inside a linked worktree that is not a task worktree".into(),
-            });
-        }
+/// `skipped-in-worktree`: the caller stands in a linked worktree git-okstra did not make.
+fn skipped_in_worktree(plan: &Plan) -> Result<Option<StartOutcome>> {
+    let ctx = &plan.ctx;
+    if !ctx.repo.is_linked || ctx.task_here(&ctx.store.load()?).is_some() {
+        return Ok(None);
     }
+    let here = ctx.repo.current_worktree.clone().unwrap_or_default();
+    output::warn(format!(
+        "{} is a linked worktree that git-okstra did not make; the task runs here and the registry is untouched",
+        here.display()
+    ));
+    Ok(Some(StartOutcome {
+        status: StartStatus::SkippedInWorktree,
+        key: plan.key.to_string(),
+        path: here.to_string_lossy().into_owned(),
+        branch: String::new(),
+        base_ref: String::new(),
+        repo: ctx.repo_id(),
+        note: "inside a linked worktree that is not a task worktree".into(),
+    }))
+}
 
-    let path = root.join(key.project.as_str()).join(key.group.as_str()).join(key.task.as_str());
-    let branch = names::branch_name(category, &key.task);
-    let _lock = ctx.store.lock()?;
-    let mut reg = ctx.store.load()?;
-    let repo_id = ctx.repo_id();
-    let previous = reg.get(&key).cloned();
-    // Two clones whose folders share a name get the same project segment: never hand one
-    // repository's worktree to the other.
-    if let Some(row) = previous.as_ref().filter(|r| !r.repo.is_empty() && r.repo != repo_id) {
-        if ctx.moved_here(row) {
-            return Err(moved_error(&key.to_string(), row));
-        }
-        return Err(Error::failed(format!("task {key} belongs to the repository {}, not this one", row.repo)).hint(
-            "give this repository its own project name: `git config okstra.project <name>` (or pass --project)",
-        ));
+/// Two clones whose folders share a name get the same project segment: never hand one
+/// repository's worktree to the other (a repository that moved here is told so).
+fn refuse_other_repository(plan: &Plan, previous: Option<&Row>) -> Result<()> {
+    let Some(row) = previous.filter(|r| !r.repo.is_empty() && r.repo != plan.ctx.repo_id()) else { return Ok(()) };
+    if plan.ctx.moved_here(row) {
+        return Err(moved_error(&plan.key.to_string(), row));
     }
+    Err(Error::failed(format!("task {} belongs to the repository {}, not this one", plan.key, row.repo))
+        .hint("give this repository its own project name: `git config okstra.project <name>` (or pass --project)"))
+}
 
-    // What an interrupted start left at a registered path, or git's "missing but locked" entry
-    // where nothing is on disk. (An unregistered folder stays a collision, below.)
-    if let Some(row) = &previous {
-        clear_interrupted(ctx.repo.main_worktree(), &ctx.repo.common_dir, Path::new(&row.worktree_path))?;
+/// `reused`: the registered worktree is there (a released row is reactivated).
+fn reuse(plan: &Plan, reg: &mut Registry, row: &Row) -> Result<StartOutcome> {
+    let ctx = &plan.ctx;
+    let mut note = String::new();
+    if row.status == Status::Released {
+        reg.reserve(row.clone())?;
+        ctx.store.save(reg)?;
+        note = "reactivated a released task".into();
     }
-    if std::fs::symlink_metadata(&path).is_err() {
-        clear_interrupted(ctx.repo.main_worktree(), &ctx.repo.common_dir, &path)?;
+    if !ctx.repo.branch_exists(&row.branch) {
+        note = format!("branch '{}' is missing; see `git okstra doctor`", row.branch);
     }
-    if let Some(row) = &previous {
-        if Path::new(&row.worktree_path).is_dir() {
-            let mut note = String::new();
-            if row.status == Status::Released {
-                let mut row = row.clone();
-                reg.reserve(row.clone())?;
-                row.status = Status::Active;
-                ctx.store.save(&mut reg)?;
-                note = "reactivated a released task".into();
-            }
-            if !ctx.repo.branch_exists(&row.branch) {
-                note = format!("branch '{}' is missing; see `git okstra doctor`", row.branch);
-            }
-            // a start killed after `git worktree add` left the links unmade: make them now
-            if let Err(e) = link_sync_dirs(&ctx.repo, Path::new(&row.worktree_path), &sync_names) {
-                output::warn(format!("sync dirs not linked: {}", e.message));
-            }
-            return Ok(outcome(StartStatus::Reused, &key, row, note));
-        }
+    // a start killed after `git worktree add` left the links unmade: make them now
+    if let Err(e) = link_sync_dirs(&ctx.repo, Path::new(&row.worktree_path), &plan.sync_names) {
+        output::warn(format!("sync dirs not linked: {}", e.message));
     }
+    Ok(outcome(StartStatus::Reused, &plan.key, row, note))
+}
 
-    // A fresh worktree. Keep the branch of an earlier row for this key if it still exists,
-    // so a restart after release (or after the folder was deleted) never drops commits.
-    let (branch, attach) = match &previous {
-        Some(row) if !row.branch.is_empty() && ctx.repo.branch_exists(&row.branch) => (row.branch.clone(), true),
-        _ => (branch, false),
-    };
-    if std::fs::symlink_metadata(&path).is_ok() {
-        return Err(Error::failed(format!("path {} exists but is not a registered task worktree", path.display()))
-            .hint("move it away (or run `git okstra doctor`), then start the task again"));
+/// Collisions are errors, never silent reuse: an unregistered folder at the path, a branch
+/// of another task, a branch checked out elsewhere, a branch no task holds.
+fn refuse_collisions(plan: &Plan, reg: &Registry, previous: Option<&Row>, branch: &str, attach: bool) -> Result<()> {
+    let (ctx, key) = (&plan.ctx, &plan.key);
+    if std::fs::symlink_metadata(&plan.path).is_ok() {
+        return Err(Error::failed(format!(
+            "path {} exists but is not a registered task worktree",
+            plan.path.display()
+        ))
+        .hint("move it away (or run `git okstra doctor`), then start the task again"));
     }
-    if let Some(owner) = reg.branch_owner(&repo_id, &branch) {
+    if let Some(owner) = reg.branch_owner(&ctx.repo_id(), branch) {
         if owner != key.to_string() {
             return Err(Error::failed(format!("branch '{branch}' already belongs to task {owner}"))
                 .hint("choose another --category or task id, or release that task first"));
         }
     }
-    if attach {
-        let main = ctx.repo.main_worktree();
-        let moved = git::worktree_list(main)?.into_iter().find(|w| w.branch.as_deref() == Some(branch.as_str()));
-        if let (Some(w), Some(row)) = (moved.filter(|w| w.path.is_dir()), &previous) {
-            return Err(moved_worktree_error(&key, row, &w.path));
+    if let (true, Some(row)) = (attach, previous) {
+        let list = git::worktree_list(ctx.repo.main_worktree())?;
+        if let Some(w) = list.into_iter().find(|w| w.branch.as_deref() == Some(branch) && w.path.is_dir()) {
+            return Err(moved_worktree_error(key, row, &w.path));
         }
     }
-    if !attach && ctx.repo.branch_exists(&branch) {
+    if !attach && ctx.repo.branch_exists(branch) {
         if let Some((k, r)) = reg.tasks.iter().find(|(_, r)| r.branch == branch && ctx.moved_here(r)) {
             return Err(moved_error(k, r));
         }
@@ -426,49 +468,45 @@ pub fn start(cwd: &Path, req: &StartRequest) -> Result<StartOutcome> {
         ))
         .hint(format!("rename or delete it (`git branch -m {branch} <new>`), or use another --category")));
     }
-    let base_ref = match (&previous, attach, &req.base) {
-        (Some(row), true, _) => row.base_ref.clone(),
-        (_, _, Some(base)) => ctx.repo.resolve_commit(base)?,
-        _ => ctx.repo.main_head()?.ok_or_else(|| {
-            Error::failed("the main worktree's HEAD has no commit yet")
-                .hint("make a first commit, or pass --base <ref>")
-        })?,
-    };
+    Ok(())
+}
 
-    let path_s = path.to_string_lossy().into_owned();
-    let row = Row {
+/// The row of a fresh worktree; what an earlier row of the key knew is kept.
+fn new_row(plan: &Plan, previous: Option<&Row>, branch: &str, attach: bool, base_ref: &str) -> Row {
+    let key = &plan.key;
+    Row {
         project_id: key.project.to_string(),
         task_group: key.group.to_string(),
         task_id: key.task.to_string(),
-        task_id_raw: req.task_id.clone(),
-        title: req.title.clone().or_else(|| previous.as_ref().map(|r| r.title.clone())).unwrap_or_default(),
-        repo: repo_id.clone(),
-        worktree_path: path_s.clone(),
-        branch: branch.clone(),
-        base_ref: base_ref.clone(),
+        task_id_raw: plan.req.task_id.clone(),
+        title: plan.req.title.clone().or_else(|| previous.map(|r| r.title.clone())).unwrap_or_default(),
+        repo: plan.ctx.repo_id(),
+        worktree_path: plan.path.to_string_lossy().into_owned(),
+        branch: branch.to_string(),
+        base_ref: base_ref.to_string(),
         category: previous
-            .as_ref()
             .filter(|_| attach)
             .map(|r| r.category.clone())
-            .unwrap_or_else(|| category.name().to_string()),
+            .unwrap_or_else(|| plan.category.name().to_string()),
         created_at: registry::now(),
-        last_phase: previous.as_ref().and_then(|r| r.last_phase),
-        phases: previous.as_ref().map(|r| r.phases.clone()).unwrap_or_default(),
+        last_phase: previous.and_then(|r| r.last_phase),
+        phases: previous.map(|r| r.phases.clone()).unwrap_or_default(),
         status: Status::Active,
-        extra: previous.as_ref().map(|r| r.extra.clone()).unwrap_or_default(),
-    };
+        extra: previous.map(|r| r.extra.clone()).unwrap_or_default(),
+    }
+}
+
+/// `created`: write the row ahead, `git worktree add` (on the existing branch when `attach`),
+/// link the sync dirs and install the agent guard; undo what was made if anything fails.
+fn create(plan: &Plan, mut reg: Registry, row: Row, attach: bool) -> Result<StartOutcome> {
+    let (ctx, key, path) = (&plan.ctx, &plan.key, &plan.path);
+    let (branch, base_ref, path_s) = (&row.branch, &row.base_ref, &row.worktree_path);
     // Write ahead: the row is saved before git creates anything, so a start killed at any
     // instant leaves no worktree or branch that no row knows; the next `task start` (or
     // `doctor`) finds it through the row. Any failure below restores the registry as it was.
     let before = reg.clone();
     reg.reserve(row.clone())?;
     ctx.store.save(&mut reg)?;
-    let restore = |reg: &Registry| {
-        if let Err(e) = ctx.store.save(&mut reg.clone()) {
-            output::warn(format!("could not restore the registry: {}", e.message));
-        }
-    };
-
     let main = ctx.repo.main_worktree().to_path_buf();
     let add = || -> Result<()> {
         if let Some(parent) = path.parent() {
@@ -476,50 +514,41 @@ pub fn start(cwd: &Path, req: &StartRequest) -> Result<StartOutcome> {
         }
         if attach {
             git::run(&main, &["worktree", "prune"])?;
-            git::run(&main, &["worktree", "add", "--quiet", "--end-of-options", &path_s, &branch])?;
+            git::run(&main, &["worktree", "add", "--quiet", "--end-of-options", path_s, branch])?;
         } else {
-            git::run(&main, &["worktree", "add", "--quiet", "-b", &branch, "--end-of-options", &path_s, &base_ref])?;
+            git::run(&main, &["worktree", "add", "--quiet", "-b", branch, "--end-of-options", path_s, base_ref])?;
         }
         Ok(())
     };
     // Undo what git made; the registry goes back only if nothing is left that the row names
     // (else the write-ahead row stays, so `task start` and `doctor` find what is left).
     let undo = |e: Error| -> Error {
-        if rollback(&main, &path_s, (!attach).then_some((&branch, &base_ref))) {
-            restore(&before);
+        if rollback(&main, path_s, (!attach).then_some((branch, base_ref))) {
+            if let Err(e) = ctx.store.save(&mut before.clone()) {
+                output::warn(format!("could not restore the registry: {}", e.message));
+            }
         } else {
             output::warn(format!("kept the row of {key}: part of its worktree or branch could not be removed"));
         }
         e
     };
-    if let Err(e) = add() {
-        return Err(undo(e));
-    }
-
+    add().map_err(undo)?;
     let finish = || -> Result<()> {
-        link_sync_dirs(&ctx.repo, &path, &sync_names)?;
+        link_sync_dirs(&ctx.repo, path, &plan.sync_names)?;
         // The agent guard; a settings file it creates is untracked, so keep it out of `git add -A`.
         let mut created = Vec::new();
-        for agent in &guard_agents {
-            let existed = crate::guard::agents::settings_path(&path, *agent).exists();
-            crate::guard::agents::install(&path, *agent)?;
+        for agent in &plan.guard_agents {
+            let existed = crate::guard::agents::settings_path(path, *agent).exists();
+            crate::guard::agents::install(path, *agent)?;
             if !existed {
                 created.push(agent.settings_file().to_string());
             }
         }
         add_excludes(&ctx.repo.common_dir, &created)
     };
-    match finish() {
-        Ok(()) => {
-            let note = if attach {
-                format!("recreated the worktree on the existing branch '{branch}'")
-            } else {
-                String::new()
-            };
-            Ok(outcome(StartStatus::Created, &key, &row, note))
-        }
-        Err(e) => Err(undo(e)),
-    }
+    finish().map_err(undo)?;
+    let note = if attach { format!("recreated the worktree on the existing branch '{branch}'") } else { String::new() };
+    Ok(outcome(StartStatus::Created, key, &row, note))
 }
 
 /// The admin folder (`<common dir>/worktrees/<id>`) of the worktree at `path`: from its
