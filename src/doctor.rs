@@ -855,9 +855,11 @@ fn adopt_moved_repository(
     git::run(new, &["worktree", "repair", "--end-of-options", &row.worktree_path])?;
     let repo = Repo::open(new)?;
     let names = config::sync_dirs(repo.config_strings(config::KEY_SYNC_DIR));
+    let task_repo = Repo::open(&wt).ok();
     for name in names.iter().filter(|n| worktree::validate_sync_name(n).is_ok()) {
         let link = wt.join(name);
-        if std::fs::read_link(&link).is_ok_and(|t| t == Path::new(old).join(name)) {
+        let ours = task_repo.as_ref().is_some_and(|r| !r.tracks(name));
+        if ours && std::fs::read_link(&link).is_ok_and(|t| t == Path::new(old).join(name)) {
             std::fs::remove_file(&link).map_err(|e| io_at("cannot remove", &link, e))?;
         }
     }
