@@ -55,6 +55,14 @@ fn ignored_files_are_refused_listed_and_removed_only_with_force() {
     // the sync link okstra made is its own: never counted
     assert!(std::fs::read_link(wt.join(".project-docs")).is_ok());
     assert!(!r.stderr.contains(".project-docs"), "{}", r.stderr);
+    // ignored files are named last: once they are all that is left, --force loses nothing else
+    env.commit_file(&wt, "w.txt", "w", "unpushed work");
+    let r = env.okstra(&repo, &["task", "release", "DEV-2", "--remove"]).fails(1);
+    assert!(r.stderr.contains("1 commit(s) that are on no remote branch"), "{}", r.stderr);
+    env.origin(&repo, &[]);
+    env.git(&wt, &["push", "-q", "origin", "feat-dev-2"]);
+    let r = env.okstra(&repo, &["task", "release", "DEV-2", "--remove"]).fails(1);
+    assert!(r.stderr.contains("holds 8 ignored path(s)"), "{}", r.stderr);
     let r = env.okstra(&repo, &["task", "release", "DEV-2", "--remove", "--force", "--json"]).ok().json();
     assert_eq!(r["removed_worktree"], true);
     assert!(!wt.exists());

@@ -166,32 +166,34 @@ fn ignored_work(ctx: &Context, wt: &Path, ignored: Vec<String>) -> Result<Vec<St
 }
 
 /// Refuse what removing would lose: changes, untracked and ignored files (when `files`), and
-/// commits nothing else reaches.
+/// commits nothing else reaches. Ignored files come last: when they are all that is left,
+/// `--force` (which skips every check) loses nothing else.
 fn refuse_losses(ctx: &Context, wt: &Path, row: &Row, files: bool) -> Result<()> {
-    if files && wt.is_dir() {
-        let status = git::worktree_status(wt, true)?;
-        if !status.changed.is_empty() {
-            return Err(Error::failed(format!(
-                "worktree {} has uncommitted changes or untracked files ({} path(s): {})",
-                wt.display(),
-                status.changed.len(),
-                some_of(&status.changed)
-            ))
-            .hint("commit or stash them, or pass --force to discard them"));
-        }
-        let ignored = ignored_work(ctx, wt, status.ignored)?;
-        if !ignored.is_empty() {
-            return Err(Error::failed(format!(
-                "worktree {} holds {} ignored path(s) that removing it would delete: {}",
-                wt.display(),
-                ignored.len(),
-                some_of(&ignored)
-            ))
-            .hint(
-                "move what you need out of the worktree (or release without --remove), or pass --force to delete them",
-            ));
-        }
+    let status = if files && wt.is_dir() { git::worktree_status(wt, true)? } else { Default::default() };
+    if !status.changed.is_empty() {
+        return Err(Error::failed(format!(
+            "worktree {} has uncommitted changes or untracked files ({} path(s): {})",
+            wt.display(),
+            status.changed.len(),
+            some_of(&status.changed)
+        ))
+        .hint("commit or stash them, or pass --force to discard them"));
     }
+    refuse_lost_commits(ctx, wt, row)?;
+    let ignored = ignored_work(ctx, wt, status.ignored)?;
+    if !ignored.is_empty() {
+        return Err(Error::failed(format!(
+            "worktree {} holds {} ignored path(s) that removing it would delete: {}",
+            wt.display(),
+            ignored.len(),
+            some_of(&ignored)
+        ))
+        .hint("move what you need out of the worktree (or release without --remove), or pass --force to delete them"));
+    }
+    Ok(())
+}
+
+fn refuse_lost_commits(ctx: &Context, wt: &Path, row: &Row) -> Result<()> {
     let lost = lost_commits(ctx, wt, row)?;
     if let Some(newest) = lost.branch.first() {
         return Err(Error::failed(format!(
