@@ -25,11 +25,20 @@ pub const DEFAULT_CATEGORY: &str = "feature";
 pub const DEFAULT_SYNC_DIRS: &[&str] = &[".project-docs", ".scratch", "graphify-out"];
 pub const DEFAULT_PROTECTED_BRANCHES: &[&str] = &["main", "master", "dev", "staging", "preprod", "prod"];
 
-/// `$OKSTRA_HOME`, else `~/.okstra`.
+/// `$OKSTRA_HOME`, else `~/.okstra`. A relative `OKSTRA_HOME` is refused: resolved against the
+/// current folder it would give every folder a registry (and worktrees) of its own.
 pub fn okstra_home() -> Result<PathBuf> {
     if let Some(h) = std::env::var_os(ENV_HOME).filter(|h| !h.is_empty()) {
-        let p = PathBuf::from(h);
-        return Ok(if p.is_absolute() { p } else { std::env::current_dir()?.join(p) });
+        let p = PathBuf::from(&h);
+        if !p.is_absolute() {
+            let shown = h.to_string_lossy().escape_debug().to_string();
+            let tilde = if shown.starts_with('~') { " (a `~` inside quotes is not expanded)" } else { "" };
+            return Err(Error::failed(format!(
+                "OKSTRA_HOME is the relative path \"{shown}\"{tilde}; it must be absolute, or every folder would get a registry of its own"
+            ))
+            .hint("export OKSTRA_HOME=\"$HOME/.okstra\" (or unset it for that default)"));
+        }
+        return Ok(p);
     }
     std::env::var_os("HOME")
         .filter(|h| !h.is_empty())
@@ -114,7 +123,7 @@ pub const SETTINGS: &[Setting] = &[
         name: ENV_HOME,
         source: Source::Env,
         default: "~/.okstra",
-        doc: "Root of the registry and of the task worktrees (`$OKSTRA_HOME/worktrees`).",
+        doc: "Root of the registry and of the task worktrees (`$OKSTRA_HOME/worktrees`); must be an absolute path.",
     },
     Setting {
         name: ENV_SYNC_DIRS,

@@ -17,7 +17,7 @@ use crate::error::{io_at, Error, Result};
 use crate::git::{self, Repo};
 use crate::hooks::install::{self, State};
 use crate::hooks::HookName;
-use crate::task::names::{Category, TaskKey};
+use crate::task::names::{Category, Segment, TaskKey};
 use crate::task::registry::{self, Registry, Row, Status, Store};
 use crate::task::worktree;
 
@@ -62,6 +62,12 @@ pub enum Kind {
     StaleGitLock,
     /// A worktree admin entry without its `commondir` or `gitdir` file.
     BrokenWorktreeEntry,
+    /// A row's repository no longer opens where the row says, its worktree is still there.
+    MovedRepository,
+    /// A row's worktree folder is gone, git lists its branch in another folder.
+    MovedWorktree,
+    /// `registry.json` is a symlink: writes would replace it with a file.
+    RegistrySymlink,
 }
 
 impl Kind {
@@ -83,6 +89,9 @@ impl Kind {
             Kind::StaleRegistryTemp => "stale-registry-temp",
             Kind::StaleGitLock => "stale-git-lock",
             Kind::BrokenWorktreeEntry => "broken-worktree-entry",
+            Kind::RegistrySymlink => "registry-symlink",
+            Kind::MovedRepository => "moved-repository",
+            Kind::MovedWorktree => "moved-worktree",
         }
     }
 }
@@ -135,6 +144,18 @@ enum Detail {
     Temp(PathBuf),
     /// A git `.lock` file.
     Lock(PathBuf),
+    /// A row whose repository moved from `old` to (the main worktree) `new`.
+    MovedRepo {
+        key: String,
+        old: String,
+        new: PathBuf,
+    },
+    /// A row whose worktree moved from `from` to `to`.
+    MovedWorktree {
+        key: String,
+        from: String,
+        to: PathBuf,
+    },
     /// A broken worktree admin entry whose folder is gone: the repository and the entry.
     Entry {
         repo: PathBuf,
@@ -192,7 +213,7 @@ pub fn run(store: &Store, repo_dir: Option<&Path>, repair: bool) -> Result<Repor
     let mut remaining = problems(&findings);
     if repair && !findings.is_empty() {
         for f in &mut findings {
-            apply(store, f)?;
+            apply(store, f);
         }
         remaining = problems(&check(store, repo_dir)?);
     }
@@ -220,8 +241,8 @@ fn load(store: &Store) -> Result<Loaded> {
         Err(e) => return Err(io_at("cannot read registry", &path, e)),
     };
     let Ok(text) = String::from_utf8(bytes) else { return Ok(Loaded::Corrupt("not UTF-8".into())) };
-    match serde_json::from_str::<Registry>(&text) {
-        Err(e) => Ok(Loaded::Corrupt(e.to_string())),
+    match Registry::decode(&text) {
+        Err(why) => Ok(Loaded::Corrupt(why)),
         // A newer version parses as JSON but is not ours to repair: `parse` says so.
         Ok(_) => Registry::parse(&text, &path).map(Loaded::Ok),
     }
@@ -230,6 +251,17 @@ fn load(store: &Store) -> Result<Loaded> {
 /// Find every problem; changes nothing.
 pub fn check(store: &Store, repo_dir: Option<&Path>) -> Result<Vec<Finding>> {
     let mut out = Vec::new();
+    if let Err(e) = store.refuse_symlink() {
+        out.push(Finding::new(
+            Kind::RegistrySymlink,
+            store.file().to_string_lossy(),
+            e.message.trim_end_matches("; nothing was changed").to_string(),
+            format!(
+                "{}; doctor never replaces it (repairs that write the registry are left)",
+                e.hint.unwrap_or_default()
+            ),
+        ));
+    }
     let reg = match load(store)? {
         Loaded::Ok(reg) => Some(reg),
         Loaded::Corrupt(why) => {
@@ -238,7 +270,7 @@ pub fn check(store: &Store, repo_dir: Option<&Path>) -> Result<Vec<Finding>> {
                     Kind::CorruptRegistry,
                     store.file().to_string_lossy(),
                     format!("the registry does not parse ({why})"),
-                    "`git okstra doctor --repair` moves it aside and rebuilds the rows from the worktrees on disk",
+                    "`git okstra doctor --repair` keeps a copy beside it and rebuilds the rows from the worktrees on disk",
                 )
                 .repairable(Detail::None),
             );
@@ -250,7 +282,8 @@ pub fn check(store: &Store, repo_dir: Option<&Path>) -> Result<Vec<Finding>> {
         None => BTreeSet::new(),
     };
     if let Some(reg) = &reg {
-        check_rows(reg, &mut out);
+        let here = repo_dir.and_then(|d| Repo::discover(d).ok().flatten());
+        check_rows(reg, here.as_ref(), &mut out);
         check_slots(reg, &mut out);
     }
     if reg.is_some() {
@@ -322,7 +355,8 @@ fn check_hooks(dir: &Path, out: &mut Vec<Finding>) -> Result<()> {
     Ok(())
 }
 
-fn check_rows(reg: &Registry, out: &mut Vec<Finding>) {
+/// `here`: the repository doctor runs in, which may be where a row's repository moved.
+fn check_rows(reg: &Registry, here: Option<&Repo>, out: &mut Vec<Finding>) {
     let mut repos: BTreeSet<PathBuf> = BTreeSet::new();
     for (key, row) in &reg.tasks {
         let wt = Path::new(&row.worktree_path);
@@ -345,10 +379,21 @@ fn check_rows(reg: &Registry, out: &mut Vec<Finding>) {
             ));
             continue;
         }
+        // The repository is gone from where the row says, the worktree is still here: moved.
+        if repo.is_none() && wt_there && !row.repo.is_empty() {
+            out.push(moved_repository(key, row, here));
+            continue;
+        }
         if row.status != Status::Active {
             continue;
         }
         let branch_there = repo.as_ref().is_some_and(|r| r.branch_exists(&row.branch));
+        if let (false, true, Some(r)) = (wt_there, branch_there, &repo) {
+            if let Some(f) = moved_worktree(key, row, r) {
+                out.push(f);
+                continue;
+            }
+        }
         match (wt_there, branch_there) {
             (false, false) => out.push(
                 Finding::new(
@@ -389,6 +434,67 @@ fn check_rows(reg: &Registry, out: &mut Vec<Finding>) {
     }
 }
 
+/// A row whose repository no longer opens while its worktree is there. Repairable from the
+/// repository it moved to (`here` holds git's entry for the worktree); from anywhere else the
+/// fix says where to run the repair.
+fn moved_repository(key: &str, row: &Row, here: Option<&Repo>) -> Finding {
+    let wt = Path::new(&row.worktree_path);
+    let what = format!(
+        "the repository {} of task {key} cannot be opened (moved or deleted), but its worktree {} is still there",
+        row.repo, row.worktree_path
+    );
+    match here.filter(|h| worktree::entry_naming(&h.common_dir, wt).is_some()) {
+        Some(h) => Finding::new(
+            Kind::MovedRepository,
+            key,
+            format!("{what}; the repository moved to {}, which holds git's entry for that worktree", h.main_worktree().display()),
+            format!(
+                "`git okstra doctor --repair` runs `git -C {0} worktree repair {1}` and records {0} as the task's repository",
+                h.main_worktree().display(),
+                row.worktree_path
+            ),
+        )
+        .repairable(Detail::MovedRepo {
+            key: key.to_string(),
+            old: row.repo.clone(),
+            new: h.main_worktree().to_path_buf(),
+        }),
+        None => Finding::new(
+            Kind::MovedRepository,
+            key,
+            what,
+            format!(
+                "if the repository moved, run `git -C <its new folder> okstra doctor --repair`; if it was deleted, keep what you need from {} and remove the folder",
+                row.worktree_path
+            ),
+        ),
+    }
+}
+
+/// A row whose folder is gone while git lists its branch checked out in another existing
+/// folder: the worktree was moved (`git worktree move`). Repairable: the row takes the new path.
+fn moved_worktree(key: &str, row: &Row, repo: &Repo) -> Option<Finding> {
+    let list = git::worktree_list(repo.main_worktree()).ok()?;
+    let to = list.into_iter().find(|w| w.branch.as_deref() == Some(row.branch.as_str()) && w.path.is_dir())?.path;
+    if to == repo.main_worktree() {
+        return None;
+    }
+    Some(
+        Finding::new(
+            Kind::MovedWorktree,
+            key,
+            format!(
+                "worktree {} is gone; git lists branch '{}' checked out in {} (moved with `git worktree move`)",
+                row.worktree_path,
+                row.branch,
+                to.display()
+            ),
+            format!("`git okstra doctor --repair` records {} as the task's worktree", to.display()),
+        )
+        .repairable(Detail::MovedWorktree { key: key.to_string(), from: row.worktree_path.clone(), to }),
+    )
+}
+
 /// The id a user would type for a row.
 fn typed_id(row: &Row) -> &str {
     if row.task_id_raw.is_empty() {
@@ -400,8 +506,13 @@ fn typed_id(row: &Row) -> &str {
 
 fn check_sync_links(repo: &Repo, key: &str, wt: &Path, out: &mut Vec<Finding>) {
     let names = config::sync_dirs(repo.config_strings(config::KEY_SYNC_DIR));
+    let task_repo = Repo::open(wt).ok();
     for name in names {
         if worktree::validate_sync_name(&name).is_err() {
+            continue;
+        }
+        // Tracked content (a committed `.scratch -> tools`, say) is never a sync link of ours.
+        if task_repo.as_ref().map_or(true, |r| r.tracks(&name)) {
             continue;
         }
         let src = repo.main_worktree().join(&name);
@@ -450,22 +561,17 @@ fn check_sync_links(repo: &Repo, key: &str, wt: &Path, out: &mut Vec<Finding>) {
 
 /// Worktrees git lists as prunable (folder gone), in one repository.
 fn check_git_worktrees(repo: &Path, out: &mut Vec<Finding>) {
-    let Ok(o) = git::run(repo, &["worktree", "list", "--porcelain", "-z"]) else { return };
-    let mut path = String::new();
-    for field in o.stdout.split('\0') {
-        if let Some(p) = field.strip_prefix("worktree ") {
-            path = p.to_string();
-        } else if field.starts_with("prunable") {
-            out.push(
-                Finding::new(
-                    Kind::StaleGitWorktree,
-                    repo.to_string_lossy(),
-                    format!("git still lists worktree {path}, whose folder is gone"),
-                    format!("`git -C {} worktree prune` (run by `git okstra doctor --repair`)", repo.display()),
-                )
-                .repairable(Detail::Repo(repo.to_path_buf())),
-            );
-        }
+    let Ok(list) = git::worktree_list(repo) else { return };
+    for wt in list.iter().filter(|w| w.prunable) {
+        out.push(
+            Finding::new(
+                Kind::StaleGitWorktree,
+                repo.to_string_lossy(),
+                format!("git still lists worktree {}, whose folder is gone", wt.path.display()),
+                format!("`git -C {} worktree prune` (run by `git okstra doctor --repair`)", repo.display()),
+            )
+            .repairable(Detail::Repo(repo.to_path_buf())),
+        );
     }
 }
 
@@ -621,18 +727,30 @@ fn adopt(reg: &mut Registry, dir: &Path) -> std::result::Result<String, String> 
     Ok(format!("added {key} on branch '{}' (base ref unknown)", disk.branch))
 }
 
-/// Repair one finding if it is repairable; records what was done on the finding.
-fn apply(store: &Store, f: &mut Finding) -> Result<()> {
+/// Repair one finding if it is repairable; records what was done on the finding (an error,
+/// such as a registry that cannot be written, leaves that finding unrepaired).
+fn apply(store: &Store, f: &mut Finding) {
     if f.level == Level::Note {
         f.action = "nothing to repair (a note)".into();
-        return Ok(());
+        return;
     }
     if !f.repairable {
         // The human output labels it `left:`; the text says why.
         f.action = "needs a decision only you can make".into();
-        return Ok(());
+        return;
     }
-    let outcome: std::result::Result<String, String> = match (&f.kind, f.detail.clone()) {
+    match repair(store, f).unwrap_or_else(|e| Err(e.message)) {
+        Ok(a) => {
+            f.repaired = true;
+            f.action = a;
+        }
+        Err(why) => f.action = format!("could not repair it: {why}"),
+    }
+}
+
+/// The repair of one repairable finding: `Ok(Err(why))` when it was left.
+fn repair(store: &Store, f: &Finding) -> Result<std::result::Result<String, String>> {
+    Ok(match (&f.kind, f.detail.clone()) {
         (Kind::CorruptRegistry, _) => Ok(rebuild(store)?),
         (Kind::Gone, Detail::Row(key)) => store.transaction(|reg| {
             let gone = reg.tasks.get(&key).is_some_and(|r| !Path::new(&r.worktree_path).exists());
@@ -682,24 +800,30 @@ fn apply(store: &Store, f: &mut Finding) -> Result<()> {
             }
         }
         (Kind::BrokenWorktreeEntry, Detail::Entry { repo, admin, orphans }) => prune_entry(&repo, &admin, &orphans),
+        (Kind::MovedRepository, Detail::MovedRepo { key, old, new }) => {
+            adopt_moved_repository(store, &key, &old, &new)?
+        }
+        (Kind::MovedWorktree, Detail::MovedWorktree { key, from, to }) => store.transaction(|reg| {
+            let Some(row) = reg.tasks.get_mut(&key).filter(|r| r.worktree_path == from) else {
+                return Ok(Err("the row changed meanwhile; left".to_string()));
+            };
+            row.worktree_path = to.to_string_lossy().into_owned();
+            Ok(Ok(format!("recorded {} as the worktree of {key}", to.display())))
+        })?,
         (Kind::StaleHook | Kind::MissingHook, Detail::Hook(dir, hook)) => {
             install::refresh(&dir, hook).map(|r| format!("wrote {}", r.path.display())).map_err(|e| e.message)
         }
         _ => Err("nothing to do".into()),
-    };
-    match outcome {
-        Ok(a) => {
-            f.repaired = true;
-            f.action = a;
-        }
-        Err(why) => f.action = format!("could not repair it: {why}"),
-    }
-    Ok(())
+    })
 }
 
 fn relink(repo: &Path, worktree: &Path, link: Option<&Path>) -> Result<String> {
     let repo = Repo::open(repo)?;
     if let Some(link) = link {
+        let name = link.strip_prefix(worktree).unwrap_or(link).to_string_lossy().into_owned();
+        if Repo::open(worktree).map_or(true, |r| r.tracks(&name)) {
+            return Err(Error::failed(format!("{} is tracked by git now; left", link.display())));
+        }
         // Only ever a symlink: never a folder with content.
         if std::fs::symlink_metadata(link).map(|m| m.file_type().is_symlink()).unwrap_or(false) {
             std::fs::remove_file(link).map_err(|e| io_at("cannot remove", link, e))?;
@@ -714,31 +838,70 @@ fn relink(repo: &Path, worktree: &Path, link: Option<&Path>) -> Result<String> {
     })
 }
 
-/// Move a corrupt registry aside and rebuild it from the worktrees on disk.
+/// A task whose repository moved from `old` to `new`: reconnect its worktree (`git worktree
+/// repair`), re-point the sync links that led into the old place, and move the row and its
+/// branch slot to `new`. Where the folder name (the default project name) changed and
+/// `okstra.project` is unset, it is set to the old name, so the task keeps its key.
+fn adopt_moved_repository(
+    store: &Store,
+    key: &str,
+    old: &str,
+    new: &Path,
+) -> Result<std::result::Result<String, String>> {
+    let reg = store.load()?;
+    let Some(row) = reg.tasks.get(key).filter(|r| r.repo == old) else {
+        return Ok(Err("the row changed meanwhile; left".into()));
+    };
+    let wt = PathBuf::from(&row.worktree_path);
+    git::run(new, &["worktree", "repair", "--end-of-options", &row.worktree_path])?;
+    let repo = Repo::open(new)?;
+    let names = config::sync_dirs(repo.config_strings(config::KEY_SYNC_DIR));
+    let task_repo = Repo::open(&wt).ok();
+    for name in names.iter().filter(|n| worktree::validate_sync_name(n).is_ok()) {
+        let link = wt.join(name);
+        let ours = task_repo.as_ref().is_some_and(|r| !r.tracks(name));
+        if ours && std::fs::read_link(&link).is_ok_and(|t| t == Path::new(old).join(name)) {
+            std::fs::remove_file(&link).map_err(|e| io_at("cannot remove", &link, e))?;
+        }
+    }
+    worktree::link_sync_dirs(&repo, &wt, &names)?;
+    let new_s = new.to_string_lossy().into_owned();
+    let moved = store.transaction(|reg| {
+        let Some(row) = reg.tasks.get_mut(key).filter(|r| r.repo == old) else { return Ok(false) };
+        row.repo = new_s.clone();
+        let (from, to) = (registry::branch_slot(old, &row.branch), registry::branch_slot(&new_s, &row.branch));
+        if reg.branches.get(&from).map(String::as_str) == Some(key) {
+            reg.branches.remove(&from);
+            reg.branches.insert(to, key.to_string());
+        }
+        Ok(true)
+    })?;
+    if !moved {
+        return Ok(Err("the row changed meanwhile; left".into()));
+    }
+    let mut action = format!("ran `git worktree repair`; {key} now belongs to {}", new.display());
+    // only where the task's project was the default one, the folder name
+    let segment = |p: &Path| p.file_name().map(|n| Segment::new(&n.to_string_lossy()).to_string());
+    let was_default = segment(Path::new(old)).as_deref() == Some(row.project_id.as_str());
+    if was_default && segment(new) != segment(Path::new(old)) && repo.config_string(config::KEY_PROJECT).is_none() {
+        git::run(new, &["config", config::KEY_PROJECT, &row.project_id])?;
+        action.push_str(&format!("; set {} = {} so the task keeps its key", config::KEY_PROJECT, row.project_id));
+    }
+    Ok(Ok(action))
+}
+
+/// Keep a copy of a corrupt registry beside it and rebuild it from the worktrees on disk.
+/// `registry.json` is never moved: the rebuilt file replaces it in one rename, so at every
+/// instant (a kill included) it exists, either as the corrupt original or as the new file.
 fn rebuild(store: &Store) -> Result<String> {
     let _lock = store.lock()?;
     // Checked again under the lock: another process may have repaired it meanwhile.
     if let Loaded::Ok(_) = load(store)? {
         return Ok("the registry parses now; nothing moved".into());
     }
-    let t = time::OffsetDateTime::now_utc();
-    let stamp = format!(
-        "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    );
     let file = store.file();
-    let mut aside = store.dir.join(format!("registry.json.corrupt-{stamp}"));
-    let mut n = 1;
-    while aside.exists() {
-        aside = store.dir.join(format!("registry.json.corrupt-{stamp}-{n}"));
-        n += 1;
-    }
-    std::fs::rename(&file, &aside).map_err(|e| io_at("cannot move aside", &file, e))?;
+    let bytes = std::fs::read(&file).map_err(|e| io_at("cannot read registry", &file, e))?;
+    let aside = keep_corrupt_copy(store, &bytes)?;
     let mut reg = Registry::default();
     let mut added = Vec::new();
     let mut skipped = Vec::new();
@@ -752,7 +915,7 @@ fn rebuild(store: &Store) -> Result<String> {
         .save(&mut reg)
         .map_err(|e| Error::failed(format!("{}; the corrupt file is at {}", e.message, aside.display())))?;
     let mut msg = format!(
-        "moved it to {} and rebuilt {} row(s) from the worktrees on disk (base refs unknown, left empty; titles and phase history are in the old file)",
+        "kept a copy at {} and rebuilt {} row(s) from the worktrees on disk (base refs unknown, left empty; titles and phase history are in the old file)",
         aside.display(),
         added.len()
     );
@@ -760,6 +923,41 @@ fn rebuild(store: &Store) -> Result<String> {
         msg.push_str(&format!("; skipped {}", skipped.join(", ")));
     }
     Ok(msg)
+}
+
+/// `registry.json.corrupt-<UTC time>`: a copy of the corrupt `bytes`, written like the registry
+/// itself (temp file, fsync, rename, fsync folder). An earlier copy with the same bytes (a
+/// repair killed after copying) is used again instead of making another.
+fn keep_corrupt_copy(store: &Store, bytes: &[u8]) -> Result<PathBuf> {
+    let prefix = "registry.json.corrupt-";
+    let mut earlier: Vec<PathBuf> = std::fs::read_dir(&store.dir)
+        .map_err(|e| io_at("cannot read", &store.dir, e))?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(prefix)))
+        .collect();
+    earlier.sort();
+    if let Some(same) = earlier.into_iter().find(|p| std::fs::read(p).is_ok_and(|b| b == bytes)) {
+        return Ok(same);
+    }
+    let t = time::OffsetDateTime::now_utc();
+    let stamp = format!(
+        "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    );
+    let mut aside = store.dir.join(format!("{prefix}{stamp}"));
+    let mut n = 1;
+    while std::fs::symlink_metadata(&aside).is_ok() {
+        aside = store.dir.join(format!("{prefix}{stamp}-{n}"));
+        n += 1;
+    }
+    store.write_atomic(&aside, bytes).map_err(|e| io_at("cannot keep a copy of the corrupt registry at", &aside, e))?;
+    Ok(aside)
 }
 
 /// How old (by mtime) a git lock file must be before doctor reports it: a running git holds

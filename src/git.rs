@@ -211,6 +211,31 @@ impl Repo {
         }
     }
 
+    /// The commits the `HEAD` reflog of the worktree this repository was opened in names,
+    /// oldest first, each once. Empty without a reflog.
+    pub fn head_reflog(&self) -> Vec<String> {
+        let Ok(head) = self.repo.head() else { return Vec::new() };
+        let mut platform = head.log_iter();
+        let Ok(Some(lines)) = platform.all() else { return Vec::new() };
+        let mut seen = std::collections::HashSet::new();
+        lines
+            .filter_map(|l| l.ok())
+            .map(|l| l.new_oid().to_string())
+            .filter(|oid| !oid.bytes().all(|b| b == b'0') && seen.insert(oid.clone()))
+            .collect()
+    }
+
+    /// Whether git tracks `path` (relative to the top of the worktree this repository was
+    /// opened in), or anything below it. An index that cannot be read counts as tracking it:
+    /// callers use this to leave tracked content alone.
+    pub fn tracks(&self, path: &str) -> bool {
+        use gix::bstr::ByteSlice;
+        let Ok(index) = self.repo.index_or_empty() else { return true };
+        let below = format!("{}/", path.trim_end_matches('/'));
+        index.entry_by_path(path.as_bytes().as_bstr()).is_some()
+            || index.prefixed_entries(below.as_bytes().as_bstr()).is_some_and(|e| !e.is_empty())
+    }
+
     /// The underlying gix handle, for reads this type does not wrap yet.
     pub fn gix(&self) -> &gix::Repository {
         &self.repo
@@ -267,13 +292,28 @@ pub fn exec_in_hook_env<S: AsRef<std::ffi::OsStr>>(program: &str, args: &[S], cw
 }
 
 fn exec_env<S: AsRef<std::ffi::OsStr>>(program: &str, args: &[S], cwd: &Path, clear_git_env: bool) -> Result<Output> {
+    exec_input(program, args, cwd, clear_git_env, None)
+}
+
+fn exec_input<S: AsRef<std::ffi::OsStr>>(
+    program: &str,
+    args: &[S],
+    cwd: &Path,
+    clear_git_env: bool,
+    input: Option<&[u8]>,
+) -> Result<Output> {
     let argv: Vec<OsString> = args.iter().map(|a| a.as_ref().to_os_string()).collect();
     output::debug(format!(
         "+ (cd {} && {program} {})",
         cwd.display(),
         argv.iter().map(|a| a.to_string_lossy()).collect::<Vec<_>>().join(" ")
     ));
-    let mut expr = duct::cmd(program, &argv).dir(cwd).stdin_null().stdout_capture().stderr_capture().unchecked();
+    let expr = duct::cmd(program, &argv).dir(cwd);
+    let expr = match input {
+        Some(bytes) => expr.stdin_bytes(bytes.to_vec()),
+        None => expr.stdin_null(),
+    };
+    let mut expr = expr.stdout_capture().stderr_capture().unchecked();
     if clear_git_env {
         for var in GIT_LOCAL_ENV {
             expr = expr.env_remove(var);
@@ -289,7 +329,15 @@ fn exec_env<S: AsRef<std::ffi::OsStr>>(program: &str, args: &[S], cwd: &Path, cl
 
 /// Run git in `cwd`; a non-zero exit becomes an error carrying git's own message.
 pub fn run<S: AsRef<std::ffi::OsStr>>(cwd: &Path, args: &[S]) -> Result<Output> {
-    let out = exec("git", args, cwd)?;
+    checked(args, exec("git", args, cwd)?)
+}
+
+/// [`run`] with `input` on git's stdin: for `--stdin` lists too long for a command line.
+pub fn run_input<S: AsRef<std::ffi::OsStr>>(cwd: &Path, args: &[S], input: &[u8]) -> Result<Output> {
+    checked(args, exec_input("git", args, cwd, true, Some(input))?)
+}
+
+fn checked<S: AsRef<std::ffi::OsStr>>(args: &[S], out: Output) -> Result<Output> {
     if !out.ok() {
         let what = args.iter().map(|a| a.as_ref().to_string_lossy().into_owned()).collect::<Vec<_>>().join(" ");
         return Err(Error::failed(format!("git {what} failed: {}", out.summary())));
@@ -297,10 +345,71 @@ pub fn run<S: AsRef<std::ffi::OsStr>>(cwd: &Path, args: &[S]) -> Result<Output> 
     Ok(out)
 }
 
+/// One worktree as `git worktree list --porcelain -z` lists it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListedWorktree {
+    pub path: PathBuf,
+    /// The branch checked out (`refs/heads/` taken off); `None` when detached or bare.
+    pub branch: Option<String>,
+    /// git marks it prunable: its folder is gone.
+    pub prunable: bool,
+}
+
+/// `git worktree list --porcelain -z` of the repository at `repo`, main worktree first.
+pub fn worktree_list(repo: &Path) -> Result<Vec<ListedWorktree>> {
+    let out = run(repo, &["worktree", "list", "--porcelain", "-z"])?;
+    let mut list: Vec<ListedWorktree> = Vec::new();
+    for field in out.stdout.split('\0') {
+        if let Some(p) = field.strip_prefix("worktree ") {
+            list.push(ListedWorktree { path: PathBuf::from(p), ..Default::default() });
+        } else if let Some(wt) = list.last_mut() {
+            if let Some(b) = field.strip_prefix("branch refs/heads/") {
+                wt.branch = Some(b.to_string());
+            } else if field == "prunable" || field.starts_with("prunable ") {
+                wt.prunable = true;
+            }
+        }
+    }
+    Ok(list)
+}
+
 /// `git status --porcelain` of a worktree: `Some(true)` if it has changes or untracked files.
 pub fn is_dirty(worktree: &Path) -> Result<bool> {
-    let out = run(worktree, &["status", "--porcelain=v1", "-z", "--untracked-files=normal"])?;
-    Ok(!out.stdout.is_empty())
+    Ok(!worktree_status(worktree, false)?.changed.is_empty())
+}
+
+/// What a worktree holds beyond its commits, from `git status --porcelain=v1 -z`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WorktreeStatus {
+    /// Changed, staged or untracked paths (an untracked folder is one path, `dir/`).
+    pub changed: Vec<String>,
+    /// Ignored paths (with `ignored`): what matches an ignore rule, an ignored folder as one
+    /// path (`build/`), whatever it holds, nested repositories included.
+    pub ignored: Vec<String>,
+}
+
+pub fn worktree_status(worktree: &Path, ignored: bool) -> Result<WorktreeStatus> {
+    let mut args = vec!["status", "--porcelain=v1", "-z", "--untracked-files=normal"];
+    if ignored {
+        args.push("--ignored=matching");
+    }
+    let out = run(worktree, &args)?;
+    let mut status = WorktreeStatus::default();
+    let mut entries = out.stdout.split('\0').filter(|e| !e.is_empty());
+    while let Some(e) = entries.next() {
+        let (Some(xy), Some(path)) = (e.get(..2), e.get(3..)) else { continue };
+        let path = path.to_string();
+        if xy == "!!" {
+            status.ignored.push(path);
+            continue;
+        }
+        // a rename or copy is followed by its source path
+        if xy.starts_with(['R', 'C']) {
+            entries.next();
+        }
+        status.changed.push(path);
+    }
+    Ok(status)
 }
 
 /// Installed git version as (major, minor).

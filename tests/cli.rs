@@ -19,18 +19,22 @@ fn cases_dir() -> PathBuf {
 #[test]
 fn cli_cases() {
     let home = tempfile::tempdir().expect("tempdir");
-    let bin_dir = Path::new(BIN).parent().unwrap();
-    let path = common::path_with(bin_dir);
+    // Each case needs an OKSTRA_HOME of its own inside its sandbox, and git-okstra refuses a
+    // relative one: a stand-in `git-okstra` sets it from the folder it runs in. The `.md`
+    // cases make their repository in `proj/` of the sandbox and run `git -C proj okstra …`,
+    // so it is `<sandbox>/proj/../okstra-home`.
+    let wrapper_dir = home.path().join("bin");
+    std::fs::create_dir_all(&wrapper_dir).unwrap();
+    let wrapper = wrapper_dir.join("git-okstra");
+    common::write_exec(&wrapper, format!("#!/bin/sh\nOKSTRA_HOME=\"$(pwd -P)/../okstra-home\" exec '{BIN}' \"$@\"\n"));
+    let path = common::path_with(&wrapper_dir);
     let git = which::which("git").expect("git on PATH");
     let cases = trycmd::TestCases::new();
     cases
-        .register_bin("git-okstra", Path::new(BIN))
+        .register_bin("git-okstra", &wrapper)
         .register_bin("git", git)
         .env("PATH", path)
         .env("HOME", home.path().to_string_lossy())
-        // The `.md` cases make their repository in `proj/` of the sandbox and run
-        // `git -C proj okstra …`: this resolves to `<sandbox>/okstra-home`.
-        .env("OKSTRA_HOME", "../okstra-home")
         .env("OKSTRA_WORKTREE_SYNC_DIRS", "")
         .env("GIT_CONFIG_NOSYSTEM", "1")
         .env("GIT_CONFIG_GLOBAL", "/dev/null")

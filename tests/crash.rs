@@ -446,3 +446,110 @@ fn a_failed_start_that_cannot_roll_back_its_branch_keeps_the_row() {
     assert_eq!(v["status"], "created");
     assert_eq!(v["branch"], "feat-dev-2");
 }
+
+/// The `registry.json.corrupt-*` copies doctor keeps.
+fn corrupt_copies(env: &Env) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(env.okstra_home.join("worktrees"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("registry.json.corrupt-"))
+        .collect();
+    v.sort();
+    v
+}
+
+/// `doctor --repair` killed with SIGKILL at random moments while it rebuilds a corrupt
+/// registry: `registry.json` exists at every instant (a thread checks it all along), is after
+/// every kill either the corrupt original or a whole rebuilt registry, and the original's
+/// bytes are always kept (in `registry.json` or a `registry.json.corrupt-*` copy). A final
+/// unkilled repair rebuilds every row. `OKSTRA_CRASH_DOCTOR_KILLS` raises the kills (default 24).
+#[test]
+fn doctor_repair_killed_while_rebuilding_never_leaves_no_registry() {
+    let kills = env_num("OKSTRA_CRASH_DOCTOR_KILLS", 24);
+    let mut rng = Rng(env_num("OKSTRA_CRASH_SEED", 0x5eed_0c4a_11ed) | 1);
+    let env = Env::new();
+    let repo = env.repo("rebuilt");
+    for i in 0..4 {
+        env.okstra(&repo, &["task", "start", &format!("RB-{i}")]).ok();
+    }
+    let file = env.registry_path();
+    let corrupt = b"{\"version\": 1, \"tasks\": {\"rebuilt/default/rb-0\": ".to_vec();
+    std::fs::write(&file, &corrupt).unwrap();
+
+    // calibrate on one unkilled repair, then make the registry corrupt again
+    let t0 = Instant::now();
+    env.okstra(&repo, &["doctor", "--repair"]);
+    let window_ms = (t0.elapsed().as_millis() as u64 * 3 / 2).max(10);
+    assert_eq!(rows(&env).len(), 4, "an unkilled repair rebuilds every row");
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let absent = Arc::new(Mutex::new(0u64));
+    let watcher = {
+        let (stop, absent, file) = (stop.clone(), absent.clone(), file.clone());
+        std::thread::spawn(move || {
+            let mut looks = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                if std::fs::symlink_metadata(&file).is_err() {
+                    *absent.lock().unwrap() += 1;
+                }
+                looks += 1;
+            }
+            looks
+        })
+    };
+    let (mut killed, mut finished, mut left_corrupt, mut left_rebuilt) = (0u64, 0u64, 0u64, 0u64);
+    let mut attempts = 0u64;
+    while killed < kills {
+        attempts += 1;
+        assert!(attempts < kills * 20, "the kill window ({window_ms} ms) never catches a repair");
+        std::fs::write(&file, &corrupt).unwrap();
+        let mut child = env
+            .command(BIN, &repo)
+            .args(["doctor", "--repair"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(rng.below(window_ms + 1)));
+        if child.try_wait().unwrap().is_none() {
+            kill9(child.id(), false);
+            killed += 1;
+        } else {
+            finished += 1;
+        }
+        child.wait().unwrap();
+        let now = std::fs::read(&file).expect("registry.json exists after every kill");
+        if now == corrupt {
+            left_corrupt += 1;
+        } else {
+            rows(&env);
+            left_rebuilt += 1;
+            let kept = corrupt_copies(&env);
+            assert!(!kept.is_empty(), "the corrupt original was not kept");
+        }
+        for copy in corrupt_copies(&env) {
+            assert_eq!(std::fs::read(&copy).unwrap(), corrupt, "{} is not the original", copy.display());
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    let looks = watcher.join().unwrap();
+    let absent = *absent.lock().unwrap();
+    assert_eq!(absent, 0, "registry.json was missing {absent} of {looks} times it was looked at");
+
+    // whatever the kills left, one repair finishes the job and every task is there again
+    if std::fs::read(&file).unwrap() != corrupt {
+        std::fs::write(&file, &corrupt).unwrap();
+    }
+    env.okstra(&repo, &["doctor", "--repair"]);
+    assert_eq!(rows(&env).len(), 4);
+    assert_eq!(corrupt_copies(&env).len(), 1, "one copy of one original: {:?}", corrupt_copies(&env));
+    env.okstra(&repo, &["doctor", "--repair"]);
+    let list = env.okstra(&repo, &["task", "list", "--json"]).ok().json();
+    assert_eq!(list["tasks"].as_array().unwrap().len(), 4);
+    eprintln!(
+        "crash: doctor --repair {killed} killed, {finished} finished (window {window_ms} ms): \
+         {left_corrupt} left the corrupt original, {left_rebuilt} a rebuilt registry; \
+         registry.json looked at {looks} times, missing 0"
+    );
+}

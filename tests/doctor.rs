@@ -189,7 +189,7 @@ fn a_real_folder_where_a_link_belongs_is_not_touched() {
 }
 
 #[test]
-fn corrupt_registry_is_moved_aside_and_rebuilt_from_disk() {
+fn corrupt_registry_is_copied_aside_and_rebuilt_from_disk() {
     let env = Env::new();
     let repo = env.repo("proj");
     let wt1 = start(&env, &repo, "DEV-1");
@@ -225,6 +225,89 @@ fn corrupt_registry_is_moved_aside_and_rebuilt_from_disk() {
     let list = env.okstra(&repo, &["task", "list", "--json"]).ok().json();
     assert_eq!(list["tasks"].as_array().unwrap().len(), 2);
     assert_eq!(env.okstra(&repo, &["task", "start", "DEV-1", "--json"]).ok().json()["status"], "reused");
+}
+
+#[test]
+fn a_registry_with_a_key_named_twice_is_reported_never_merged() {
+    let env = Env::new();
+    let repo = env.repo("proj");
+    start(&env, &repo, "DEV-1");
+    start(&env, &repo, "DEV-2");
+    // a hand edit that pasted a second row under the same key
+    let text = std::fs::read_to_string(env.registry_path()).unwrap();
+    let dup = text.replacen(
+        "\"proj/default/dev-2\": {",
+        "\"proj/default/dev-1\": {\"title\": \"pasted\"},\n    \"proj/default/dev-2\": {",
+        1,
+    );
+    assert_ne!(dup, text);
+    std::fs::write(env.registry_path(), &dup).unwrap();
+    for args in [&["task", "list"][..], &["task", "start", "DEV-3"], &["task", "release", "DEV-1"]] {
+        let r = env.okstra(&repo, args).fails(1);
+        assert!(
+            r.stderr.contains("is corrupt (the key \"proj/default/dev-1\" appears twice in one object"),
+            "{}",
+            r.stderr
+        );
+    }
+    let (code, v) = doctor(&env, &repo, false);
+    assert_eq!(code, 1, "never 'no problems': {v:#}");
+    assert_eq!(kinds(&v), ["corrupt-registry"]);
+    assert!(v["findings"][0]["message"].as_str().unwrap().contains("appears twice"), "{v:#}");
+    assert_eq!(std::fs::read_to_string(env.registry_path()).unwrap(), dup, "check alone changes nothing");
+    let (code, _) = doctor(&env, &repo, true);
+    assert_eq!(code, 0);
+    let list = env.okstra(&repo, &["task", "list", "--json"]).ok().json();
+    assert_eq!(list["tasks"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn a_symlinked_registry_is_reported_and_never_replaced() {
+    let env = Env::new();
+    let repo = env.repo("proj");
+    start(&env, &repo, "DEV-1");
+    let real = env.root().join("dotfiles/registry.json");
+    std::fs::create_dir_all(real.parent().unwrap()).unwrap();
+    std::fs::rename(env.registry_path(), &real).unwrap();
+    std::os::unix::fs::symlink(&real, env.registry_path()).unwrap();
+    let bytes = std::fs::read(&real).unwrap();
+    let unchanged = |env: &Env| {
+        let link = std::fs::symlink_metadata(env.registry_path()).unwrap();
+        assert!(link.file_type().is_symlink(), "the link was replaced");
+        assert_eq!(std::fs::read(&real).unwrap(), bytes, "the file it points to changed");
+    };
+    // reading follows it
+    let list = env.okstra(&repo, &["task", "list", "--json"]).ok().json();
+    assert_eq!(list["tasks"].as_array().unwrap().len(), 1);
+    // every writer refuses before it changes anything
+    for args in [
+        &["task", "start", "DEV-2"][..],
+        &["task", "release", "DEV-1", "--remove", "--force"],
+        &["task", "phase", "DEV-1", "requirements-discovery"],
+    ] {
+        let r = env.okstra(&repo, args).fails(1);
+        assert!(r.stderr.contains("is a symlink"), "{args:?}: {}", r.stderr);
+        assert!(r.stderr.contains("hint: "), "{}", r.stderr);
+        unchanged(&env);
+    }
+    assert!(!env.okstra_home.join("worktrees/proj/default/dev-2").exists());
+    assert!(env.okstra_home.join("worktrees/proj/default/dev-1/.git").exists());
+    assert!(!repo.join(".project-docs/okstra").exists(), "no run folder");
+    let (code, v) = doctor(&env, &repo, true);
+    assert_eq!(code, 1, "{v:#}");
+    assert_eq!(kinds(&v), ["registry-symlink"]);
+    unchanged(&env);
+    // corrupt behind the link: reported, never rebuilt over the link
+    std::fs::write(&real, "{\"tasks\": ").unwrap();
+    let bytes_now = std::fs::read(&real).unwrap();
+    let (code, v) = doctor(&env, &repo, true);
+    assert_eq!(code, 1);
+    assert_eq!(kinds(&v), ["corrupt-registry", "registry-symlink"]);
+    let corrupt = v["findings"].as_array().unwrap().iter().find(|f| f["kind"] == "corrupt-registry").unwrap();
+    assert_eq!(corrupt["repaired"], false, "{corrupt:#}");
+    assert!(corrupt["action"].as_str().unwrap().contains("is a symlink"), "{corrupt:#}");
+    assert!(std::fs::symlink_metadata(env.registry_path()).unwrap().file_type().is_symlink());
+    assert_eq!(std::fs::read(&real).unwrap(), bytes_now);
 }
 
 #[test]
@@ -634,4 +717,99 @@ fn an_abandoned_initializing_entry_without_gitdir_is_pruned() {
     age_file(&admin.join("locked"), 60);
     assert_eq!(doctor(&env, &repo, true).0, 0);
     assert!(!admin.exists());
+}
+
+/// Move a repository folder (as `mv` does) and return its new place.
+fn move_repo(env: &Env, repo: &Path, to: &str) -> PathBuf {
+    let new = env.root().join(to);
+    std::fs::create_dir_all(new.parent().unwrap()).unwrap();
+    std::fs::rename(repo, &new).unwrap();
+    new
+}
+
+#[test]
+fn a_moved_main_repository_is_recognised_and_repaired() {
+    let env = Env::new();
+    let repo = env.repo("shop");
+    std::fs::create_dir_all(repo.join(".project-docs")).unwrap();
+    let wt = start(&env, &repo, "DEV-1");
+    env.commit_file(&wt, "w.txt", "work", "task work");
+    let tip = env.git(&wt, &["rev-parse", "HEAD"]);
+    let new = move_repo(&env, &repo, "elsewhere/shop");
+
+    // from outside the new place: reported, not repairable, never `missing-branch`
+    let (code, v) = doctor(&env, &env.root(), true);
+    assert_eq!(code, 1);
+    assert_eq!(kinds(&v), ["moved-repository"], "{v:#}");
+    assert_eq!(v["findings"][0]["repairable"], false);
+    assert!(v["findings"][0]["fix"].as_str().unwrap().contains("okstra doctor --repair"), "{v:#}");
+    // in the new place: `task start` names the move, never "belongs to no task"
+    let r = env.okstra(&new, &["task", "start", "DEV-1"]).fails(1);
+    assert!(r.stderr.contains("was the repository moved here?"), "{}", r.stderr);
+    assert!(r.stderr.contains("doctor --repair"), "{}", r.stderr);
+    let (code, v) = doctor(&env, &new, false);
+    assert_eq!(code, 1);
+    assert_eq!(kinds(&v), ["moved-repository"], "{v:#}");
+    let (code, v) = doctor(&env, &new, true);
+    assert_eq!(code, 0, "one repair is enough: {v:#}");
+    assert_eq!(v["findings"][0]["repaired"], true, "{v:#}");
+
+    let again = env.okstra(&new, &["task", "start", "DEV-1", "--json"]).ok().json();
+    assert_eq!(again["status"], "reused");
+    assert_eq!(again["repo"], new.to_str().unwrap());
+    assert_eq!(env.git(&wt, &["rev-parse", "HEAD"]), tip, "the worktree works again");
+    assert_eq!(std::fs::read_link(wt.join(".project-docs")).unwrap(), new.join(".project-docs"));
+    let list = env.okstra(&new, &["task", "list", "--json"]).ok().json();
+    assert_eq!(list["tasks"][0]["health"], "ok");
+    let (code, _) = doctor(&env, &new, false);
+    assert_eq!(code, 0);
+    env.okstra(&new, &["task", "release", "DEV-1", "--remove", "--force"]).ok();
+    assert!(!wt.exists());
+}
+
+#[test]
+fn a_renamed_main_repository_keeps_its_task_keys() {
+    let env = Env::new();
+    let repo = env.repo("shop");
+    let wt = start(&env, &repo, "DEV-1");
+    let new = move_repo(&env, &repo, "shop-renamed");
+    let r = env.okstra(&new, &["task", "start", "DEV-1"]).fails(1);
+    assert!(!r.stderr.contains("belongs to no task"), "{}", r.stderr);
+    assert!(r.stderr.contains("was the repository moved here?"), "{}", r.stderr);
+    let (code, v) = doctor(&env, &new, true);
+    assert_eq!(code, 0, "{v:#}");
+    assert!(v["findings"][0]["action"].as_str().unwrap().contains("okstra.project = shop"), "{v:#}");
+    assert_eq!(env.git(&new, &["config", "okstra.project"]), "shop");
+    let again = env.okstra(&new, &["task", "start", "DEV-1", "--json"]).ok().json();
+    assert_eq!(again["status"], "reused");
+    assert_eq!(again["key"], "shop/default/dev-1");
+    assert_eq!(PathBuf::from(again["path"].as_str().unwrap()), wt);
+}
+
+#[test]
+fn a_worktree_moved_with_git_worktree_move_is_recognised_and_repaired() {
+    let env = Env::new();
+    let repo = env.repo("proj");
+    let wt = start(&env, &repo, "DEV-2");
+    env.commit_file(&wt, "w.txt", "work", "task work");
+    let to = env.root().join("moved/dev-2");
+    std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+    env.git(&repo, &["worktree", "move", wt.to_str().unwrap(), to.to_str().unwrap()]);
+    let (code, v) = doctor(&env, &repo, false);
+    assert_eq!(code, 1);
+    assert_eq!(kinds(&v), ["moved-worktree"], "never missing-worktree with a fix that fails: {v:#}");
+    let r = env.okstra(&repo, &["task", "start", "DEV-2"]).fails(1);
+    assert!(r.stderr.contains(&format!("checked out in {}", to.display())), "{}", r.stderr);
+    assert!(r.stderr.contains("doctor --repair"), "{}", r.stderr);
+    let (code, v) = doctor(&env, &repo, true);
+    assert_eq!(code, 0, "{v:#}");
+    let again = env.okstra(&repo, &["task", "start", "DEV-2", "--json"]).ok().json();
+    assert_eq!(again["status"], "reused");
+    assert_eq!(PathBuf::from(again["path"].as_str().unwrap()), to);
+    assert_eq!(env.registry()["tasks"]["proj/default/dev-2"]["worktree_path"], to.to_str().unwrap());
+    // outside $OKSTRA_HOME now: never removed by okstra, released as usual
+    let r = env.okstra(&repo, &["task", "release", "DEV-2", "--remove", "--force"]).fails(1);
+    assert!(r.stderr.contains("outside"), "{}", r.stderr);
+    env.okstra(&repo, &["task", "release", "DEV-2"]).ok();
+    assert!(to.join("w.txt").exists());
 }

@@ -244,6 +244,58 @@ fn message_file_is_used_verbatim() {
     assert!(r.stderr.contains("cannot be used with"), "{}", r.stderr);
 }
 
+/// `--message-file` must be a small regular text file; anything else is refused before any
+/// git command runs (nothing staged), and never hangs or reads without end.
+#[test]
+fn a_message_file_that_is_not_a_small_text_file_is_refused_before_any_git_command() {
+    let fx = fixture("accepted");
+    let dir = fx.env.root().join("msgs");
+    std::fs::create_dir_all(&dir).unwrap();
+    let fifo = dir.join("fifo");
+    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let write = |name: &str, bytes: &[u8]| {
+        std::fs::write(dir.join(name), bytes).unwrap();
+        dir.join(name).to_string_lossy().into_owned()
+    };
+    let cases: Vec<(String, &str)> = vec![
+        ("/dev/zero".into(), "is not a regular file"),
+        (fifo.to_string_lossy().into_owned(), "is not a regular file"),
+        (dir.to_string_lossy().into_owned(), "is not a regular file"),
+        (dir.join("missing").to_string_lossy().into_owned(), "cannot be read"),
+        (write("big", &vec![b'a'; 2 << 20]), "is larger than 1024 KiB"),
+        (write("nul", b"feat: x\0y\n"), "contains a NUL byte"),
+        (write("latin1", b"feat: caf\xe9\n"), "is not UTF-8 text"),
+        (write("blank", b" \n\t\n"), "is empty"),
+    ];
+    let calls = fx.git_calls().len();
+    for (file, why) in &cases {
+        let mut cmd = fx.env.command(common::BIN, &fx.wt);
+        cmd.args(["handoff", "--action", "commit", "--message-file", file]).env("PATH", &fx.bin);
+        let mut child = cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while child.try_wait().unwrap().is_none() {
+            if std::time::Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("--message-file {file}: still running after 20 s");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{file}: {err}");
+        assert!(err.starts_with(&format!("error: message file {file} {why}")), "{file}: {err}");
+        assert!(err.contains("hint:"), "{err}");
+        assert_eq!(fx.git_calls().len(), calls, "{file}: a git command ran: {:?}", &fx.git_calls()[calls..]);
+    }
+    assert_eq!(fx.env.git(&fx.wt, &["status", "--porcelain"]), "?? web/", "nothing staged");
+    assert!(!fx.runs().join("002-release-handoff").exists(), "no run folder");
+    // a symlink to a regular file is a regular file
+    let real = write("real.txt", b"fix(web): through a link\n");
+    std::os::unix::fs::symlink(&real, dir.join("link.txt")).unwrap();
+    fx.handoff(&fx.wt, &["--action", "commit", "--message-file", dir.join("link.txt").to_str().unwrap()]).ok();
+    assert_eq!(fx.env.git(&fx.wt, &["log", "-1", "--format=%s"]), "fix(web): through a link");
+}
+
 fn expected_create(fx: &Fx) -> Vec<String> {
     let body = fx.runs().join("002-release-handoff/pr-body.md");
     [

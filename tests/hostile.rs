@@ -145,6 +145,34 @@ fn hostile_task_ids_are_refused_before_anything_is_written() {
 }
 
 #[test]
+fn titles_with_control_characters_are_refused_and_never_printed_raw() {
+    let w = world();
+    let long = "t".repeat(600);
+    for title in
+        ["\u{1b}[2J\u{1b}]0;owned\u{7}", "a\tb", "line\nbreak", "cr\rhere", "bidi\u{202E}txt", "zero\u{200B}width"]
+    {
+        let r = w.refused(&["task", "start", "DEV-2", "--title", title], &[], 2, "title");
+        assert!(r.stderr.contains("control or invisible formatting character"), "{}", r.stderr);
+        assert!(r.stderr.lines().any(|l| l.starts_with("hint: ")), "{}", r.stderr);
+        for c in ['\u{1b}', '\u{7}', '\t', '\r', '\u{202E}', '\u{200B}'] {
+            assert!(!r.stderr.contains(c), "{title:?} echoed raw: {:?}", r.stderr);
+        }
+    }
+    w.refused(&["task", "start", "DEV-2", "--title", &long], &[], 2, "title is 600 characters long");
+    // any printable text is kept as typed
+    let fine = "Fix Ünïcode login — ✓ 100% (see #12)";
+    w.env.okstra(&w.repo, &["task", "start", "DEV-3", "--title", fine]).ok();
+    assert_eq!(w.env.registry()["tasks"]["proj/default/dev-3"]["title"], fine);
+    // a title someone wrote into the registry by hand is escaped on output
+    let mut reg = w.env.registry();
+    reg["tasks"]["proj/default/dev-3"]["title"] = "\u{1b}[2Jgone\u{202E}".into();
+    std::fs::write(w.env.registry_path(), serde_json::to_string(&reg).unwrap()).unwrap();
+    let show = w.env.okstra(&w.repo, &["task", "show", "DEV-3"]).ok();
+    assert!(!show.stdout.contains('\u{1b}') && !show.stdout.contains('\u{202E}'), "{:?}", show.stdout);
+    assert!(show.stdout.contains("\\u{1b}[2Jgone\\u{202e}"), "{:?}", show.stdout);
+}
+
+#[test]
 fn hostile_sync_dir_names_are_refused() {
     let w = world();
     for (value, needle) in [
@@ -297,6 +325,43 @@ fn prompt_templates_with_include_cycles_are_refused_and_nothing_is_written() {
     // an include that leaves the profiles folder
     std::fs::write(dir.join("implementation-planning.md"), "{{INCLUDE:../../../../etc/passwd}}\n").unwrap();
     w.refused(&["task", "phase", "DEV-1", "implementation-planning"], &[], 1, "inside profiles/");
+}
+
+#[test]
+fn a_symlinked_prompt_override_folder_is_refused_like_a_symlinked_file() {
+    let w = world();
+    let outside = w.env.root().join("outside-prompts");
+    std::fs::create_dir_all(outside.join("profiles")).unwrap();
+    std::fs::write(outside.join("profiles/requirements-discovery.md"), "stolen: {{TASK_ID}}\n").unwrap();
+    std::fs::write(outside.join("launch.template.md"), "stolen launch\n").unwrap();
+    let okstra = w.repo.join(".okstra");
+    std::fs::create_dir_all(&okstra).unwrap();
+    // the file itself a symlink (refused before), then each folder on the way
+    std::fs::create_dir_all(okstra.join("prompts/profiles")).unwrap();
+    let file = okstra.join("prompts/profiles/requirements-discovery.md");
+    std::os::unix::fs::symlink(outside.join("profiles/requirements-discovery.md"), &file).unwrap();
+    w.refused(&["task", "phase", "DEV-1", "requirements-discovery"], &[], 1, "is a symlink");
+    std::fs::remove_file(&file).unwrap();
+    std::fs::remove_dir(okstra.join("prompts/profiles")).unwrap();
+    std::os::unix::fs::symlink(outside.join("profiles"), okstra.join("prompts/profiles")).unwrap();
+    w.refused(&["task", "phase", "DEV-1", "requirements-discovery"], &[], 1, ".okstra/prompts/profiles is a symlink");
+    std::fs::remove_file(okstra.join("prompts/profiles")).unwrap();
+    std::fs::remove_dir(okstra.join("prompts")).unwrap();
+    std::os::unix::fs::symlink(&outside, okstra.join("prompts")).unwrap();
+    w.refused(&["task", "phase", "DEV-1", "requirements-discovery"], &[], 1, ".okstra/prompts is a symlink");
+    std::fs::remove_file(okstra.join("prompts")).unwrap();
+    std::fs::remove_dir(&okstra).unwrap();
+    let holder = w.env.root().join("holder");
+    std::fs::create_dir_all(&holder).unwrap();
+    std::os::unix::fs::symlink(&outside, holder.join("prompts")).unwrap();
+    std::os::unix::fs::symlink(&holder, &okstra).unwrap();
+    w.refused(&["task", "phase", "DEV-1", "requirements-discovery"], &[], 1, ".okstra is a symlink");
+    // a symlinked `.okstra` that overrides nothing is no override: the built-in prompts run
+    std::fs::remove_file(holder.join("prompts")).unwrap();
+    let r = w.env.okstra(&w.repo, &["task", "phase", "DEV-1", "requirements-discovery"]).ok();
+    let path = r.stderr.lines().find_map(|l| l.strip_prefix("launch prompt: ")).expect("names the prompt");
+    let launch = std::fs::read_to_string(path.trim()).unwrap();
+    assert!(launch.contains("requirements-discovery") && !launch.contains("stolen"), "{launch}");
 }
 
 #[test]

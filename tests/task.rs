@@ -438,6 +438,30 @@ fn outside_a_repository_every_command_says_the_same() {
     assert!(!env.okstra_home.join("worktrees").exists(), "nothing written");
 }
 
+#[test]
+fn a_relative_okstra_home_is_refused_everywhere() {
+    let env = Env::new();
+    let repo = env.repo("proj");
+    std::fs::create_dir_all(repo.join("sub")).unwrap();
+    for (home, tilde) in [("okstra-here", false), ("~/.okstra", true), ("./x/../y", false)] {
+        for (cwd, args) in [
+            (&repo, &["task", "start", "DEV-1"][..]),
+            (&repo.join("sub"), &["task", "list"]),
+            (&repo, &["doctor"]),
+            (&repo, &["task", "phase", "DEV-1", "requirements-discovery"]),
+        ] {
+            let r = env.okstra_env(cwd, args, &[("OKSTRA_HOME", home)]).fails(1);
+            assert!(r.stderr.starts_with("error: OKSTRA_HOME is the relative path"), "{args:?}: {}", r.stderr);
+            assert!(r.stderr.contains("hint: export OKSTRA_HOME="), "{}", r.stderr);
+            assert_eq!(r.stderr.contains("not expanded"), tilde, "{}", r.stderr);
+        }
+    }
+    // nothing was made, anywhere
+    assert_eq!(env.git(&repo, &["status", "--porcelain", "--ignored"]), "", "nothing written in the repository");
+    assert!(!repo.join("okstra-here").exists() && !repo.join("~").exists());
+    assert_eq!(env.git(&repo, &["branch", "--list"]), "* main");
+}
+
 fn spawn_start(env: &Env, cwd: &Path, id: &str) -> std::process::Child {
     env.command(common::BIN, cwd)
         .args(["task", "start", id, "--json"])

@@ -5,6 +5,7 @@ use serde_json::json;
 
 use crate::error::Result;
 use crate::output;
+use crate::task::names::printable;
 use crate::task::registry::Row;
 use crate::task::worktree::{self, Context, Health, StartRequest, StartStatus};
 
@@ -80,7 +81,7 @@ pub struct ReleaseArgs {
     /// Also remove the worktree and delete the branch.
     #[arg(long)]
     pub remove: bool,
-    /// With --remove: discard uncommitted changes and commits found nowhere else.
+    /// With --remove: discard uncommitted changes, ignored files and commits found nowhere else.
     #[arg(long, requires = "remove")]
     pub force: bool,
     /// Print one JSON object on stdout.
@@ -158,20 +159,21 @@ fn list(a: ListArgs) -> Result<i32> {
         output::info("no tasks registered for this repository (`git okstra task start <TASK-ID>` makes one)");
         return Ok(0);
     }
-    let width = rows.iter().map(|r| r.key().len()).max().unwrap_or(3).max(3);
-    let bwidth = rows.iter().map(|r| r.branch.len()).max().unwrap_or(6).max(6);
+    // a hand-edited registry may hold anything: nothing reaches the terminal raw
+    let keys: Vec<String> = rows.iter().map(|r| printable(&r.key()).into_owned()).collect();
+    let branches: Vec<String> = rows.iter().map(|r| printable(&r.branch).into_owned()).collect();
+    let width = keys.iter().map(String::len).max().unwrap_or(3).max(3);
+    let bwidth = branches.iter().map(String::len).max().unwrap_or(6).max(6);
     output::value(format!(
         "{:<width$}  {:<8}  {:<16}  {:<bwidth$}  {}",
         "KEY", "STATUS", "HEALTH", "BRANCH", "LAST PHASE"
     ));
-    for (r, h) in rows.iter().zip(&healths) {
+    for (((r, h), key), branch) in rows.iter().zip(&healths).zip(&keys).zip(&branches) {
         let phase = r.last_phase.map(|p| p.name()).unwrap_or("-");
         output::value(format!(
-            "{:<width$}  {:<8}  {:<16}  {:<bwidth$}  {phase}",
-            r.key(),
+            "{key:<width$}  {:<8}  {:<16}  {branch:<bwidth$}  {phase}",
             r.status.to_string(),
-            h.name(),
-            r.branch
+            h.name()
         ));
     }
     Ok(0)
@@ -201,7 +203,7 @@ fn show(a: ShowArgs) -> Result<i32> {
         ("last phase", row.last_phase.map(|p| p.to_string()).unwrap_or_else(|| "-".into())),
     ];
     for (k, v) in lines {
-        output::value(format!("{k:<11} {v}"));
+        output::value(format!("{k:<11} {}", printable(&v)));
     }
     for p in &row.phases {
         output::value(format!("  {}  {}", p.at, p.phase));
@@ -211,7 +213,7 @@ fn show(a: ShowArgs) -> Result<i32> {
 
 fn release(a: ReleaseArgs) -> Result<i32> {
     let ctx = Context::require(&super::cwd()?)?;
-    let out = worktree::release(&ctx, &a.task, a.remove, a.force)?;
+    let out = crate::task::release::release(&ctx, &a.task, a.remove, a.force)?;
     if a.json {
         output::document(SCHEMA, &out)?;
     } else {

@@ -37,6 +37,8 @@ pub const PR_BODY_FILE: &str = "pr-body.md";
 pub const STANDARD_BASES: [&str; 5] = ["staging", "preprod", "prod", "main", "dev"];
 /// Scratch file for `edit`, in the worktree's git dir (like git's own COMMIT_EDITMSG).
 const EDIT_FILE: &str = "OKSTRA_HANDOFF_EDITMSG";
+/// The largest `--message-file` read: far beyond any commit message, far below trouble.
+pub const MAX_MESSAGE_BYTES: u64 = 1 << 20;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -390,15 +392,60 @@ fn edit_message(runner: &mut Runner, wt: &Path, draft: &str) -> Result<Option<St
     Ok((!msg.is_empty()).then(|| format!("{msg}\n")))
 }
 
-/// The commit message to use; `None` means cancel.
-fn choose_message(runner: &mut Runner, req: &Request, wt: &Path, out: &mut Outcome) -> Result<Option<String>> {
-    if let Some(f) = &req.message_file {
-        let text = std::fs::read_to_string(f).map_err(|e| crate::error::io_at("cannot read message file", f, e))?;
-        if text.trim().is_empty() {
-            return Err(Error::usage(format!("message file {} is empty", f.display())));
-        }
+/// `O_NONBLOCK`: opening a FIFO swapped in after the check must not wait for a writer.
+#[cfg(target_os = "linux")]
+const O_NONBLOCK: i32 = 0o4000;
+#[cfg(not(target_os = "linux"))]
+const O_NONBLOCK: i32 = 0x0004;
+
+/// Read `--message-file`: a regular file (a symlink to one is fine) of at most
+/// [`MAX_MESSAGE_BYTES`], UTF-8 without NUL, not blank. Checked before any git command, so a
+/// bad file stops the handoff before anything is staged.
+pub fn read_message_file(f: &Path) -> Result<String> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let bad = |why: &str| {
+        Error::usage(format!("message file {} {why}", f.display()))
+            .hint("pass a regular text file with the commit message, or use --yes for the drafted one")
+    };
+    let meta = std::fs::metadata(f).map_err(|e| bad(&format!("cannot be read: {e}")))?;
+    if !meta.is_file() {
+        return Err(bad("is not a regular file"));
+    }
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(O_NONBLOCK)
+        .open(f)
+        .map_err(|e| bad(&format!("cannot be read: {e}")))?;
+    if !file.metadata().is_ok_and(|m| m.is_file()) {
+        return Err(bad("is not a regular file"));
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_MESSAGE_BYTES + 1).read_to_end(&mut bytes).map_err(|e| bad(&format!("cannot be read: {e}")))?;
+    if bytes.len() as u64 > MAX_MESSAGE_BYTES {
+        return Err(bad(&format!("is larger than {} KiB", MAX_MESSAGE_BYTES / 1024)));
+    }
+    if bytes.contains(&0) {
+        return Err(bad("contains a NUL byte"));
+    }
+    let text = String::from_utf8(bytes).map_err(|_| bad("is not UTF-8 text"))?;
+    if text.trim().is_empty() {
+        return Err(bad("is empty"));
+    }
+    Ok(text)
+}
+
+/// The commit message to use; `None` means cancel. `given` is `--message-file`'s text.
+fn choose_message(
+    runner: &mut Runner,
+    req: &Request,
+    given: Option<&str>,
+    wt: &Path,
+    out: &mut Outcome,
+) -> Result<Option<String>> {
+    if let (Some(f), Some(text)) = (&req.message_file, given) {
         out.select("message", "use", format!("--message-file {}", f.display()));
-        return Ok(Some(text));
+        return Ok(Some(text.to_string()));
     }
     if req.yes {
         out.select("message", "use", "--yes");
@@ -531,8 +578,9 @@ fn by_hand(base: &str, branch: &str, title: &str, body: &str) -> String {
 
 /// Run the release handoff for the task around `cwd` (or `req.task`).
 pub fn run(cwd: &Path, req: &Request) -> Result<Outcome> {
+    let message_file = req.message_file.as_deref().map(read_message_file).transpose()?;
     let ctx = Context::require(cwd)?;
-    let reg = ctx.store.load()?;
+    let reg = ctx.store.load_to_write()?;
     let (key, row) = find_task(&ctx, &reg, req.task.as_deref())?;
     let main = ctx.repo.main_worktree().to_path_buf();
     let mut out = Outcome::new(&key, &row);
@@ -632,9 +680,11 @@ pub fn run(cwd: &Path, req: &Request) -> Result<Outcome> {
         .strip_prefix(&main)
         .map(|p| p.to_string_lossy().into_owned())
         .unwrap_or_else(|_| out.verification_report.clone());
+    // a title from a hand-edited registry never puts a control character in a commit
+    let title = crate::task::names::printable(&row.title);
     let facts = draft::Facts {
         branch: &row.branch,
-        title: &row.title,
+        title: &title,
         task_raw: &row.task_id_raw,
         key: &out.key,
         pending: &out.pending,
@@ -649,7 +699,7 @@ pub fn run(cwd: &Path, req: &Request) -> Result<Outcome> {
 
     let needs_message = !out.pending.is_empty() || action == Action::Pr;
     let message = if needs_message {
-        match choose_message(&mut runner, req, &wt, &mut out)? {
+        match choose_message(&mut runner, req, message_file.as_deref(), &wt, &mut out)? {
             Some(m) => m,
             None => return finish(&ctx, &key, req, finish_early(out, runner, Status::Cancelled)?),
         }

@@ -105,7 +105,7 @@ pub fn run_phase(ctx: &Context, task: TaskRef<'_>, phase: Phase, opts: &PhaseOpt
     check_options(phase, opts)?;
     let cwd = std::env::current_dir()?;
     let main = ctx.repo.main_worktree().to_path_buf();
-    let reg = ctx.store.load()?;
+    let reg = ctx.store.load_to_write()?;
     let (key, req, registered) = locate(ctx, &reg, task, opts.new_task)?;
     // A phase run starts an unregistered task from the main worktree's HEAD; `task phase`
     // takes no --base, so its hint differs from `task start`'s.

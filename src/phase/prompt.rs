@@ -80,27 +80,36 @@ pub struct Source {
 /// The prompt files in force: a repository's overrides over the built-in set.
 #[derive(Debug, Clone, Default)]
 pub struct Prompts {
-    override_dir: Option<PathBuf>,
+    /// The main worktree whose `.okstra/prompts` overrides the built-in files.
+    main: Option<PathBuf>,
 }
 
 impl Prompts {
     /// Only the compiled-in files.
     pub fn builtin() -> Prompts {
-        Prompts { override_dir: None }
+        Prompts { main: None }
     }
 
     /// The files for the repository whose main worktree is `main`.
     pub fn for_repository(main: &Path) -> Prompts {
-        Prompts { override_dir: Some(main.join(OVERRIDE_DIR)) }
+        Prompts { main: Some(main.to_path_buf()) }
     }
 
     /// The text of `rel` (e.g. `profiles/implementation.md`): the override if one exists,
     /// else the built-in file; `Ok(None)` when neither exists.
     pub fn source(&self, rel: &str) -> Result<Option<Source>, PromptError> {
-        if let Some(dir) = &self.override_dir {
-            let path = dir.join(rel);
+        if let Some(main) = &self.main {
+            let path = main.join(OVERRIDE_DIR).join(rel);
             let label = format!("{OVERRIDE_DIR}/{rel}");
             if std::fs::symlink_metadata(&path).is_ok() {
+                // A symlinked folder on the way leads out of the repository as a symlinked
+                // file would: the same refusal (the file itself is checked by `read_doc`).
+                if let Some(link) = symlinked_folder(main, &format!("{OVERRIDE_DIR}/{rel}")) {
+                    return Err(PromptError::Unreadable {
+                        file: label,
+                        message: format!("{link} is a symlink; refusing to follow it (use a real folder)"),
+                    });
+                }
                 let text = crate::phase::gates::read_doc(&path, "prompt override")
                     .map_err(|e| PromptError::Unreadable { file: label.clone(), message: e.message })?;
                 return Ok(Some(Source { label, text, overridden: true }));
@@ -121,6 +130,14 @@ impl Prompts {
         let mut stack = vec![rel.to_string()];
         render_inner(&src.text, &src.label, vars, Some(self), &mut stack)
     }
+}
+
+/// The first folder of `rel` (below `main`) that is a symlink, as `rel` names it.
+fn symlinked_folder(main: &Path, rel: &str) -> Option<String> {
+    let parts: Vec<&str> = rel.split('/').collect();
+    (1..parts.len())
+        .map(|n| parts[..n].join("/"))
+        .find(|prefix| std::fs::symlink_metadata(main.join(prefix)).is_ok_and(|m| m.file_type().is_symlink()))
 }
 
 /// Render a piece of text that may not include files (e.g. an executor's argv word).

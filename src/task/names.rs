@@ -103,6 +103,35 @@ pub fn validate_task_id(raw: &str) -> Result<(), TaskIdError> {
     Ok(())
 }
 
+/// The longest `--title` taken.
+pub const MAX_TITLE: usize = 512;
+
+/// Check a `--title`: it is printed by `task show` and goes into prompts and commit messages,
+/// so a control or invisible formatting character (an ESC sequence, a tab, a bidi mark) is
+/// refused as in task ids. Any other text is kept as typed.
+pub fn validate_title(title: &str) -> Result<(), String> {
+    let len = title.chars().count();
+    if len > MAX_TITLE {
+        return Err(format!("title is {len} characters long; the limit is {MAX_TITLE}"));
+    }
+    if title.chars().any(is_control_or_format) {
+        return Err(format!("title {:?} contains a control or invisible formatting character", title));
+    }
+    Ok(())
+}
+
+/// `text` safe to print on a terminal: control and invisible formatting characters are
+/// written as escapes (`\u{1b}`). For values read back from a registry someone edited.
+pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(is_control_or_format) {
+        return text.into();
+    }
+    text.chars()
+        .map(|c| if is_control_or_format(c) { c.escape_unicode().to_string() } else { c.to_string() })
+        .collect::<String>()
+        .into()
+}
+
 /// Unicode general categories Cc and Cf (the latter holds bidi marks and zero-width characters).
 fn is_control_or_format(c: char) -> bool {
     if c.is_control() {

@@ -165,9 +165,17 @@ impl Registry {
         Some(row)
     }
 
+    /// Decode registry JSON; `Err` says why it does not parse. An object that names a key
+    /// twice (a hand edit, a bad merge) does not parse: serde_json would keep the last value
+    /// silently, and the next write would drop the other.
+    pub fn decode(text: &str) -> std::result::Result<Registry, String> {
+        serde_json::from_str::<NoDuplicateKeys>(text).map_err(|e| e.to_string())?;
+        serde_json::from_str(text).map_err(|e| e.to_string())
+    }
+
     /// Parse registry text; `path` only names the file in errors.
     pub fn parse(text: &str, path: &Path) -> Result<Registry> {
-        let reg: Registry = serde_json::from_str(text).map_err(|e| corrupt(path, &e.to_string()))?;
+        let reg = Registry::decode(text).map_err(|why| corrupt(path, &why))?;
         match reg.version {
             None | Some(VERSION) => Ok(reg),
             Some(v) => Err(Error::failed(format!(
@@ -179,9 +187,57 @@ impl Registry {
     }
 }
 
+/// Any JSON value, accepted only when no object in it names a key twice.
+struct NoDuplicateKeys;
+
+impl<'de> Deserialize<'de> for NoDuplicateKeys {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        d.deserialize_any(NoDuplicateKeys)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for NoDuplicateKeys {
+    type Value = NoDuplicateKeys;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_bool<E>(self, _: bool) -> std::result::Result<Self, E> {
+        Ok(self)
+    }
+    fn visit_i64<E>(self, _: i64) -> std::result::Result<Self, E> {
+        Ok(self)
+    }
+    fn visit_u64<E>(self, _: u64) -> std::result::Result<Self, E> {
+        Ok(self)
+    }
+    fn visit_f64<E>(self, _: f64) -> std::result::Result<Self, E> {
+        Ok(self)
+    }
+    fn visit_str<E>(self, _: &str) -> std::result::Result<Self, E> {
+        Ok(self)
+    }
+    fn visit_unit<E>(self) -> std::result::Result<Self, E> {
+        Ok(self)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<Self, A::Error> {
+        while seq.next_element::<NoDuplicateKeys>()?.is_some() {}
+        Ok(self)
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> std::result::Result<Self, A::Error> {
+        let mut seen = std::collections::HashSet::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if !seen.insert(key.clone()) {
+                return Err(serde::de::Error::custom(format!("the key {key:?} appears twice in one object")));
+            }
+            map.next_value::<NoDuplicateKeys>()?;
+        }
+        Ok(self)
+    }
+}
+
 fn corrupt(path: &Path, why: &str) -> Error {
     Error::failed(format!("registry {} is corrupt ({why}); nothing was changed", path.display()))
-        .hint("run `git okstra doctor --repair` to move it aside and rebuild it from the worktrees on disk")
+        .hint("run `git okstra doctor --repair` to keep a copy and rebuild it from the worktrees on disk")
 }
 
 /// Where the registry lives, and its lock.
@@ -218,8 +274,37 @@ impl Store {
         }
     }
 
+    /// Refuse a `registry.json` that is a symlink: every write replaces the file in one
+    /// rename, which would silently turn the link into a file of its own. Readers may follow it.
+    pub fn refuse_symlink(&self) -> Result<()> {
+        let path = self.file();
+        if !std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink()) {
+            return Ok(());
+        }
+        let target = std::fs::canonicalize(&path).or_else(|_| std::fs::read_link(&path)).unwrap_or_default();
+        Err(Error::failed(format!(
+            "registry {} is a symlink (to {}); git-okstra replaces its registry in one rename and would turn the link into a file; nothing was changed",
+            path.display(),
+            target.display()
+        ))
+        .hint(format!(
+            "put the file itself there (`mv {} {}`), or set OKSTRA_HOME to the folder above the one that holds it",
+            target.display(),
+            path.display()
+        )))
+    }
+
+    /// [`Store::load`] for a command that will write the registry later: a symlinked registry
+    /// is refused now, before the command changes anything.
+    pub fn load_to_write(&self) -> Result<Registry> {
+        self.refuse_symlink()?;
+        self.load()
+    }
+
     /// Take the exclusive lock (blocking). Released when the guard drops or the process dies.
+    /// Refused for a symlinked registry (see [`Store::refuse_symlink`]).
     pub fn lock(&self) -> Result<fslock::LockFile> {
+        self.refuse_symlink()?;
         std::fs::create_dir_all(&self.dir).map_err(|e| io_at("cannot create", &self.dir, e))?;
         let path = self.lock_file();
         let mut lock = fslock::LockFile::open(&path).map_err(|e| io_at("cannot open lock", &path, e))?;
@@ -246,17 +331,22 @@ impl Store {
         let path = self.file();
         let mut text = serde_json::to_string_pretty(reg).map_err(|e| Error::failed(e.to_string()))?;
         text.push('\n');
+        self.write_atomic(&path, text.as_bytes()).map_err(|e| io_at("cannot write registry", &path, e))
+    }
+
+    /// Write `bytes` to `dest` in the registry's folder so that it is never seen torn: a temp
+    /// file (`registry.json.tmp-<pid>`), fsync, rename, fsync the folder.
+    pub fn write_atomic(&self, dest: &Path, bytes: &[u8]) -> std::io::Result<()> {
         let tmp = self.dir.join(format!("registry.json.tmp-{}", std::process::id()));
         let write = || -> std::io::Result<()> {
             let mut f = std::fs::File::create(&tmp)?;
-            f.write_all(text.as_bytes())?;
+            f.write_all(bytes)?;
             f.sync_all()?;
-            std::fs::rename(&tmp, &path)?;
+            std::fs::rename(&tmp, dest)?;
             std::fs::File::open(&self.dir)?.sync_all()
         };
-        write().map_err(|e| {
+        write().inspect_err(|_| {
             let _ = std::fs::remove_file(&tmp);
-            io_at("cannot write registry", &path, e)
         })
     }
 }
@@ -298,6 +388,22 @@ mod tests {
         let out = serde_json::to_value(&reg).unwrap();
         assert_eq!(out["tasks"]["p/g/t"]["legacy"], 7);
         assert_eq!(out["note"], "py");
+    }
+
+    #[test]
+    fn a_key_named_twice_anywhere_does_not_parse() {
+        for text in [
+            r#"{"tasks": {"p/g/t": {"branch": "a"}, "p/g/t": {"branch": "b"}}}"#,
+            r#"{"tasks": {}, "tasks": {}}"#,
+            r#"{"tasks": {"p/g/t": {"branch": "a", "branch": "b"}}}"#,
+            r#"{"branches": {"/r:feat-x": "p/g/t", "/r:feat-x": "p/g/u"}}"#,
+            r#"{"tasks": {"p/g/t": {"phases": [{"phase": "implementation", "phase": "implementation"}]}}}"#,
+        ] {
+            let e = Registry::parse(text, Path::new("/x/registry.json")).unwrap_err();
+            assert!(e.message.contains("appears twice in one object"), "{text}: {}", e.message);
+            assert!(e.message.contains("is corrupt"), "{}", e.message);
+        }
+        assert!(Registry::parse(r#"{"tasks": {"a/b/c": {}, "a/b/d": {}}}"#, Path::new("r")).is_ok());
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! Task worktrees: provisioning (`task start`), release and removal, and the sync-dir links.
+//! Task worktrees: provisioning (`task start`), the sync-dir links and the context every task
+//! command works in. Release and removal are in [`crate::task::release`].
 //!
 //! Owns the rules of DESIGN §3–§4. Reads facts through [`crate::git::Repo`], mutates only
 //! through [`crate::git::run`], and changes the registry only inside its lock.
@@ -130,6 +131,15 @@ impl Context {
             .map(|r| (TaskKey::new(&r.project_id, &r.task_group, &r.task_id), r.clone()))
     }
 
+    /// Whether `row` names another repository that is gone (it no longer opens) while this one
+    /// holds git's entry for the row's worktree: the repository was moved (or renamed) here.
+    pub fn moved_here(&self, row: &Row) -> bool {
+        !row.repo.is_empty()
+            && row.repo != self.repo_id()
+            && Repo::open(Path::new(&row.repo)).is_err()
+            && entry_naming(&self.repo.common_dir, Path::new(&row.worktree_path)).is_some()
+    }
+
     /// Find the row a user means by `<KEY>` or `<TASK-ID>` (in this repository).
     pub fn resolve_task(&self, reg: &Registry, spec: &str) -> Result<(TaskKey, Row)> {
         if let Some(key) = TaskKey::parse(spec) {
@@ -179,6 +189,26 @@ pub fn near_misses(reg: &Registry, repo_id: &str, spec: &str) -> Vec<String> {
     near.sort_unstable();
     near.dedup();
     near
+}
+
+/// The error for a task whose repository moved here and whose rows still name the old place.
+fn moved_error(key: &str, row: &Row) -> Error {
+    Error::failed(format!(
+        "task {key} is registered for the repository {}, which is gone, and git's entry for its worktree is in this repository: was the repository moved here?",
+        row.repo
+    ))
+    .hint("`git okstra doctor --repair`, run here, moves the task to this repository and reconnects its worktree (`git worktree repair`)")
+}
+
+/// The error for a task whose worktree `git worktree move` took elsewhere.
+fn moved_worktree_error(key: &TaskKey, row: &Row, to: &Path) -> Error {
+    Error::failed(format!(
+        "the worktree of task {key} is no longer at {}: branch '{}' is checked out in {} (moved with `git worktree move`?)",
+        row.worktree_path,
+        row.branch,
+        to.display()
+    ))
+    .hint("`git okstra doctor --repair` records the new place; or move it back with `git worktree move`")
 }
 
 /// Refuse sync-dir names that could leave the worktree.
@@ -276,23 +306,96 @@ fn add_excludes(common_dir: &Path, names: &[String]) -> Result<()> {
     Ok(())
 }
 
+/// What a start works with once the repository and the task key are known.
+struct Plan<'a> {
+    ctx: Context,
+    req: &'a StartRequest,
+    key: TaskKey,
+    category: Category,
+    /// `$OKSTRA_HOME/worktrees/<project>/<group>/<task>`.
+    path: PathBuf,
+    sync_names: Vec<String>,
+    guard_agents: Vec<crate::guard::agents::Agent>,
+}
+
 /// Provision or reuse the task worktree (DESIGN §3 `task start`).
 pub fn start(cwd: &Path, req: &StartRequest) -> Result<StartOutcome> {
     names::validate_task_id(&req.task_id)?;
-    let Some(ctx) = Context::discover(cwd)? else {
-        if let Some(c) = &req.category {
-            c.parse::<Category>()?;
-        }
-        return Ok(StartOutcome {
-            status: StartStatus::SkippedNotGit,
-            key: String::new(),
-            path: cwd.to_string_lossy().into_owned(),
-            branch: String::new(),
-            base_ref: String::new(),
-            repo: String::new(),
-            note: format!("{}; the task runs here, without a worktree", crate::error::not_a_repository(cwd).message),
-        });
+    if let Some(title) = &req.title {
+        names::validate_title(title).map_err(|m| {
+            Error::usage(m).hint("a title is one line of printable text, e.g. --title \"Fix login loop\"")
+        })?;
+    }
+    let Some(ctx) = Context::discover(cwd)? else { return skipped_not_git(cwd, req) };
+    let plan = plan(ctx, req)?;
+    if let Some(skipped) = skipped_in_worktree(&plan)? {
+        return Ok(skipped);
+    }
+    let ctx = &plan.ctx;
+    let _lock = ctx.store.lock()?;
+    let mut reg = ctx.store.load()?;
+    let previous = reg.get(&plan.key).cloned();
+    refuse_other_repository(&plan, previous.as_ref())?;
+    // What an interrupted start left at a registered path, or git's "missing but locked" entry
+    // where nothing is on disk. (An unregistered folder stays a collision, below.)
+    if let Some(row) = &previous {
+        clear_interrupted(ctx.repo.main_worktree(), &ctx.repo.common_dir, Path::new(&row.worktree_path))?;
+    }
+    if std::fs::symlink_metadata(&plan.path).is_err() {
+        clear_interrupted(ctx.repo.main_worktree(), &ctx.repo.common_dir, &plan.path)?;
+    }
+    if let Some(row) = previous.as_ref().filter(|r| Path::new(&r.worktree_path).is_dir()) {
+        return reuse(&plan, &mut reg, row);
+    }
+    // A fresh worktree. Keep the branch of an earlier row for this key if it still exists,
+    // so a restart after release (or after the folder was deleted) never drops commits.
+    let (branch, attach) = match &previous {
+        Some(row) if !row.branch.is_empty() && ctx.repo.branch_exists(&row.branch) => (row.branch.clone(), true),
+        _ => (names::branch_name(recorded_category(&plan, previous.as_ref()), &plan.key.task), false),
     };
+    if let Some(row) = previous.as_ref().filter(|_| attach) {
+        warn_kept(ctx, &plan.key, row, req);
+    }
+    refuse_collisions(&plan, &reg, previous.as_ref(), &branch, attach)?;
+    let base_ref = match (&previous, attach, &req.base) {
+        (Some(row), true, _) => row.base_ref.clone(),
+        (_, _, Some(base)) => ctx.repo.resolve_commit(base)?,
+        _ => ctx.repo.main_head()?.ok_or_else(|| {
+            Error::failed("the main worktree's HEAD has no commit yet")
+                .hint("make a first commit, or pass --base <ref>")
+        })?,
+    };
+    let row = new_row(&plan, previous.as_ref(), &branch, attach, &base_ref);
+    create(&plan, reg, row, attach)
+}
+
+/// A restart keeps the recorded category unless the flag names one (config and the default
+/// never replace what the task was started with).
+fn recorded_category(plan: &Plan, previous: Option<&Row>) -> Category {
+    match (&plan.req.category, previous) {
+        (None, Some(row)) => row.category.parse::<Category>().unwrap_or(plan.category),
+        _ => plan.category,
+    }
+}
+
+/// `skipped-not-git`: the task runs in `cwd`, without a worktree.
+fn skipped_not_git(cwd: &Path, req: &StartRequest) -> Result<StartOutcome> {
+    if let Some(c) = &req.category {
+        c.parse::<Category>()?;
+    }
+    Ok(StartOutcome {
+        status: StartStatus::SkippedNotGit,
+        key: String::new(),
+        path: cwd.to_string_lossy().into_owned(),
+        branch: String::new(),
+        base_ref: String::new(),
+        repo: String::new(),
+        note: format!("{}; the task runs here, without a worktree", crate::error::not_a_repository(cwd).message),
+    })
+}
+
+/// The key, the settings and every check that needs no lock.
+fn plan(ctx: Context, req: &StartRequest) -> Result<Plan<'_>> {
     let category = ctx.category(req.category.as_deref())?;
     let project = ctx.project(req.project.as_deref());
     let group = ctx.group(req.group.as_deref());
@@ -305,147 +408,136 @@ pub fn start(cwd: &Path, req: &StartRequest) -> Result<StartOutcome> {
         return Err(Error::failed("this repository is bare; task worktrees are made from a main worktree")
             .hint("run the command in a clone with a working tree"));
     }
-    let root = ctx.worktrees_root()?;
+    let path = ctx.worktrees_root()?.join(key.project.as_str()).join(key.group.as_str()).join(key.task.as_str());
+    Ok(Plan { ctx, req, key, category, path, sync_names, guard_agents })
+}
 
-    if ctx.repo.is_linked {
-        let here = ctx.repo.current_worktree.clone().unwrap_or_default();
-        if ctx.task_here(&ctx.store.load()?).is_none() {
-            return Ok(StartOutcome {
-                status: StartStatus::SkippedInWorktree,
-                key: key.to_string(),
-                path: here.to_string_lossy().into_owned(),
-                branch: String::new(),
-                base_ref: String::new(),
-                repo: ctx.repo_id(),
-                note: format!(
-                    "{} is a linked worktree that git-okstra did not make; the task runs here and the registry is untouched",
-                    here.display()
-                ),
-            });
-        }
+/// `skipped-in-worktree`: the caller stands in a linked worktree git-okstra did not make.
+fn skipped_in_worktree(plan: &Plan) -> Result<Option<StartOutcome>> {
+    let ctx = &plan.ctx;
+    if !ctx.repo.is_linked || ctx.task_here(&ctx.store.load()?).is_some() {
+        return Ok(None);
     }
+    let here = ctx.repo.current_worktree.clone().unwrap_or_default();
+    Ok(Some(StartOutcome {
+        status: StartStatus::SkippedInWorktree,
+        key: plan.key.to_string(),
+        path: here.to_string_lossy().into_owned(),
+        branch: String::new(),
+        base_ref: String::new(),
+        repo: ctx.repo_id(),
+        note: format!(
+            "{} is a linked worktree that git-okstra did not make; the task runs here and the registry is untouched",
+            here.display()
+        ),
+    }))
+}
 
-    let path = root.join(key.project.as_str()).join(key.group.as_str()).join(key.task.as_str());
-    let _lock = ctx.store.lock()?;
-    let mut reg = ctx.store.load()?;
-    let repo_id = ctx.repo_id();
-    let previous = reg.get(&key).cloned();
-    // A restart keeps the recorded category unless the flag names one (config and the
-    // default never replace what the task was started with).
-    let category = match (&req.category, &previous) {
-        (None, Some(row)) => row.category.parse::<Category>().unwrap_or(category),
-        _ => category,
-    };
-    let branch = names::branch_name(category, &key.task);
-    // Two clones whose folders share a name get the same project segment: never hand one
-    // repository's worktree to the other.
-    if let Some(row) = previous.as_ref().filter(|r| !r.repo.is_empty() && r.repo != repo_id) {
-        return Err(Error::failed(format!("task {key} belongs to the repository {}, not this one", row.repo)).hint(
-            "give this repository its own project name: `git config okstra.project <name>` (or pass --project)",
-        ));
+/// Two clones whose folders share a name get the same project segment: never hand one
+/// repository's worktree to the other (a repository that moved here is told so).
+fn refuse_other_repository(plan: &Plan, previous: Option<&Row>) -> Result<()> {
+    let Some(row) = previous.filter(|r| !r.repo.is_empty() && r.repo != plan.ctx.repo_id()) else { return Ok(()) };
+    if plan.ctx.moved_here(row) {
+        return Err(moved_error(&plan.key.to_string(), row));
     }
+    Err(Error::failed(format!("task {} belongs to the repository {}, not this one", plan.key, row.repo))
+        .hint("give this repository its own project name: `git config okstra.project <name>` (or pass --project)"))
+}
 
-    // What an interrupted start left at a registered path, or git's "missing but locked" entry
-    // where nothing is on disk. (An unregistered folder stays a collision, below.)
-    if let Some(row) = &previous {
-        clear_interrupted(ctx.repo.main_worktree(), &ctx.repo.common_dir, Path::new(&row.worktree_path))?;
+/// `reused`: the registered worktree is there (a released row is reactivated).
+fn reuse(plan: &Plan, reg: &mut Registry, row: &Row) -> Result<StartOutcome> {
+    let ctx = &plan.ctx;
+    let mut note = String::new();
+    if row.status == Status::Released {
+        reg.reserve(row.clone())?;
+        ctx.store.save(reg)?;
+        note = "reactivated a released task".into();
     }
-    if std::fs::symlink_metadata(&path).is_err() {
-        clear_interrupted(ctx.repo.main_worktree(), &ctx.repo.common_dir, &path)?;
+    if !ctx.repo.branch_exists(&row.branch) {
+        note = format!("branch '{}' is missing; see `git okstra doctor`", row.branch);
     }
-    if let Some(row) = &previous {
-        if Path::new(&row.worktree_path).is_dir() {
-            let mut note = String::new();
-            if row.status == Status::Released {
-                let mut row = row.clone();
-                reg.reserve(row.clone())?;
-                row.status = Status::Active;
-                ctx.store.save(&mut reg)?;
-                note = "reactivated a released task".into();
-            }
-            if !ctx.repo.branch_exists(&row.branch) {
-                note = format!("branch '{}' is missing; see `git okstra doctor`", row.branch);
-            }
-            // a start killed after `git worktree add` left the links unmade: make them now
-            if let Err(e) = link_sync_dirs(&ctx.repo, Path::new(&row.worktree_path), &sync_names) {
-                output::warn(format!("sync dirs not linked: {}", e.message));
-            }
-            warn_kept(&ctx, &key, row, req);
-            return Ok(outcome(StartStatus::Reused, &key, row, note));
-        }
+    // a start killed after `git worktree add` left the links unmade: make them now
+    if let Err(e) = link_sync_dirs(&ctx.repo, Path::new(&row.worktree_path), &plan.sync_names) {
+        output::warn(format!("sync dirs not linked: {}", e.message));
     }
+    warn_kept(ctx, &plan.key, row, plan.req);
+    Ok(outcome(StartStatus::Reused, &plan.key, row, note))
+}
 
-    // A fresh worktree. Keep the branch of an earlier row for this key if it still exists,
-    // so a restart after release (or after the folder was deleted) never drops commits.
-    let (branch, attach) = match &previous {
-        Some(row) if !row.branch.is_empty() && ctx.repo.branch_exists(&row.branch) => (row.branch.clone(), true),
-        _ => (branch, false),
-    };
-    if let Some(row) = previous.as_ref().filter(|_| attach) {
-        warn_kept(&ctx, &key, row, req);
+/// Collisions are errors, never silent reuse: an unregistered folder at the path, a branch
+/// of another task, a branch checked out elsewhere, a branch no task holds.
+fn refuse_collisions(plan: &Plan, reg: &Registry, previous: Option<&Row>, branch: &str, attach: bool) -> Result<()> {
+    let (ctx, key) = (&plan.ctx, &plan.key);
+    if std::fs::symlink_metadata(&plan.path).is_ok() {
+        return Err(Error::failed(format!(
+            "path {} exists but is not a registered task worktree",
+            plan.path.display()
+        ))
+        .hint("move it away (or run `git okstra doctor`), then start the task again"));
     }
-    if std::fs::symlink_metadata(&path).is_ok() {
-        return Err(Error::failed(format!("path {} exists but is not a registered task worktree", path.display()))
-            .hint("move it away (or run `git okstra doctor`), then start the task again"));
-    }
-    if let Some(owner) = reg.branch_owner(&repo_id, &branch) {
+    if let Some(owner) = reg.branch_owner(&ctx.repo_id(), branch) {
         if owner != key.to_string() {
             return Err(Error::failed(format!("branch '{branch}' already belongs to task {owner}"))
                 .hint("choose another --category or task id, or release that task first"));
         }
     }
-    if !attach && ctx.repo.branch_exists(&branch) {
+    if let (true, Some(row)) = (attach, previous) {
+        let list = git::worktree_list(ctx.repo.main_worktree())?;
+        if let Some(w) = list.into_iter().find(|w| w.branch.as_deref() == Some(branch) && w.path.is_dir()) {
+            return Err(moved_worktree_error(key, row, &w.path));
+        }
+    }
+    if !attach && ctx.repo.branch_exists(branch) {
+        if let Some((k, r)) = reg.tasks.iter().find(|(_, r)| r.branch == branch && ctx.moved_here(r)) {
+            return Err(moved_error(k, r));
+        }
         return Err(Error::failed(format!(
             "branch '{branch}' already exists in this repository and belongs to no task"
         ))
         .hint(format!("rename or delete it (`git branch -m {branch} <new>`), or use another --category")));
     }
-    let base_ref = match (&previous, attach, &req.base) {
-        (Some(row), true, _) => row.base_ref.clone(),
-        (_, _, Some(base)) => ctx.repo.resolve_commit(base)?,
-        _ => ctx.repo.main_head()?.ok_or_else(|| {
-            Error::failed("the main worktree's HEAD has no commit yet")
-                .hint("make a first commit, or pass --base <ref>")
-        })?,
-    };
+    Ok(())
+}
 
-    let path_s = path.to_string_lossy().into_owned();
-    let row = Row {
+/// The row of a fresh worktree; what an earlier row of the key knew is kept.
+fn new_row(plan: &Plan, previous: Option<&Row>, branch: &str, attach: bool, base_ref: &str) -> Row {
+    let key = &plan.key;
+    Row {
         project_id: key.project.to_string(),
         task_group: key.group.to_string(),
         task_id: key.task.to_string(),
-        task_id_raw: req.task_id.clone(),
-        title: match (&previous, attach) {
+        task_id_raw: plan.req.task_id.clone(),
+        title: match (previous, attach) {
             (Some(row), true) => row.title.clone(),
-            _ => req.title.clone().or_else(|| previous.as_ref().map(|r| r.title.clone())).unwrap_or_default(),
+            _ => plan.req.title.clone().or_else(|| previous.map(|r| r.title.clone())).unwrap_or_default(),
         },
-        repo: repo_id.clone(),
-        worktree_path: path_s.clone(),
-        branch: branch.clone(),
-        base_ref: base_ref.clone(),
+        repo: plan.ctx.repo_id(),
+        worktree_path: plan.path.to_string_lossy().into_owned(),
+        branch: branch.to_string(),
+        base_ref: base_ref.to_string(),
         category: previous
-            .as_ref()
             .filter(|_| attach)
             .map(|r| r.category.clone())
-            .unwrap_or_else(|| category.name().to_string()),
+            .unwrap_or_else(|| recorded_category(plan, previous).name().to_string()),
         created_at: registry::now(),
-        last_phase: previous.as_ref().and_then(|r| r.last_phase),
-        phases: previous.as_ref().map(|r| r.phases.clone()).unwrap_or_default(),
+        last_phase: previous.and_then(|r| r.last_phase),
+        phases: previous.map(|r| r.phases.clone()).unwrap_or_default(),
         status: Status::Active,
-        extra: previous.as_ref().map(|r| r.extra.clone()).unwrap_or_default(),
-    };
+        extra: previous.map(|r| r.extra.clone()).unwrap_or_default(),
+    }
+}
+
+/// `created`: write the row ahead, `git worktree add` (on the existing branch when `attach`),
+/// link the sync dirs and install the agent guard; undo what was made if anything fails.
+fn create(plan: &Plan, mut reg: Registry, row: Row, attach: bool) -> Result<StartOutcome> {
+    let (ctx, key, path) = (&plan.ctx, &plan.key, &plan.path);
+    let (branch, base_ref, path_s) = (&row.branch, &row.base_ref, &row.worktree_path);
     // Write ahead: the row is saved before git creates anything, so a start killed at any
     // instant leaves no worktree or branch that no row knows; the next `task start` (or
     // `doctor`) finds it through the row. Any failure below restores the registry as it was.
     let before = reg.clone();
     reg.reserve(row.clone())?;
     ctx.store.save(&mut reg)?;
-    let restore = |reg: &Registry| {
-        if let Err(e) = ctx.store.save(&mut reg.clone()) {
-            output::warn(format!("could not restore the registry: {}", e.message));
-        }
-    };
-
     let main = ctx.repo.main_worktree().to_path_buf();
     let add = || -> Result<()> {
         if let Some(parent) = path.parent() {
@@ -453,41 +545,32 @@ pub fn start(cwd: &Path, req: &StartRequest) -> Result<StartOutcome> {
         }
         if attach {
             git::run(&main, &["worktree", "prune"])?;
-            git::run(&main, &["worktree", "add", "--quiet", "--end-of-options", &path_s, &branch])?;
+            git::run(&main, &["worktree", "add", "--quiet", "--end-of-options", path_s, branch])?;
         } else {
-            git::run(&main, &["worktree", "add", "--quiet", "-b", &branch, "--end-of-options", &path_s, &base_ref])?;
+            git::run(&main, &["worktree", "add", "--quiet", "-b", branch, "--end-of-options", path_s, base_ref])?;
         }
         Ok(())
     };
     // Undo what git made; the registry goes back only if nothing is left that the row names
     // (else the write-ahead row stays, so `task start` and `doctor` find what is left).
     let undo = |e: Error| -> Error {
-        if rollback(&main, &path_s, (!attach).then_some((&branch, &base_ref))) {
-            restore(&before);
+        if rollback(&main, path_s, (!attach).then_some((branch, base_ref))) {
+            if let Err(e) = ctx.store.save(&mut before.clone()) {
+                output::warn(format!("could not restore the registry: {}", e.message));
+            }
         } else {
             output::warn(format!("kept the row of {key}: part of its worktree or branch could not be removed"));
         }
         e
     };
-    if let Err(e) = add() {
-        return Err(undo(e));
-    }
-
+    add().map_err(undo)?;
     let finish = || -> Result<()> {
-        link_sync_dirs(&ctx.repo, &path, &sync_names)?;
-        install_guards(&path, &guard_agents)
+        link_sync_dirs(&ctx.repo, path, &plan.sync_names)?;
+        install_guards(path, &plan.guard_agents)
     };
-    match finish() {
-        Ok(()) => {
-            let note = if attach {
-                format!("recreated the worktree on the existing branch '{branch}'")
-            } else {
-                String::new()
-            };
-            Ok(outcome(StartStatus::Created, &key, &row, note))
-        }
-        Err(e) => Err(undo(e)),
-    }
+    finish().map_err(undo)?;
+    let note = if attach { format!("recreated the worktree on the existing branch '{branch}'") } else { String::new() };
+    Ok(outcome(StartStatus::Created, key, &row, note))
 }
 
 /// The configured agent guards, into a worktree this start created. A settings file it
@@ -525,7 +608,12 @@ fn ignore_here(worktree: &Path, file: &Path) -> Result<()> {
         return Ok(());
     }
     let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    std::fs::write(&ignore, format!("/{name}\n/.gitignore\n")).map_err(|e| io_at("cannot write", &ignore, e))
+    std::fs::write(&ignore, own_gitignore(&name)).map_err(|e| io_at("cannot write", &ignore, e))
+}
+
+/// The `.gitignore` [`ignore_here`] writes beside a file named `name`: the file and itself.
+pub(crate) fn own_gitignore(name: &str) -> String {
+    format!("/{name}\n/.gitignore\n")
 }
 
 /// A start of a task whose worktree or branch exists keeps what was recorded: each flag that
@@ -555,11 +643,17 @@ fn warn_kept(ctx: &Context, key: &TaskKey, row: &Row, req: &StartRequest) {
 
 /// The admin folder (`<common dir>/worktrees/<id>`) of the worktree at `path`: from its
 /// `.git` file, or, when a kill left that file empty, from the admin folders' `gitdir` files.
-fn admin_dir(common_dir: &Path, path: &Path) -> Option<PathBuf> {
+pub(crate) fn admin_dir(common_dir: &Path, path: &Path) -> Option<PathBuf> {
     let dotgit = std::fs::read_to_string(path.join(".git")).unwrap_or_default();
     if let Some(gitdir) = dotgit.trim().strip_prefix("gitdir: ") {
         return Some(PathBuf::from(gitdir));
     }
+    entry_naming(common_dir, path)
+}
+
+/// The admin folder of the repository at `common_dir` whose `gitdir` file names `<path>/.git`:
+/// git's own record that the worktree at `path` is one of this repository's.
+pub fn entry_naming(common_dir: &Path, path: &Path) -> Option<PathBuf> {
     let wanted = std::fs::canonicalize(path.parent()?).ok()?.join(path.file_name()?).join(".git");
     std::fs::read_dir(common_dir.join("worktrees"))
         .ok()?
@@ -606,7 +700,7 @@ fn clear_interrupted(main: &Path, common_dir: &Path, path: &Path) -> Result<()> 
 /// Remove a worktree whose `git worktree add` was interrupted. git refuses to remove one it
 /// killed before writing its admin files (`validation failed`); then drop git's lock, the
 /// folder (only git's partial checkout is in it) and let `worktree prune` drop the admin entry.
-fn remove_interrupted(main: &Path, common_dir: &Path, path: &Path) -> Result<()> {
+pub(crate) fn remove_interrupted(main: &Path, common_dir: &Path, path: &Path) -> Result<()> {
     let p = path.to_string_lossy();
     if git::run(main, &["worktree", "remove", "-f", "-f", "--end-of-options", &p]).is_err() {
         let admin = admin_dir(common_dir, path).unwrap_or_default();
@@ -692,153 +786,6 @@ pub fn health(row: &Row, repo: Option<&Repo>, check_dirty: bool) -> Health {
         return Health::Dirty;
     }
     Health::Ok
-}
-
-/// Commits reachable from the worktree's HEAD or its branch and from nothing else
-/// (no other branch, remote-tracking branch, tag or the base): what `branch -D` would lose.
-pub fn unique_commits(worktree: &Path, row: &Row) -> Result<Vec<String>> {
-    let branch_ref = format!("refs/heads/{}", row.branch);
-    let mut args: Vec<String> = vec!["rev-list".into()];
-    if worktree.is_dir() {
-        args.push("HEAD".into());
-    }
-    args.push(branch_ref.clone());
-    args.extend([
-        "--not".into(),
-        // `--exclude` patterns given to `--branches` are relative to refs/heads/.
-        format!("--exclude={}", row.branch),
-        "--branches".into(),
-        "--remotes".into(),
-        "--tags".into(),
-    ]);
-    if !row.base_ref.is_empty() {
-        args.push(row.base_ref.clone());
-    }
-    args.push("--".into());
-    let cwd = if worktree.is_dir() { worktree.to_path_buf() } else { PathBuf::from(&row.repo) };
-    let out = git::run(&cwd, &args)?;
-    Ok(out.stdout.lines().map(str::to_string).collect())
-}
-
-/// What `task release` did.
-#[derive(Debug, Clone, Serialize)]
-pub struct ReleaseOutcome {
-    pub key: String,
-    pub status: String,
-    pub removed_worktree: bool,
-    pub deleted_branch: bool,
-    pub path: String,
-    pub branch: String,
-}
-
-/// A row (tampered with, or from a bug) may name a branch that is not the task's to delete:
-/// a protected base branch, or one checked out in another worktree. `--force` never overrides.
-fn refuse_foreign_branch(ctx: &Context, branch: &str, task_wt: &Path) -> Result<()> {
-    if crate::policy::Protected::from_repo(&ctx.repo).contains(branch) {
-        return Err(Error::failed(format!(
-            "the task's row names the protected branch '{branch}'; refusing to delete it"
-        ))
-        .hint("the registry row is wrong: run `git okstra doctor`, or release without --remove"));
-    }
-    let list = git::run(ctx.repo.main_worktree(), &["worktree", "list", "--porcelain", "-z"])?;
-    let want = format!("branch refs/heads/{branch}");
-    let task_wt = std::fs::canonicalize(task_wt).unwrap_or_else(|_| task_wt.to_path_buf());
-    for block in list.stdout.split("\0\0") {
-        let mut fields = block.split('\0');
-        let path = fields.next().and_then(|l| l.strip_prefix("worktree ")).map(PathBuf::from);
-        if fields.any(|f| f == want) && path.as_deref() != Some(task_wt.as_path()) {
-            return Err(Error::failed(format!(
-                "branch '{branch}' is checked out in {}; refusing to delete it",
-                path.unwrap_or_default().display()
-            ))
-            .hint("the registry row is wrong: run `git okstra doctor`, or release without --remove"));
-        }
-    }
-    Ok(())
-}
-
-/// Mark a task released; with `remove`, also remove its worktree and branch (refusing a
-/// dirty worktree or commits that exist nowhere else unless `force`).
-pub fn release(ctx: &Context, spec: &str, remove: bool, force: bool) -> Result<ReleaseOutcome> {
-    let _lock = ctx.store.lock()?;
-    let mut reg = ctx.store.load()?;
-    let (key, row) = ctx.resolve_task(&reg, spec)?;
-    let wt = PathBuf::from(&row.worktree_path);
-    let mut out = ReleaseOutcome {
-        key: key.to_string(),
-        status: "released".into(),
-        removed_worktree: false,
-        deleted_branch: false,
-        path: row.worktree_path.clone(),
-        branch: row.branch.clone(),
-    };
-    if remove {
-        let root = ctx.worktrees_root()?;
-        let lexically_inside = wt.starts_with(&root) && !wt.components().any(|c| c == Component::ParentDir);
-        let inside = std::fs::canonicalize(&wt).map(|p| p.starts_with(&root)).unwrap_or(lexically_inside);
-        if !inside {
-            return Err(Error::failed(format!(
-                "task {key} points at {}, outside {}; refusing to remove it",
-                wt.display(),
-                root.display()
-            ))
-            .hint("remove that folder yourself if you mean it, then `git okstra task release` without --remove"));
-        }
-        refuse_foreign_branch(ctx, &row.branch, &wt)?;
-        // A worktree git still marks `initializing` holds only git's own partial checkout.
-        let interrupted = interrupted_add(&ctx.repo.common_dir, &wt);
-        if wt.is_dir() && !force && !interrupted && git::is_dirty(&wt)? {
-            return Err(Error::failed(format!("worktree {} has uncommitted changes or untracked files", wt.display()))
-                .hint("commit or stash them, or pass --force to discard them"));
-        }
-        let branch_oid = ctx.repo.branch_oid(&row.branch);
-        if !force && (branch_oid.is_some() || wt.is_dir()) {
-            let unique = unique_commits(&wt, &row)?;
-            if !unique.is_empty() {
-                return Err(Error::failed(format!(
-                    "branch '{}' has {} commit(s) that are on no remote branch, no other branch and not in the base",
-                    row.branch,
-                    unique.len()
-                ))
-                .hint(format!(
-                    "push or merge them first, or pass --force to delete them (newest: {})",
-                    &unique[0][..12.min(unique[0].len())]
-                )));
-            }
-        }
-        let main = ctx.repo.main_worktree().to_path_buf();
-        if wt.is_dir() {
-            let wt_s = wt.to_string_lossy().into_owned();
-            let mut args = vec!["worktree", "remove"];
-            if force {
-                args.push("--force");
-            }
-            args.extend(["--end-of-options", &wt_s]);
-            // The sync links are ours and point into the main worktree: drop them first so
-            // nothing can follow them.
-            for name in ctx.sync_dirs().unwrap_or_default() {
-                let p = wt.join(&name);
-                if std::fs::symlink_metadata(&p).map(|m| m.file_type().is_symlink()).unwrap_or(false) {
-                    let _ = std::fs::remove_file(&p);
-                }
-            }
-            if interrupted {
-                remove_interrupted(&main, &ctx.repo.common_dir, &wt)?;
-            } else {
-                git::run(&main, &args)?;
-            }
-            out.removed_worktree = true;
-        }
-        git::run(&main, &["worktree", "prune"])?;
-        // Compare-and-swap on the value read before the removal: a branch that moved since is kept.
-        if let Some(oid) = branch_oid {
-            git::run(&main, &["update-ref", "-d", &format!("refs/heads/{}", row.branch), &oid])?;
-            out.deleted_branch = true;
-        }
-    }
-    reg.release(&key)?;
-    ctx.store.save(&mut reg)?;
-    Ok(out)
 }
 
 #[cfg(test)]
