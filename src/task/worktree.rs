@@ -407,6 +407,8 @@ pub fn start(cwd: &Path, req: &StartRequest) -> Result<StartOutcome> {
         last_phase: previous.as_ref().and_then(|r| r.last_phase),
         phases: previous.as_ref().map(|r| r.phases.clone()).unwrap_or_default(),
         status: Status::Active,
+        // A worktree re-attached to the task's branch keeps that branch's pull request.
+        pr: previous.as_ref().filter(|_| attach).and_then(|r| r.pr.clone()),
         extra: previous.as_ref().map(|r| r.extra.clone()).unwrap_or_default(),
     };
     // Write ahead: the row is saved before git creates anything, so a start killed at any
