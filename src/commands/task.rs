@@ -307,7 +307,7 @@ fn attach(a: AttachArgs) -> Result<i32> {
     let name = session::name(&key);
     if !session::live().contains_key(&name) {
         return Err(Error::failed(format!("task {key} has no agent session (no tmux session {name})"))
-            .hint(format!("start one: `git okstra task phase {} <PHASE> --exec <AGENT> --detach`", key.task)));
+            .hint(format!("start one: `git okstra task phase {key} <PHASE> --exec <AGENT> --detach`")));
     }
     let inside = std::env::var_os("TMUX").is_some_and(|v| !v.is_empty());
     if !inside && !(std::io::stdin().is_terminal() && std::io::stdout().is_terminal()) {

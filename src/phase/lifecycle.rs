@@ -287,7 +287,7 @@ fn refuse_second_agent(main: &Path, key: &TaskKey) -> Result<()> {
     let (where_, hint) = match &agent.session {
         Some(s) if agent.detached => (
             format!("in tmux session {s}"),
-            format!("`git okstra task attach {}` to work with it; start another once it has exited", key.task),
+            format!("`git okstra task attach {key}` to work with it; start another once it has exited"),
         ),
         _ => ("in another terminal".to_string(), "let it finish (or stop it) first".to_string()),
     };
