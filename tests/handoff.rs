@@ -338,6 +338,30 @@ fn the_board_shows_and_refreshes_the_recorded_pr() {
     assert!(table.contains("#42 merged"), "{table}");
     assert_eq!(fx.gh_calls().len(), calls_before + 1);
 
+    // --watch draws often but asks gh at most once a minute: three boards, one call. Off a
+    // terminal each board follows the last.
+    use std::io::BufRead;
+    let mut child = fx
+        .env
+        .command(common::BIN, &fx.repo)
+        .args(["task", "list", "--pr", "--watch", "0.1"])
+        .env("PATH", path)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut frames = 0;
+    for line in std::io::BufReader::new(child.stdout.take().unwrap()).lines() {
+        let line = line.unwrap();
+        assert!(!line.contains('\x1b'), "no escape codes off a terminal: {line:?}");
+        frames += usize::from(line.starts_with("Every 0.1s: git okstra task list --pr"));
+        if frames == 3 {
+            break;
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(fx.gh_calls().len(), calls_before + 2, "one more gh pr view for three boards");
+
     // gh failing for a pull request: a warning and a notice; the recorded state stays.
     std::fs::write(fx.env.root().join("gh-view.json"), "garbage").unwrap();
     let r = fx.env.okstra_env(&fx.repo, &["task", "list", "--pr", "--json"], &[("PATH", path)]).ok();

@@ -152,12 +152,13 @@ fn start(a: StartArgs) -> Result<i32> {
     Ok(0)
 }
 
-/// The board entries `task list` shows, registry read afresh.
+/// The board entries `task list` shows, registry read afresh; `gh`: ask for the pull
+/// requests' states too.
 fn entries(ctx: &Context, a: &ListArgs, gh: Option<&std::path::Path>) -> Result<Vec<Entry>> {
     let reg = ctx.store.load()?;
     let repo_id = ctx.repo_id();
     let rows: Vec<Row> = reg.tasks.into_values().filter(|r| a.all || r.repo == repo_id).collect();
-    let mut entries = board::collect(&ctx.repo, rows, board::Options { dirty: a.dirty, pr: a.pr });
+    let mut entries = board::collect(&ctx.repo, rows, board::Options { dirty: a.dirty });
     if let Some(gh) = gh {
         board::refresh_prs(gh, &mut entries, &ctx.store)?;
     }
@@ -194,6 +195,9 @@ fn list(a: ListArgs) -> Result<i32> {
     Ok(code)
 }
 
+/// How often `--watch --pr` asks the forge again (the recorded state is shown in between).
+const PR_REFRESH: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// Redraw the board in place every `secs` seconds until interrupted (on a terminal the
 /// cursor goes home and each line is cleared to its end, which does not flicker the way a
 /// full clear does; elsewhere each board is printed after the last).
@@ -208,8 +212,14 @@ fn watch(ctx: &Context, a: &ListArgs, gh: Option<&std::path::Path>, secs: f64) -
     if tty {
         print!("\x1b[H\x1b[2J");
     }
+    // The forge is asked at most once a minute, however often the board is drawn.
+    let mut asked: Option<std::time::Instant> = None;
     loop {
-        let entries = entries(ctx, a, gh)?;
+        let ask = gh.filter(|_| asked.map_or(true, |t| t.elapsed() >= PR_REFRESH));
+        if ask.is_some() {
+            asked = Some(std::time::Instant::now());
+        }
+        let entries = entries(ctx, a, ask)?;
         let mut frame = format!("Every {secs}s: git okstra task list{flags}    {}\n\n", crate::task::registry::now());
         frame.push_str(&render::table(&entries, style()));
         let mut out = std::io::stdout().lock();
@@ -232,7 +242,7 @@ fn show(a: ShowArgs) -> Result<i32> {
     let ctx = Context::require(&super::cwd()?)?;
     let reg = ctx.store.load()?;
     let (_, row) = ctx.resolve_task(&reg, &a.task)?;
-    let e = board::collect(&ctx.repo, vec![row], board::Options { dirty: true, pr: false }).remove(0);
+    let e = board::collect(&ctx.repo, vec![row], board::Options { dirty: true }).remove(0);
     if a.json {
         let mut v = e.to_json();
         v["schema"] = json!(SCHEMA);

@@ -21,16 +21,16 @@ use crate::error::{Error, Result};
 use crate::git::{self, Repo};
 use crate::phase::session;
 use crate::phase::status::{self, Agent, RunStatus, Waiting};
+use crate::task::names::Segment;
 use crate::task::registry::{self, PrRecord, PrState, Row, Status, Store};
 use crate::task::worktree::{self, Health};
 
-/// What to look up beyond the cheap facts.
+/// What to look up beyond the cheap facts (the pull requests' states are asked for
+/// separately, by [`refresh_prs`]).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Options {
     /// Count each worktree's changed files (`git status`, all worktrees at once).
     pub dirty: bool,
-    /// Ask the forge for each pull request's state (`gh pr view`, all at once).
-    pub pr: bool,
 }
 
 /// Something about a task the board shows beside its columns. New kinds of notice (another
@@ -124,7 +124,7 @@ fn epoch(rfc3339: &str) -> Option<i64> {
 /// in; rows of other repositories are read through their own main worktree.
 pub fn collect(here: &Repo, rows: Vec<Row>, opts: Options) -> Vec<Entry> {
     let now = now();
-    let facts: Vec<_> = rows.iter().map(|r| status::read(Path::new(&r.repo), &names_segment(r))).collect();
+    let facts: Vec<_> = rows.iter().map(|r| status::read(Path::new(&r.repo), &Segment::new(&r.task_id))).collect();
     let sessions = if facts.iter().flatten().any(|f| f.needs_sessions()) { session::live() } else { HashMap::new() };
     let mut others: HashMap<String, Option<Repo>> = HashMap::new();
     let here_id = here.main_worktree().to_string_lossy().into_owned();
@@ -144,10 +144,6 @@ pub fn collect(here: &Repo, rows: Vec<Row>, opts: Options) -> Vec<Entry> {
         count_changes(&mut entries);
     }
     entries
-}
-
-fn names_segment(row: &Row) -> crate::task::names::Segment {
-    crate::task::names::Segment::new(&row.task_id)
 }
 
 fn entry(row: Row, repo: Option<&Repo>, run: Option<RunStatus>, now: i64) -> Entry {
