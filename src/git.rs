@@ -195,10 +195,12 @@ impl Repo {
     }
 
     /// Commits on `tip` that `base` lacks, and on `base` that `tip` lacks (`git rev-list
-    /// --left-right --count base...tip`, in-process). `None` when either is not a commit here.
+    /// --left-right --count base...tip`, in-process), both given as full SHAs. `None` when
+    /// either is not a commit here.
     pub fn ahead_behind(&self, tip: &str, base: &str) -> Option<(usize, usize)> {
-        let tip = self.main().rev_parse_single(tip).ok()?.detach();
-        let base = self.main().rev_parse_single(base).ok()?.detach();
+        // Full SHAs, not revisions: a rev-parse would first look each up as a ref name.
+        let tip = gix::ObjectId::from_hex(tip.as_bytes()).ok()?;
+        let base = gix::ObjectId::from_hex(base.as_bytes()).ok()?;
         if tip == base {
             return Some((0, 0));
         }

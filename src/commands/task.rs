@@ -7,8 +7,9 @@ use std::io::{IsTerminal, Write};
 
 use crate::error::{Error, Result};
 use crate::output;
+use crate::phase::lifecycle;
 use crate::phase::session;
-use crate::phase::status::AgentState;
+use crate::phase::status::{self, AgentState};
 use crate::task::board::{self, render, Entry};
 use crate::task::registry::Row;
 use crate::task::worktree::{self, Context, StartRequest};
@@ -329,6 +330,16 @@ fn attach(a: AttachArgs) -> Result<i32> {
 
 fn release(a: ReleaseArgs) -> Result<i32> {
     let ctx = Context::require(&super::cwd()?)?;
+    if a.remove {
+        // Removing the worktree under a working agent would pull its files away mid-edit,
+        // whatever --force says about the work already there.
+        let reg = ctx.store.load()?;
+        if let Ok((key, row)) = ctx.resolve_task(&reg, &a.task) {
+            if let Some(agent) = status::running_agent(std::path::Path::new(&row.repo), &key.task) {
+                return Err(lifecycle::agent_runs(&key, &agent, "remove the worktree once it has exited"));
+            }
+        }
+    }
     let out = worktree::release(&ctx, &a.task, a.remove, a.force)?;
     if a.json {
         let mut v = serde_json::to_value(&out).unwrap_or_default();

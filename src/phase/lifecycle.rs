@@ -278,24 +278,22 @@ fn start_detached(tmux: &Path, outcome: &PhaseOutcome, wt: &Path) -> Result<()> 
 /// Refuse to start an agent for a task whose agent still runs (detached or in another
 /// terminal): two agents would share one worktree.
 fn refuse_second_agent(main: &Path, key: &TaskKey) -> Result<()> {
-    let Some(facts) = status::read(main, &key.task) else { return Ok(()) };
-    let sessions = if facts.needs_sessions() { session::live() } else { Default::default() };
-    let Some(agent) = facts.resolve(&sessions, 0).agent else { return Ok(()) };
-    if agent.state != status::AgentState::Running {
-        return Ok(());
+    match status::running_agent(main, &key.task) {
+        Some(agent) => Err(agent_runs(key, &agent, "start another once it has exited")),
+        None => Ok(()),
     }
+}
+
+/// The refusal for acting on a task whose agent runs; `then` says what to do after.
+pub fn agent_runs(key: &TaskKey, agent: &status::Agent, then: &str) -> Error {
     let (where_, hint) = match &agent.session {
-        Some(s) if agent.detached => (
-            format!("in tmux session {s}"),
-            format!("`git okstra task attach {key}` to work with it; start another once it has exited"),
-        ),
-        _ => ("in another terminal".to_string(), "let it finish (or stop it) first".to_string()),
+        Some(s) if agent.detached => {
+            (format!("in tmux session {s}"), format!("`git okstra task attach {key}` to work with it; {then}"))
+        }
+        _ => ("in another terminal".to_string(), format!("let it finish (or stop it) first; {then}")),
     };
-    Err(Error::failed(format!(
-        "task {key} already has an agent running ({}, run {:03}) {where_}",
-        agent.name, agent.run
-    ))
-    .hint(hint))
+    Error::failed(format!("task {key} already has an agent running ({}, run {:03}) {where_}", agent.name, agent.run))
+        .hint(hint)
 }
 
 /// `git-okstra __agent <run dir>`, inside a detached agent's tmux session: run the agent the

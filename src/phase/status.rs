@@ -198,6 +198,13 @@ pub fn read(main: &Path, task: &Segment) -> Option<RunFacts> {
     Some(RunFacts { number, phase, deliverable: deliverable(phase, &dir), dir, started_at, agent })
 }
 
+/// The task's agent, if one okstra started is running now (asks tmux only when needed).
+pub fn running_agent(main: &Path, task: &Segment) -> Option<Agent> {
+    let facts = read(main, task)?;
+    let sessions = if facts.needs_sessions() { crate::phase::session::live() } else { HashMap::new() };
+    facts.resolve(&sessions, 0).agent.filter(|a| a.state == AgentState::Running)
+}
+
 fn read_manifest(dir: &Path) -> Option<serde_json::Value> {
     let text = std::fs::read_to_string(dir.join(lifecycle::MANIFEST)).ok()?;
     serde_json::from_str(&text).ok()

@@ -120,24 +120,46 @@ fn epoch(rfc3339: &str) -> Option<i64> {
         .map(|t| t.unix_timestamp())
 }
 
+/// A repository the board reads: its handle and the base its tasks are compared with.
+struct Source<'a> {
+    repo: &'a Repo,
+    /// The main worktree's HEAD (full SHA) and the name shown for it (its branch, else the SHA).
+    base: Option<(String, String)>,
+}
+
+impl<'a> Source<'a> {
+    fn new(repo: &'a Repo) -> Source<'a> {
+        let base = repo.main_head().ok().flatten().map(|sha| {
+            let name = repo.main_head_branch().unwrap_or_else(|| sha.clone());
+            (sha, name)
+        });
+        Source { repo, base }
+    }
+}
+
 /// The board entries of `rows` (in their order). `here` is the repository the command runs
 /// in; rows of other repositories are read through their own main worktree.
 pub fn collect(here: &Repo, rows: Vec<Row>, opts: Options) -> Vec<Entry> {
     let now = now();
     let facts: Vec<_> = rows.iter().map(|r| status::read(Path::new(&r.repo), &Segment::new(&r.task_id))).collect();
     let sessions = if facts.iter().flatten().any(|f| f.needs_sessions()) { session::live() } else { HashMap::new() };
-    let mut others: HashMap<String, Option<Repo>> = HashMap::new();
     let here_id = here.main_worktree().to_string_lossy().into_owned();
+    let opened: HashMap<String, Repo> = rows
+        .iter()
+        .filter(|r| r.repo != here_id)
+        .map(|r| r.repo.clone())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .filter_map(|id| Repo::open(Path::new(&id)).ok().map(|repo| (id, repo)))
+        .collect();
+    let mut sources: HashMap<&str, Source<'_>> = opened.iter().map(|(id, r)| (id.as_str(), Source::new(r))).collect();
+    sources.insert(here_id.as_str(), Source::new(here));
     let mut entries: Vec<Entry> = rows
         .into_iter()
         .zip(facts)
         .map(|(row, facts)| {
-            let repo = if row.repo == here_id {
-                Some(here)
-            } else {
-                others.entry(row.repo.clone()).or_insert_with(|| Repo::open(Path::new(&row.repo)).ok()).as_ref()
-            };
-            entry(row, repo, facts.map(|f| f.resolve(&sessions, now)), now)
+            let source = sources.get(row.repo.as_str());
+            entry(row, source, facts.map(|f| f.resolve(&sessions, now)), now)
         })
         .collect();
     if opts.dirty {
@@ -146,9 +168,18 @@ pub fn collect(here: &Repo, rows: Vec<Row>, opts: Options) -> Vec<Entry> {
     entries
 }
 
-fn entry(row: Row, repo: Option<&Repo>, run: Option<RunStatus>, now: i64) -> Entry {
-    let health = worktree::health(&row, repo, false);
-    let divergence = repo.and_then(|r| divergence(r, &row));
+fn entry(row: Row, source: Option<&Source<'_>>, run: Option<RunStatus>, now: i64) -> Entry {
+    // One branch lookup serves both the health and the comparison.
+    let tip = source.and_then(|s| s.repo.branch_oid(&row.branch));
+    let mut health = worktree::health(&row, None, false);
+    if health == Health::Ok && source.is_some() && tip.is_none() {
+        health = Health::MissingBranch;
+    }
+    let divergence = source.zip(tip).and_then(|(s, tip)| {
+        let (sha, name) = s.base.as_ref()?;
+        let (ahead, behind) = s.repo.ahead_behind(&tip, sha)?;
+        Some(Divergence { base: name.clone(), ahead, behind })
+    });
     let agent = run.as_ref().and_then(|r| r.agent.clone());
     let last_phase = row.phases.last().map(|p| p.at.clone()).unwrap_or_default();
     let run_at = run.as_ref().map(|r| r.activity_at.clone()).unwrap_or_default();
@@ -163,16 +194,6 @@ fn entry(row: Row, repo: Option<&Repo>, run: Option<RunStatus>, now: i64) -> Ent
         notices.push(Notice::Released);
     }
     Entry { row, health, run, agent, divergence, changed_files: None, activity_at, age_seconds, waiting, notices }
-}
-
-/// Ahead/behind of the task branch against the main worktree's HEAD (what `task start`
-/// branches from by default).
-fn divergence(repo: &Repo, row: &Row) -> Option<Divergence> {
-    let base_sha = repo.main_head().ok()??;
-    let tip = repo.branch_oid(&row.branch)?;
-    let (ahead, behind) = repo.ahead_behind(&tip, &base_sha)?;
-    let base = repo.main_head_branch().unwrap_or(base_sha);
-    Some(Divergence { base, ahead, behind })
 }
 
 /// One `git status` per existing worktree, all at once.
