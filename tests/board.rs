@@ -316,6 +316,12 @@ fn detached_agents_for_three_tasks_at_once() {
         std::fs::read_dir(runs(&repo, "dev-2")).unwrap().filter(|e| e.as_ref().unwrap().path().is_dir()).count(),
         1
     );
+    // Nor is its worktree removed under it, even with --force.
+    let r = env.okstra_env(&repo, &["task", "release", "DEV-3", "--remove", "--force"], &[("PATH", &path)]).fails(1);
+    assert!(r.stderr.contains("task proj/default/dev-3 already has an agent running"), "{}", r.stderr);
+    assert!(r.stderr.contains("remove the worktree once it has exited"), "{}", r.stderr);
+    assert!(env.okstra_home.join("worktrees/proj/default/dev-3").is_dir());
+    assert_eq!(env.registry()["tasks"]["proj/default/dev-3"]["status"], "active");
 
     // They exit with their own codes.
     for (id, code) in [("dev-1", 0), ("dev-2", 3), ("dev-3", 7)] {
