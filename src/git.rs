@@ -326,7 +326,9 @@ pub fn run<S: AsRef<std::ffi::OsStr>>(cwd: &Path, args: &[S]) -> Result<Output> 
 }
 
 /// The arguments of the `git status` that [`is_dirty`] and the board's change counts run.
-pub const STATUS_ARGS: &[&str] = &["status", "--porcelain=v1", "-z", "--untracked-files=normal"];
+/// `--no-optional-locks`: a read never takes `index.lock` to save its refreshed index, which
+/// would make an agent's own `git add` in that worktree fail meanwhile (and costs a write).
+pub const STATUS_ARGS: &[&str] = &["--no-optional-locks", "status", "--porcelain=v1", "-z", "--untracked-files=normal"];
 
 /// How many paths a `git status --porcelain=v1 -z` output lists (a rename or copy entry is
 /// followed by its source path, which is not counted again).

@@ -80,6 +80,15 @@ fn fields_against_real_repositories() {
     assert_eq!(by_id(&full, "dev-2")["health"], "dirty");
     assert_eq!(by_id(&full, "dev-1")["changed_files"], 0);
 
+    // Counting changes never writes a worktree's index (an agent's `git add` there would find
+    // index.lock taken): a file whose stat data changed would make plain `git status` save it.
+    let index = PathBuf::from(env.git(&w1, &["rev-parse", "--path-format=absolute", "--git-path", "index"]));
+    let before = std::fs::read(&index).unwrap();
+    std::fs::write(w1.join("a.txt"), "a").unwrap();
+    env.okstra(&repo, &["task", "list", "--dirty"]).ok();
+    assert_eq!(std::fs::read(&index).unwrap(), before, "the index is untouched");
+    env.git(&w1, &["status", "--porcelain"]);
+    assert_ne!(std::fs::read(&index).unwrap(), before, "while plain git status rewrites it");
     let table = env.okstra(&repo, &["task", "list", "--dirty"]).ok().stdout;
     let lines: Vec<&str> = table.lines().collect();
     assert_eq!(
