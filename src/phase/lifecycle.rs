@@ -179,17 +179,7 @@ pub fn run_phase(ctx: &Context, task: TaskRef<'_>, phase: Phase, opts: &PhaseOpt
             },
             workers,
             gate: gate.clone(),
-            executor: exec.as_ref().map(|e| ExecInfo {
-                name: e.name.clone(),
-                program: e.program.to_string_lossy().into_owned(),
-                origin: e.origin,
-                interactive: e.interactive,
-                exit_code: None,
-                argv: e.template.clone(),
-                detached: opts.detach,
-                session: opts.detach.then(|| session::name(&key)),
-                pid: (!opts.detach).then(std::process::id),
-            }),
+            executor: exec.as_ref().map(|e| exec_info(e, opts.detach, &key)),
             started_task: !registered,
         };
         Ok(outcome)
@@ -212,6 +202,21 @@ pub fn run_phase(ctx: &Context, task: TaskRef<'_>, phase: Phase, opts: &PhaseOpt
         (None, _) => {}
     }
     Ok(outcome)
+}
+
+/// What the manifest and the outcome say of the agent before it starts.
+fn exec_info(e: &executor::Executor, detach: bool, key: &TaskKey) -> ExecInfo {
+    ExecInfo {
+        name: e.name.clone(),
+        program: e.program.to_string_lossy().into_owned(),
+        origin: e.origin,
+        interactive: e.interactive,
+        exit_code: None,
+        argv: e.template.clone(),
+        detached: detach,
+        session: detach.then(|| session::name(key)),
+        pid: (!detach).then(std::process::id),
+    }
 }
 
 /// The environment an agent gets: which task, phase and run it works for.
