@@ -46,6 +46,9 @@ pub enum Command {
     /// Completion helper the completion scripts call (task ids, phases, words).
     #[command(name = "__complete", hide = true)]
     Complete(commands::shell::CompleteArgs),
+    /// Runs a detached agent inside its tmux session and records its exit code.
+    #[command(name = "__agent", hide = true)]
+    Agent(commands::phase::AgentArgs),
     /// Write the man pages into a folder.
     #[command(name = "__man", hide = true)]
     Man(commands::shell::ManArgs),

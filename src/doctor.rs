@@ -696,6 +696,7 @@ fn row_from_disk(key: &TaskKey, dir: &Path, disk: &OnDisk) -> Row {
         last_phase: None,
         phases: Vec::new(),
         status: Status::Active,
+        pr: None,
         extra,
     }
 }

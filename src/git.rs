@@ -124,6 +124,12 @@ impl Repo {
         Ok(head.id().map(|id| id.to_string()))
     }
 
+    /// The branch the main worktree has checked out (`main`), `None` when its HEAD is detached.
+    pub fn main_head_branch(&self) -> Option<String> {
+        let head = self.main().head_name().ok()??;
+        Some(head.shorten().to_string())
+    }
+
     /// Resolve a revision to the full SHA of the commit it names.
     pub fn resolve_commit(&self, spec: &str) -> Result<String> {
         let id = self.repo.rev_parse_single(format!("{spec}^{{commit}}").as_str()).map_err(|_| {
@@ -186,6 +192,28 @@ impl Repo {
             }
         }
         false
+    }
+
+    /// Commits on `tip` that `base` lacks, and on `base` that `tip` lacks (`git rev-list
+    /// --left-right --count base...tip`, in-process), both given as full SHAs. `None` when
+    /// either is not a commit here.
+    pub fn ahead_behind(&self, tip: &str, base: &str) -> Option<(usize, usize)> {
+        // Full SHAs, not revisions: a rev-parse would first look each up as a ref name.
+        let tip = gix::ObjectId::from_hex(tip.as_bytes()).ok()?;
+        let base = gix::ObjectId::from_hex(base.as_bytes()).ok()?;
+        if tip == base {
+            return Some((0, 0));
+        }
+        let count = |from: gix::ObjectId, hidden: gix::ObjectId| -> Option<usize> {
+            let walk = self.main().rev_walk([from]).with_hidden([hidden]).all().ok()?;
+            let mut n = 0;
+            for info in walk {
+                info.ok()?;
+                n += 1;
+            }
+            Some(n)
+        };
+        Some((count(tip, base)?, count(base, tip)?))
     }
 
     pub fn config_string(&self, key: &str) -> Option<String> {
@@ -373,6 +401,25 @@ pub fn worktree_list(repo: &Path) -> Result<Vec<ListedWorktree>> {
     Ok(list)
 }
 
+/// The arguments of the `git status` that [`worktree_status`] and the board's change counts run.
+/// `--no-optional-locks`: a read never takes `index.lock` to save its refreshed index, which
+/// would make an agent's own `git add` in that worktree fail meanwhile (and costs a write).
+pub const STATUS_ARGS: &[&str] = &["--no-optional-locks", "status", "--porcelain=v1", "-z", "--untracked-files=normal"];
+
+/// How many paths a `git status --porcelain=v1 -z` output lists (a rename or copy entry is
+/// followed by its source path, which is not counted again).
+pub fn count_status_entries(stdout: &str) -> usize {
+    let mut fields = stdout.split('\0').filter(|f| !f.is_empty());
+    let mut n = 0;
+    while let Some(entry) = fields.next() {
+        n += 1;
+        if matches!(entry.as_bytes().first(), Some(b'R' | b'C')) {
+            fields.next();
+        }
+    }
+    n
+}
+
 /// `git status --porcelain` of a worktree: `Some(true)` if it has changes or untracked files.
 pub fn is_dirty(worktree: &Path) -> Result<bool> {
     Ok(!worktree_status(worktree, false)?.changed.is_empty())
@@ -389,7 +436,7 @@ pub struct WorktreeStatus {
 }
 
 pub fn worktree_status(worktree: &Path, ignored: bool) -> Result<WorktreeStatus> {
-    let mut args = vec!["status", "--porcelain=v1", "-z", "--untracked-files=normal"];
+    let mut args = STATUS_ARGS.to_vec();
     if ignored {
         args.push("--ignored=matching");
     }
@@ -410,6 +457,58 @@ pub fn worktree_status(worktree: &Path, ignored: bool) -> Result<WorktreeStatus>
         status.changed.push(path);
     }
     Ok(status)
+}
+
+/// One process for [`exec_parallel`]: program, arguments, folder.
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub program: String,
+    pub args: Vec<OsString>,
+    pub cwd: PathBuf,
+}
+
+/// Run independent processes at once (at most `max` at a time), as [`exec`] runs each one;
+/// the outputs come back in the order of `jobs`. For reads that cost a process per worktree
+/// or per pull request (`git status`, `gh pr view`), where waiting on each in turn is most of
+/// the time.
+pub fn exec_parallel(jobs: &[Job], max: usize) -> Vec<Result<Output>> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Mutex;
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<Result<Output>>>> = Mutex::new((0..jobs.len()).map(|_| None).collect());
+    std::thread::scope(|s| {
+        for _ in 0..max.clamp(1, jobs.len().max(1)) {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(job) = jobs.get(i) else { break };
+                let out = exec(&job.program, &job.args, &job.cwd);
+                results.lock().unwrap_or_else(|e| e.into_inner())[i] = Some(out);
+            });
+        }
+    });
+    results
+        .into_inner()
+        .unwrap_or_else(|e| e.into_inner())
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|| Err(Error::failed("a parallel job did not run"))))
+        .collect()
+}
+
+/// How many processes [`exec_parallel`] runs at once: process starts and waits on the disk
+/// dominate, so a few more than the cores.
+pub fn parallelism() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).saturating_mul(4).min(16)
+}
+
+/// Whether a process with this pid exists (it may belong to another user: `EPERM`).
+pub fn process_alive(pid: u32) -> bool {
+    let Ok(pid) = libc::pid_t::try_from(pid) else { return false };
+    if pid <= 0 {
+        return false;
+    }
+    // SAFETY: signal 0 only checks that the process exists; nothing is sent.
+    let rc = unsafe { libc::kill(pid, 0) };
+    rc == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
 }
 
 /// Installed git version as (major, minor).
@@ -451,6 +550,24 @@ pub fn exec_attached<S: AsRef<std::ffi::OsStr>>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn status_entries_count_renames_once() {
+        assert_eq!(count_status_entries(""), 0);
+        assert_eq!(count_status_entries(" M a\0?? b c\0"), 2);
+        assert_eq!(count_status_entries("R  new\0old\0 M x\0"), 2);
+    }
+
+    #[test]
+    fn parallel_jobs_keep_their_order() {
+        let jobs: Vec<Job> = (0..7)
+            .map(|i| Job { program: "sh".into(), args: vec!["-c".into(), format!("echo {i}").into()], cwd: ".".into() })
+            .collect();
+        let outs: Vec<String> = exec_parallel(&jobs, 3).into_iter().map(|o| o.unwrap().stdout).collect();
+        assert_eq!(outs, (0..7).map(|i| format!("{i}\n")).collect::<Vec<_>>());
+        assert!(process_alive(std::process::id()));
+        assert!(!process_alive(0));
+    }
 
     #[test]
     fn main_worktree_of_the_conventional_layout() {

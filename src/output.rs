@@ -15,6 +15,38 @@ pub fn verbosity() -> i8 {
     VERBOSITY.load(Ordering::Relaxed)
 }
 
+/// Whether the table on stdout may use colour and symbols: stdout is a terminal, `NO_COLOR`
+/// is unset or empty and `TERM` is not `dumb`.
+pub fn stdout_styled() -> bool {
+    std::env::var_os("NO_COLOR").map_or(true, |v| v.is_empty())
+        && std::env::var_os("TERM").map_or(true, |t| t != "dumb")
+        && std::io::stdout().is_terminal()
+}
+
+/// Columns of the terminal on stdout (`COLUMNS` when it is set), `None` when stdout is not a
+/// terminal and `COLUMNS` is unset.
+pub fn terminal_width() -> Option<usize> {
+    if let Some(n) = std::env::var("COLUMNS").ok().and_then(|c| c.trim().parse::<usize>().ok()).filter(|n| *n > 0) {
+        return Some(n);
+    }
+    if !std::io::stdout().is_terminal() {
+        return None;
+    }
+    let mut ws = libc::winsize { ws_row: 0, ws_col: 0, ws_xpixel: 0, ws_ypixel: 0 };
+    // SAFETY: TIOCGWINSZ fills the winsize we pass; fd 1 is open (it is our stdout).
+    let rc = unsafe { libc::ioctl(1, libc::TIOCGWINSZ, &mut ws) };
+    (rc == 0 && ws.ws_col > 0).then_some(ws.ws_col as usize)
+}
+
+/// `text` in SGR colour `code` when `on`.
+pub fn paint_if(on: bool, code: &str, text: &str) -> String {
+    if on && !code.is_empty() {
+        format!("\x1b[{code}m{text}\x1b[0m")
+    } else {
+        text.to_string()
+    }
+}
+
 fn colour() -> bool {
     std::env::var_os("NO_COLOR").map_or(true, |v| v.is_empty()) && std::io::stderr().is_terminal()
 }

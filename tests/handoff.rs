@@ -63,9 +63,11 @@ impl Fx {
                  case \"$1 $2\" in\n\
                  'pr list') if [ -f '{existing}' ]; then read url < '{existing}'; printf '%s\\n' \"$url\"; fi ;;\n\
                  'pr create') printf '%s\\n' 'https://github.com/acme/proj/pull/42' ;;\n\
+                 'pr view') read -r json < '{view}'; printf '%s\\n' \"$json\" ;;\n\
                  esac\n",
                 log = log.display(),
-                existing = existing.display()
+                existing = existing.display(),
+                view = self.env.root().join("gh-view.json").display()
             ),
         );
     }
@@ -343,6 +345,81 @@ fn pr_pushes_the_feature_branch_and_creates_the_pr() {
     assert!(report.contains("- Outcome: `created`") && report.contains("pull/42"), "{report}");
     assert!(report.contains("- PR base: `staging` (from --base)"));
     assert!(report.contains("| `git push -u origin feat-dev-1` | 0 |"), "{report}");
+}
+
+/// The handoff records its pull request; the board shows it and `--pr` asks gh for its state.
+#[test]
+fn the_board_shows_and_refreshes_the_recorded_pr() {
+    let fx = fixture("accepted");
+    fx.handoff(&fx.wt, &["--action", "pr", "--base", "staging", "--yes"]).ok();
+    let run = fx.runs().join("002-release-handoff");
+    let record: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("handoff.json")).unwrap()).unwrap();
+    assert_eq!((&record["status"], &record["pr"]["outcome"]), (&"done".into(), &"created".into()));
+    let row = &fx.env.registry()["tasks"]["proj/default/dev-1"];
+    assert_eq!(
+        (&row["pr"]["url"], &row["pr"]["state"]),
+        (&"https://github.com/acme/proj/pull/42".into(), &"open".into())
+    );
+    let path = fx.bin.to_str().unwrap();
+    let list = |extra: &[&str]| {
+        let mut args = vec!["task", "list", "--json"];
+        args.extend_from_slice(extra);
+        fx.env.okstra_env(&fx.repo, &args, &[("PATH", path)]).ok().json()["tasks"][0].clone()
+    };
+    let t = list(&[]);
+    assert_eq!((&t["pr"]["state"], &t["run"]["state"], &t["waiting"]), (&"open".into(), &"done".into(), &false.into()));
+    let calls_before = fx.gh_calls().len();
+
+    std::fs::write(
+        fx.env.root().join("gh-view.json"),
+        r#"{"url":"https://github.com/acme/proj/pull/42","state":"MERGED","isDraft":false,"reviewDecision":"APPROVED"}"#,
+    )
+    .unwrap();
+    let t = list(&["--pr"]);
+    assert_eq!((&t["pr"]["state"], &t["pr"]["review"]), (&"merged".into(), &"approved".into()));
+    let calls = fx.gh_calls();
+    assert_eq!(calls.len(), calls_before + 1);
+    assert_eq!(
+        calls[calls_before],
+        ["pr", "view", "https://github.com/acme/proj/pull/42", "--json", "url,state,isDraft,reviewDecision"]
+    );
+    // Kept: a plain listing (no gh call) shows the refreshed state.
+    assert_eq!(fx.env.registry()["tasks"]["proj/default/dev-1"]["pr"]["state"], "merged");
+    let table = fx.env.okstra_env(&fx.repo, &["task", "list"], &[("PATH", path)]).ok().stdout;
+    assert!(table.contains("#42 merged"), "{table}");
+    assert_eq!(fx.gh_calls().len(), calls_before + 1);
+
+    // --watch draws often but asks gh at most once a minute: three boards, one call. Off a
+    // terminal each board follows the last.
+    use std::io::BufRead;
+    let mut child = fx
+        .env
+        .command(common::BIN, &fx.repo)
+        .args(["task", "list", "--pr", "--watch", "0.1"])
+        .env("PATH", path)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut frames = 0;
+    for line in std::io::BufReader::new(child.stdout.take().unwrap()).lines() {
+        let line = line.unwrap();
+        assert!(!line.contains('\x1b'), "no escape codes off a terminal: {line:?}");
+        frames += usize::from(line.starts_with("Every 0.1s: git okstra task list --pr"));
+        if frames == 3 {
+            break;
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(fx.gh_calls().len(), calls_before + 2, "one more gh pr view for three boards");
+
+    // gh failing for a pull request: a warning and a notice; the recorded state stays.
+    std::fs::write(fx.env.root().join("gh-view.json"), "garbage").unwrap();
+    let r = fx.env.okstra_env(&fx.repo, &["task", "list", "--pr", "--json"], &[("PATH", path)]).ok();
+    assert!(r.stderr.contains("warning: gh pr view https://github.com/acme/proj/pull/42 failed"), "{}", r.stderr);
+    let t = &r.json()["tasks"][0];
+    assert_eq!((&t["pr"]["state"], &t["notices"][0]), (&"merged".into(), &"pr check failed: unreadable answer".into()));
 }
 
 #[test]

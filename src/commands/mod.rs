@@ -27,6 +27,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Complete(a) => shell::complete(a),
         Command::Man(a) => shell::man(a),
         Command::Phase(a) => phase::run(a),
+        Command::Agent(a) => phase::run_agent(a),
     }
 }
 

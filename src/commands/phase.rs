@@ -27,7 +27,11 @@ pub struct PhaseFlags {
     /// name configured as okstra.executor.<name> [env: OKSTRA_DEFAULT_EXECUTOR].
     #[arg(long, value_name = "AGENT")]
     pub exec: Option<String>,
-    /// Print one JSON object on stdout (not with an executor).
+    /// Start the agent in its own tmux session (named after the task key) and return at once;
+    /// `git okstra task attach <task>` attaches.
+    #[arg(long)]
+    pub detach: bool,
+    /// Print one JSON object on stdout (not with an agent in this terminal).
     #[arg(long)]
     pub json: bool,
 }
@@ -69,12 +73,12 @@ pub fn run_for_task(a: TaskPhaseArgs) -> Result<i32> {
 fn execute(task: TaskRef<'_>, phase: &str, f: PhaseFlags, new_task: bool) -> Result<i32> {
     let phase: Phase = phase.parse()?;
     let exec = executor::chosen(f.exec.as_deref());
-    if f.json {
+    if f.json && !f.detach {
         if let Some(name) = &exec {
             return Err(Error::usage(format!(
                 "--json cannot be combined with an executor ({name}): the agent writes to the same stdout"
             ))
-            .hint("drop --exec (or unset OKSTRA_DEFAULT_EXECUTOR) for --json"));
+            .hint("add --detach to run the agent in tmux, or drop --exec (or unset OKSTRA_DEFAULT_EXECUTOR)"));
         }
     }
     let ctx = Context::require(&super::cwd()?)?;
@@ -84,6 +88,7 @@ fn execute(task: TaskRef<'_>, phase: &str, f: PhaseFlags, new_task: bool) -> Res
         verification_report: f.verification_report,
         executor: exec,
         new_task,
+        detach: f.detach,
     };
     let out = lifecycle::run_phase(&ctx, task, phase, &opts)?;
     if f.json {
@@ -91,6 +96,10 @@ fn execute(task: TaskRef<'_>, phase: &str, f: PhaseFlags, new_task: bool) -> Res
         return Ok(0);
     }
     match &out.executor {
+        Some(e) if e.detached => {
+            output::value(&out.worktree.path);
+            Ok(0)
+        }
         None => {
             output::info(format!(
                 "{} run {:03} of {} ({} worktree {})",
@@ -116,4 +125,14 @@ fn execute(task: TaskRef<'_>, phase: &str, f: PhaseFlags, new_task: bool) -> Res
             ))),
         },
     }
+}
+
+/// `git-okstra __agent <RUN_DIR>`: what a detached agent's tmux session runs.
+#[derive(Debug, Args)]
+pub struct AgentArgs {
+    pub run_dir: PathBuf,
+}
+
+pub fn run_agent(a: AgentArgs) -> Result<i32> {
+    lifecycle::run_in_session(&a.run_dir)
 }

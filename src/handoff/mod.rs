@@ -23,7 +23,7 @@ use crate::phase::lifecycle;
 use crate::phase::runs;
 use crate::phase::Phase;
 use crate::task::names::TaskKey;
-use crate::task::registry::{Registry, Row};
+use crate::task::registry::{self, PrRecord, PrState, Registry, Row};
 use crate::task::worktree::Context;
 use runner::{Executed, Runner};
 
@@ -914,7 +914,25 @@ fn finish(ctx: &Context, key: &TaskKey, req: &Request, mut out: Outcome) -> Resu
     }
     let path = PathBuf::from(&out.report);
     std::fs::write(&path, report::render(&out)).map_err(|e| crate::error::io_at("cannot write", &path, e))?;
+    // The board reads the run's outcome from here (its status, the pull request).
+    let record = path.with_file_name(runs::HANDOFF_RECORD);
+    let mut json = serde_json::to_value(&out).map_err(|e| Error::failed(e.to_string()))?;
+    json["schema"] = serde_json::json!(lifecycle::SCHEMA);
+    let text = serde_json::to_string_pretty(&json).map_err(|e| Error::failed(e.to_string()))? + "\n";
+    std::fs::write(&record, text).map_err(|e| crate::error::io_at("cannot write", &record, e))?;
     lifecycle::record(ctx, key, Phase::ReleaseHandoff)?;
+    if matches!(out.pr.outcome, "created" | "reused") && !out.pr.url.is_empty() {
+        let pr = PrRecord {
+            url: out.pr.url.clone(),
+            state: PrState::Open,
+            review: String::new(),
+            checked_at: registry::now(),
+        };
+        ctx.store.transaction(|reg| {
+            reg.set_pr(&key.to_string(), pr);
+            Ok(())
+        })?;
+    }
     Ok(out)
 }
 

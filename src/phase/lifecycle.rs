@@ -20,7 +20,7 @@ use crate::phase::executor;
 use crate::phase::gates::{self, Verdict};
 use crate::phase::prompt::{Prompts, Vars};
 use crate::phase::runs;
-use crate::phase::Phase;
+use crate::phase::{session, status, Phase};
 use crate::task::names::{self, Segment, TaskKey};
 use crate::task::registry::{self, Registry, Row};
 use crate::task::worktree::{self, Context, StartRequest, StartStatus};
@@ -52,6 +52,8 @@ pub struct PhaseOptions {
     pub executor: Option<String>,
     /// `--new`: the named task is meant to be new; start it even when a registered id is close.
     pub new_task: bool,
+    /// Start the executor in its own tmux session and return at once (`--detach`).
+    pub detach: bool,
 }
 
 /// The worktree part of an outcome.
@@ -80,6 +82,14 @@ pub struct ExecInfo {
     pub origin: executor::Origin,
     pub interactive: bool,
     pub exit_code: Option<i32>,
+    /// The argv template after the program (placeholders unfilled: the prompt is in `launch`).
+    pub argv: Vec<String>,
+    /// Started in a tmux session (`--detach`) rather than in the caller's terminal.
+    pub detached: bool,
+    /// The tmux session, when detached.
+    pub session: Option<String>,
+    /// The okstra process that waits for a foreground agent (so the board can tell it runs).
+    pub pid: Option<u32>,
 }
 
 /// What a phase run did.
@@ -115,11 +125,16 @@ pub fn run_phase(ctx: &Context, task: TaskRef<'_>, phase: Phase, opts: &PhaseOpt
     }
     let exec = match &opts.executor {
         Some(name) => {
-            let interactive = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
+            // A detached agent gets a terminal of its own: the tmux pane.
+            let interactive = opts.detach || (std::io::stdin().is_terminal() && std::io::stdout().is_terminal());
             Some(executor::resolve(&ctx.repo, name, interactive)?)
         }
         None => None,
     };
+    let tmux = if opts.detach { Some(session::tmux()?) } else { None };
+    if exec.is_some() {
+        refuse_second_agent(&main, &key)?;
+    }
     let prompts = Prompts::for_repository(&main);
     // Template errors must surface before the gate may write the plan or a run folder exists.
     render_launch(&prompts, &pending_vars(&key, phase, &main), phase)?;
@@ -172,13 +187,7 @@ pub fn run_phase(ctx: &Context, task: TaskRef<'_>, phase: Phase, opts: &PhaseOpt
             },
             workers,
             gate: gate.clone(),
-            executor: exec.as_ref().map(|e| ExecInfo {
-                name: e.name.clone(),
-                program: e.program.to_string_lossy().into_owned(),
-                origin: e.origin,
-                interactive: e.interactive,
-                exit_code: None,
-            }),
+            executor: exec.as_ref().map(|e| exec_info(e, opts.detach, &key)),
             started_task: !registered,
         };
         Ok(outcome)
@@ -195,25 +204,156 @@ pub fn run_phase(ctx: &Context, task: TaskRef<'_>, phase: Phase, opts: &PhaseOpt
     write_manifest(&outcome, &main, &created_at, None)?;
     record(ctx, &key, phase)?;
 
-    if let Some(exe) = &exec {
-        let text = std::fs::read_to_string(&outcome.launch)
-            .map_err(|e| io_at("cannot read", Path::new(&outcome.launch), e))?;
-        let argv = exe.argv(Path::new(&outcome.launch), &text)?;
-        output::info(format!("starting {} in {} (prompt {})", exe.name, outcome.worktree.path, outcome.launch));
-        let exec_started = registry::now();
-        let env = [
-            (config::ENV_TASK_KEY, outcome.key.clone()),
-            (config::ENV_PHASE, phase.to_string()),
-            (config::ENV_RUN_DIR, outcome.run_dir.clone()),
-        ];
-        // The agent must never inherit the human override of the safety hooks.
-        let code = git::exec_attached(&exe.program, &argv, &wt, &env, &[config::ENV_ALLOW])?;
-        if let Some(info) = outcome.executor.as_mut() {
-            info.exit_code = Some(code);
-        }
-        write_manifest(&outcome, &main, &created_at, Some((&exec_started, &registry::now())))?;
+    match (&exec, tmux) {
+        (Some(exe), None) => run_attached(exe, &mut outcome, &main, &created_at, &wt)?,
+        (Some(_), Some(tmux)) => start_detached(&tmux, &outcome, &wt)?,
+        (None, _) => {}
     }
     Ok(outcome)
+}
+
+/// What the manifest and the outcome say of the agent before it starts.
+fn exec_info(e: &executor::Executor, detach: bool, key: &TaskKey) -> ExecInfo {
+    ExecInfo {
+        name: e.name.clone(),
+        program: e.program.to_string_lossy().into_owned(),
+        origin: e.origin,
+        interactive: e.interactive,
+        exit_code: None,
+        argv: e.template.clone(),
+        detached: detach,
+        session: detach.then(|| session::name(key)),
+        pid: (!detach).then(std::process::id),
+    }
+}
+
+/// The environment an agent gets: which task, phase and run it works for.
+fn agent_env(key: &str, phase: Phase, run_dir: &str) -> [(&'static str, String); 3] {
+    [
+        (config::ENV_TASK_KEY, key.to_string()),
+        (config::ENV_PHASE, phase.to_string()),
+        (config::ENV_RUN_DIR, run_dir.to_string()),
+    ]
+}
+
+/// Run the agent in this terminal and record its exit code.
+fn run_attached(
+    exe: &executor::Executor,
+    outcome: &mut PhaseOutcome,
+    main: &Path,
+    created_at: &str,
+    wt: &Path,
+) -> Result<()> {
+    let text =
+        std::fs::read_to_string(&outcome.launch).map_err(|e| io_at("cannot read", Path::new(&outcome.launch), e))?;
+    let argv = exe.argv(Path::new(&outcome.launch), &text)?;
+    output::info(format!("starting {} in {} (prompt {})", exe.name, outcome.worktree.path, outcome.launch));
+    let exec_started = registry::now();
+    let env = agent_env(&outcome.key, outcome.phase, &outcome.run_dir);
+    // The agent must never inherit the human override of the safety hooks.
+    let code = git::exec_attached(&exe.program, &argv, wt, &env, &[config::ENV_ALLOW])?;
+    if let Some(info) = outcome.executor.as_mut() {
+        info.exit_code = Some(code);
+    }
+    write_manifest(outcome, main, created_at, Some((&exec_started, &registry::now())))
+}
+
+/// Start `git-okstra __agent <run dir>` in the task's tmux session; it runs the agent there
+/// and records its exit code in the manifest. A finished agent's session (kept to show its
+/// last screen) is closed first.
+fn start_detached(tmux: &Path, outcome: &PhaseOutcome, wt: &Path) -> Result<()> {
+    let name = outcome.executor.as_ref().and_then(|e| e.session.clone()).unwrap_or_default();
+    if session::live().contains_key(&name) {
+        session::kill(tmux, &name)?;
+        output::info(format!("closed the finished agent's session {name}"));
+    }
+    let me = std::env::current_exe().map_err(|e| Error::failed(format!("cannot find this program's path: {e}")))?;
+    let mut env = vec![("PATH", std::env::var("PATH").unwrap_or_default())];
+    if let Ok(home) = config::okstra_home() {
+        env.push((config::ENV_HOME, home.to_string_lossy().into_owned()));
+    }
+    let spec = session::Spec {
+        session: &name,
+        cwd: wt,
+        env,
+        program: &me,
+        args: vec!["__agent".into(), outcome.run_dir.clone().into()],
+    };
+    session::start(tmux, &spec)?;
+    let agent = outcome.executor.as_ref().map(|e| e.name.as_str()).unwrap_or("agent");
+    output::info(format!(
+        "started {agent} in tmux session {name}; `git okstra task attach {}` attaches",
+        outcome.task_id
+    ));
+    Ok(())
+}
+
+/// Refuse to start an agent for a task whose agent still runs (detached or in another
+/// terminal): two agents would share one worktree.
+fn refuse_second_agent(main: &Path, key: &TaskKey) -> Result<()> {
+    match status::running_agent(main, &key.task) {
+        Some(agent) => Err(agent_runs(key, &agent, "start another once it has exited")),
+        None => Ok(()),
+    }
+}
+
+/// The refusal for acting on a task whose agent runs; `then` says what to do after.
+pub fn agent_runs(key: &TaskKey, agent: &status::Agent, then: &str) -> Error {
+    let (where_, hint) = match &agent.session {
+        Some(s) if agent.detached => {
+            (format!("in tmux session {s}"), format!("`git okstra task attach {key}` to work with it; {then}"))
+        }
+        _ => ("in another terminal".to_string(), format!("let it finish (or stop it) first; {then}")),
+    };
+    Error::failed(format!("task {key} already has an agent running ({}, run {:03}) {where_}", agent.name, agent.run))
+        .hint(hint)
+}
+
+/// `git-okstra __agent <run dir>`, inside a detached agent's tmux session: run the agent the
+/// manifest names with the run's prompt, record its exit code, then keep the session (and so
+/// the agent's last screen) until Enter is pressed. Returns the agent's exit code.
+pub fn run_in_session(run_dir: &Path) -> Result<i32> {
+    let manifest = run_dir.join(MANIFEST);
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&manifest).map_err(|e| io_at("cannot read", &manifest, e))?)
+            .map_err(|e| Error::failed(format!("manifest {} does not parse: {e}", manifest.display())))?;
+    let e = &m["executor"];
+    let exe = executor::Executor {
+        name: e["name"].as_str().unwrap_or("agent").to_string(),
+        program: PathBuf::from(e["program"].as_str().unwrap_or_default()),
+        template: e["argv"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|w| w.as_str().map(str::to_string)).collect())
+            .unwrap_or_default(),
+        origin: executor::Origin::BuiltIn,
+        interactive: true,
+    };
+    let launch = PathBuf::from(m["launch"].as_str().unwrap_or_default());
+    let text = std::fs::read_to_string(&launch).map_err(|e| io_at("cannot read", &launch, e))?;
+    let argv = exe.argv(&launch, &text)?;
+    let phase: Phase = m["phase"].as_str().unwrap_or_default().parse()?;
+    let env = agent_env(m["key"].as_str().unwrap_or_default(), phase, &run_dir.to_string_lossy());
+    let wt = PathBuf::from(m["worktree"]["path"].as_str().unwrap_or("."));
+    update_manifest(&manifest, |m| m["times"]["exec_started_at"] = json!(registry::now()))?;
+    let code = git::exec_attached(&exe.program, &argv, &wt, &env, &[config::ENV_ALLOW])?;
+    update_manifest(&manifest, |m| {
+        m["executor"]["exit_code"] = json!(code);
+        m["times"]["exec_finished_at"] = json!(registry::now());
+    })?;
+    println!("\nokstra: {} exited with status {code}; recorded in {}", exe.name, manifest.display());
+    println!("okstra: press Enter to close this session");
+    let _ = std::io::stdin().read_line(&mut String::new());
+    Ok(code)
+}
+
+fn update_manifest(path: &Path, f: impl FnOnce(&mut serde_json::Value)) -> Result<()> {
+    let text = std::fs::read_to_string(path).map_err(|e| io_at("cannot read", path, e))?;
+    let mut v: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| Error::failed(format!("manifest {} does not parse: {e}", path.display())))?;
+    f(&mut v);
+    let mut text = serde_json::to_string_pretty(&v).map_err(|e| Error::failed(e.to_string()))?;
+    text.push('\n');
+    write_atomic(path, &text)
 }
 
 /// Append `phase` to the task's history in the registry (under the registry lock).
@@ -302,6 +442,9 @@ fn check_options(phase: Phase, opts: &PhaseOptions) -> Result<()> {
     }
     if opts.verification_report.is_some() && phase != Phase::ReleaseHandoff {
         return Err(Error::usage(format!("--verification-report belongs to the release-handoff phase, not {phase}")));
+    }
+    if opts.detach && opts.executor.is_none() {
+        return Err(Error::usage("--detach starts the agent in a tmux session; name the agent with --exec AGENT"));
     }
     Ok(())
 }
@@ -621,5 +764,7 @@ mod tests {
         assert_eq!(check_options(Phase::ErrorAnalysis, &o(false, Some("p"), None)).unwrap_err().code, 2);
         assert_eq!(check_options(Phase::Implementation, &o(false, None, Some("r"))).unwrap_err().code, 2);
         assert!(check_options(Phase::Implementation, &o(true, Some("p"), None)).is_ok());
+        let detach = PhaseOptions { detach: true, ..o(false, None, None) };
+        assert_eq!(check_options(Phase::ErrorAnalysis, &detach).unwrap_err().code, 2);
     }
 }

@@ -1,14 +1,17 @@
 //! The lifecycle phases, in order (DESIGN §5). Kebab-case names everywhere: CLI, registry, files.
 //!
 //! Also the phase machinery: runs and their folders ([`runs`]), the gates' document checks
-//! ([`gates`]), the prompt renderer ([`prompt`]), the agent executors ([`executor`]) and the
-//! phase run itself ([`lifecycle`]).
+//! ([`gates`]), the prompt renderer ([`prompt`]), the agent executors ([`executor`]), the
+//! phase run itself ([`lifecycle`]), detached agents' tmux sessions ([`session`]) and what
+//! the runs are doing now ([`status`]).
 
 pub mod executor;
 pub mod gates;
 pub mod lifecycle;
 pub mod prompt;
 pub mod runs;
+pub mod session;
+pub mod status;
 
 use std::fmt;
 use std::str::FromStr;

@@ -9,6 +9,10 @@ use crate::task::names::Segment;
 
 /// The report a final-verification run leaves in its run folder.
 pub const FINAL_VERIFICATION_REPORT: &str = "final-verification-report.md";
+/// The plan an implementation-planning run leaves in its run folder (its profile says so).
+pub const PLAN_FILE: &str = "plan.md";
+/// What a `git okstra handoff` run did, as JSON, beside its report.
+pub const HANDOFF_RECORD: &str = "handoff.json";
 
 /// `<main>/.project-docs/okstra/tasks/<task>`: the task's shared notes.
 pub fn task_docs(main: &Path, task: &Segment) -> PathBuf {

@@ -40,6 +40,54 @@ pub struct PhaseRecord {
     pub at: String,
 }
 
+/// Where a pull request stands, as the forge last said (`gh pr view --json state,isDraft`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PrState {
+    Open,
+    Draft,
+    Merged,
+    Closed,
+    /// The forge could not be asked, or answered something this version does not know.
+    Unknown,
+}
+
+impl PrState {
+    pub fn name(self) -> &'static str {
+        match self {
+            PrState::Open => "open",
+            PrState::Draft => "draft",
+            PrState::Merged => "merged",
+            PrState::Closed => "closed",
+            PrState::Unknown => "unknown",
+        }
+    }
+}
+
+/// The task's pull request: recorded by the handoff that created or reused it, refreshed by
+/// `task list --pr`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PrRecord {
+    pub url: String,
+    pub state: PrState,
+    /// `approved`, `changes-requested`, `review-required`, or empty when the forge gave none.
+    #[serde(default)]
+    pub review: String,
+    /// When `state` was learnt (RFC 3339).
+    #[serde(default)]
+    pub checked_at: String,
+}
+
+impl PrRecord {
+    /// `#123` from a forge URL ending in the number, else the URL.
+    pub fn short(&self) -> String {
+        match self.url.trim_end_matches('/').rsplit('/').next() {
+            Some(n) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => format!("#{n}"),
+            _ => self.url.clone(),
+        }
+    }
+}
+
 /// One task. Unknown fields (from older or newer tools) are kept as they were.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct Row {
@@ -73,6 +121,9 @@ pub struct Row {
     pub phases: Vec<PhaseRecord>,
     #[serde(default)]
     pub status: Status,
+    /// The pull request the handoff opened or reused; absent until then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pr: Option<PrRecord>,
     #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
@@ -141,6 +192,13 @@ impl Registry {
         row.phases.push(PhaseRecord { phase, at: now() });
         row.last_phase = Some(phase);
         Ok(())
+    }
+
+    /// Record what is known of a task's pull request (no-op for an unknown key).
+    pub fn set_pr(&mut self, key: &str, pr: PrRecord) {
+        if let Some(row) = self.tasks.get_mut(key) {
+            row.pr = Some(pr);
+        }
     }
 
     /// Mark a row released and free its branch slot.
@@ -404,6 +462,19 @@ mod tests {
             assert!(e.message.contains("is corrupt"), "{}", e.message);
         }
         assert!(Registry::parse(r#"{"tasks": {"a/b/c": {}, "a/b/d": {}}}"#, Path::new("r")).is_ok());
+    }
+
+    #[test]
+    fn pr_short_names() {
+        let pr = |url: &str| PrRecord {
+            url: url.into(),
+            state: PrState::Open,
+            review: String::new(),
+            checked_at: String::new(),
+        };
+        assert_eq!(pr("https://github.com/o/r/pull/42").short(), "#42");
+        assert_eq!(pr("https://github.com/o/r/pull/42/").short(), "#42");
+        assert_eq!(pr("https://forge.example/x").short(), "https://forge.example/x");
     }
 
     #[test]

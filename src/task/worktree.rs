@@ -523,6 +523,8 @@ fn new_row(plan: &Plan, previous: Option<&Row>, branch: &str, attach: bool, base
         last_phase: previous.and_then(|r| r.last_phase),
         phases: previous.map(|r| r.phases.clone()).unwrap_or_default(),
         status: Status::Active,
+        // A worktree re-attached to the task's branch keeps that branch's pull request.
+        pr: previous.filter(|_| attach).and_then(|r| r.pr.clone()),
         extra: previous.map(|r| r.extra.clone()).unwrap_or_default(),
     }
 }

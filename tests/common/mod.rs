@@ -91,6 +91,16 @@ pub struct Env {
     pub okstra_home: PathBuf,
 }
 
+impl Drop for Env {
+    /// Ends the tmux server a test may have started (in the test's own folder): a detached
+    /// agent's session must not outlive its test.
+    fn drop(&mut self) {
+        if self.root().join("tmux").read_dir().is_ok_and(|mut d| d.next().is_some()) {
+            let _ = self.command("tmux", &self.root()).arg("kill-server").stderr(Stdio::null()).status();
+        }
+    }
+}
+
 /// The result of running a command, with text fields for asserting.
 pub struct Run {
     pub code: i32,
@@ -128,6 +138,7 @@ impl Env {
         let home = root.join("home");
         let okstra_home = root.join("okstra-home");
         std::fs::create_dir_all(&home).unwrap();
+        std::fs::create_dir_all(root.join("tmux")).unwrap();
         std::fs::write(
             home.join(".gitconfig"),
             "[user]\n\tname = Test User\n\temail = test@example.invalid\n[init]\n\tdefaultBranch = main\n[advice]\n\tdetachedHead = false\n",
@@ -152,6 +163,9 @@ impl Env {
             .env_remove("OKSTRA_DEFAULT_EXECUTOR")
             .env_remove("GIT_DIR")
             .env_remove("GIT_WORK_TREE")
+            // Any tmux a test starts talks to a server of its own, never to the user's.
+            .env_remove("TMUX")
+            .env("TMUX_TMPDIR", self.root().join("tmux"))
             .stdin(Stdio::null());
     }
 
@@ -212,6 +226,11 @@ impl Env {
         self.git(repo, &args);
         self.git(repo, &["fetch", "-q", "origin"]);
         bare
+    }
+
+    /// Run `tmux args` against this environment's own server.
+    pub fn tmux(&self, args: &[&str]) -> Run {
+        Run::from(self.command("tmux", &self.root()).args(args).output().expect("run tmux"))
     }
 
     pub fn registry_path(&self) -> PathBuf {
