@@ -864,7 +864,8 @@ fn finish(ctx: &Context, key: &TaskKey, req: &Request, mut out: Outcome) -> Resu
     }
     let path = PathBuf::from(&out.report);
     std::fs::write(&path, report::render(&out)).map_err(|e| crate::error::io_at("cannot write", &path, e))?;
-    lifecycle::record(ctx, key, Phase::ReleaseHandoff)?;
+    let run = path.parent().and_then(runs::number).unwrap_or(0);
+    lifecycle::record(ctx, key, Phase::ReleaseHandoff, run)?;
     Ok(out)
 }
 

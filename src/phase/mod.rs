@@ -4,9 +4,11 @@
 //! ([`gates`]), the prompt renderer ([`prompt`]), the agent executors ([`executor`]) and the
 //! phase run itself ([`lifecycle`]).
 
+pub mod current;
 pub mod executor;
 pub mod gates;
 pub mod lifecycle;
+pub mod plan;
 pub mod prompt;
 pub mod runs;
 
