@@ -710,3 +710,80 @@ fn a_repository_without_commits_gets_a_hint_the_phase_command_can_follow() {
     let r = env.okstra(&repo, &["task", "start", "DEV-1"]).fails(1);
     assert!(r.stderr.contains("hint: make a first commit, or pass --base <ref>"), "{}", r.stderr);
 }
+
+#[test]
+fn task_show_states_the_current_contract_in_one_line() {
+    let (env, repo, _wt) = setup();
+    let show = |env: &Env| env.okstra(&repo, &["task", "show", "DEV-1", "--json"]).ok().json()["contract"].clone();
+    let line = |env: &Env| {
+        let out = env.okstra(&repo, &["task", "show", "DEV-1"]).ok().stdout;
+        let lines: Vec<String> = out.lines().filter(|l| l.starts_with("contract ")).map(str::to_string).collect();
+        assert_eq!(lines.len(), 1, "one contract line:\n{out}");
+        lines[0].clone()
+    };
+    let c = show(&env);
+    assert_eq!(c["phase"], serde_json::Value::Null);
+    assert_eq!(c["summary"], "no run yet: only the rules of every phase");
+    assert_eq!(line(&env), "contract    no run yet: only the rules of every phase");
+
+    phase(&env, &repo, &["requirements-discovery"]).ok();
+    let c = show(&env);
+    assert_eq!((c["phase"].as_str(), c["run"].as_u64()), (Some("requirements-discovery"), Some(1)));
+    assert_eq!(c["file_writes"], "notes only");
+    assert_eq!(c["push_pr"], "no push or PR");
+    assert_eq!(c["plan"], serde_json::Value::Null);
+    assert_eq!(
+        line(&env),
+        "contract    requirements-discovery (run 001): writes notes only; no commits; read-only commands, \
+         existing tests; no push or PR"
+    );
+
+    let plan = repo.join("plan.md");
+    write(&plan, &format!("# Plan\n\n{FILES}\n- [ ] Approved\n"));
+    phase(&env, &repo, &["implementation", "--approved-plan", "plan.md", "--approve"]).ok();
+    let c = show(&env);
+    assert_eq!(c["phase"], "implementation");
+    assert_eq!(c["plan"]["files"], serde_json::json!(["src/", "tests/*.rs"]));
+    assert_eq!(c["plan"]["file"], plan.to_str().unwrap());
+    assert_eq!(c["plan"]["matches"], true);
+    let l = line(&env);
+    assert!(l.starts_with("contract    implementation (run 002): writes the approved plan's files and notes"), "{l}");
+    assert!(l.ends_with("; plan files: src/, tests/*.rs"), "{l}");
+
+    // The plan edited after its approval, then gone.
+    let approved = std::fs::read_to_string(&plan).unwrap();
+    write(&plan, &approved.replace("- src/\n", "- **\n"));
+    assert_eq!(show(&env)["plan"]["matches"], false);
+    assert!(line(&env).ends_with("; the plan changed since its approval: approve it again"));
+    std::fs::remove_file(&plan).unwrap();
+    assert_eq!(show(&env)["plan"]["matches"], serde_json::Value::Null);
+    assert!(line(&env).ends_with("; the approved plan cannot be read"));
+
+    // A manifest that no longer parses, then a run folder that is gone: the run cannot be
+    // told, and `task show` says why (exit 0: it only reports).
+    let run_dir = runs_dir(&repo).join("002-implementation");
+    std::fs::write(run_dir.join("manifest.json"), "{").unwrap();
+    let c = show(&env);
+    assert_eq!(c["phase"], serde_json::Value::Null);
+    assert!(
+        c["error"]
+            .as_str()
+            .unwrap()
+            .contains("002-implementation/manifest.json of its implementation run does not parse"),
+        "{c}"
+    );
+    std::fs::remove_dir_all(&run_dir).unwrap();
+    let c = show(&env);
+    let gone = format!(
+        "task proj/default/dev-1: the folder of its latest run (implementation) is gone from {}",
+        runs_dir(&repo).display()
+    );
+    assert_eq!(c["error"], gone.as_str());
+    assert_eq!(
+        line(&env),
+        format!("contract    unknown: {gone}; start a new run: `git okstra task phase dev-1 <PHASE>`")
+    );
+    // A new run settles it.
+    phase(&env, &repo, &["final-verification"]).ok();
+    assert_eq!(show(&env)["phase"], "final-verification");
+}

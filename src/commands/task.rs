@@ -4,7 +4,9 @@ use clap::{Args, Subcommand};
 use serde_json::json;
 
 use crate::error::Result;
+use crate::guard::contract::ContractView;
 use crate::output;
+use crate::phase::current;
 use crate::task::registry::Row;
 use crate::task::worktree::{self, Context, Health, StartRequest, StartStatus};
 
@@ -182,8 +184,11 @@ fn show(a: ShowArgs) -> Result<i32> {
     let reg = ctx.store.load()?;
     let (_, row) = ctx.resolve_task(&reg, &a.task)?;
     let health = worktree::health(&row, Some(&ctx.repo), true);
+    let contract = ContractView::of(current::run_of(&row));
     if a.json {
-        output::document(SCHEMA, &row_json(&row, health))?;
+        let mut v = row_json(&row, health);
+        v["contract"] = json!(contract);
+        output::document(SCHEMA, &v)?;
         return Ok(0);
     }
     let lines = [
@@ -199,6 +204,7 @@ fn show(a: ShowArgs) -> Result<i32> {
         ("repository", row.repo.clone()),
         ("created", row.created_at.clone()),
         ("last phase", row.last_phase.map(|p| p.to_string()).unwrap_or_else(|| "-".into())),
+        ("contract", contract.summary),
     ];
     for (k, v) in lines {
         output::value(format!("{k:<11} {v}"));

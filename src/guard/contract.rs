@@ -356,6 +356,86 @@ pub const USER_ONLY: &[UserOnly] = &[
 /// The option that approves a plan: the user's approval, whatever command carries it.
 pub const APPROVE_OPTION: &str = "--approve";
 
+/// The contract in force for a task, for `task show` (`--json`: the `contract` object).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ContractView {
+    /// The current run's phase; `None` before the first run or when it cannot be told.
+    pub phase: Option<Phase>,
+    pub run: Option<u32>,
+    /// The contract in one line.
+    pub summary: String,
+    pub file_writes: Option<&'static str>,
+    pub commits: Option<&'static str>,
+    pub builds_tests: Option<&'static str>,
+    pub push_pr: Option<&'static str>,
+    pub plan: Option<PlanView>,
+    /// Why the current run cannot be told (the contract's callers then fail closed).
+    pub error: Option<String>,
+}
+
+/// The approved plan of an implementation run, and whether it still matches its approval.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PlanView {
+    pub file: String,
+    pub sha256: String,
+    pub files: Vec<String>,
+    /// `None` when the plan cannot be read.
+    pub matches: Option<bool>,
+}
+
+impl ContractView {
+    /// The view of a task's current run as [`current::run_of`] found it.
+    pub fn of(run: crate::error::Result<Option<CurrentRun>>) -> ContractView {
+        let none = ContractView {
+            phase: None,
+            run: None,
+            summary: String::new(),
+            file_writes: None,
+            commits: None,
+            builds_tests: None,
+            push_pr: None,
+            plan: None,
+            error: None,
+        };
+        let run = match run {
+            Ok(Some(run)) => run,
+            Ok(None) => return ContractView { summary: "no run yet: only the rules of every phase".into(), ..none },
+            Err(e) => {
+                let hint = e.hint.as_deref().map(|h| format!("; {h}")).unwrap_or_default();
+                let summary = format!("unknown: {}{hint}", e.message);
+                return ContractView { summary, error: Some(e.message), ..none };
+            }
+        };
+        let c = contract(run.phase);
+        let plan = run.plan.as_ref().map(|p| PlanView {
+            file: p.file.clone(),
+            sha256: p.sha256.clone(),
+            files: p.files.entries().to_vec(),
+            matches: p.still_approved().ok(),
+        });
+        let mut summary = format!("{} (run {:03}): {}", run.phase, run.number, c.summary());
+        if let Some(p) = &plan {
+            summary.push_str(&format!("; plan files: {}", p.files.join(", ")));
+            match p.matches {
+                Some(true) => {}
+                Some(false) => summary.push_str("; the plan changed since its approval: approve it again"),
+                None => summary.push_str("; the approved plan cannot be read"),
+            }
+        }
+        ContractView {
+            phase: Some(run.phase),
+            run: Some(run.number),
+            summary,
+            file_writes: Some(c.writes.summary()),
+            commits: Some(c.commits.summary()),
+            builds_tests: Some(c.builds.summary()),
+            push_pr: Some(c.push.summary()),
+            plan,
+            error: None,
+        }
+    }
+}
+
 /// The contract rules a block names. (The other everywhere families, `discard`,
 /// `self-protect` and the push rules, are the guard's own rules.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

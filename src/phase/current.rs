@@ -73,10 +73,20 @@ pub fn current_phase(path: &Path) -> Result<Option<Phase>> {
 pub fn context_in(reg: &Registry, path: &Path) -> Result<Option<TaskContext>> {
     let path = resolve(path, &std::env::current_dir()?);
     let Some((row, worktree)) = holding(reg, &path) else { return Ok(None) };
-    let main = std::fs::canonicalize(&row.repo).unwrap_or_else(|_| PathBuf::from(&row.repo));
+    let main = main_of(row);
     let key = TaskKey::new(&row.project_id, &row.task_group, &row.task_id);
     let run = latest_run(row, &key, &main)?;
     Ok(Some(TaskContext { key, worktree, main, branch: row.branch.clone(), run }))
+}
+
+/// The current run of the task of `row` (`None` before the first run), found as for
+/// [`context_in`], whether or not its worktree still exists.
+pub fn run_of(row: &Row) -> Result<Option<CurrentRun>> {
+    latest_run(row, &TaskKey::new(&row.project_id, &row.task_group, &row.task_id), &main_of(row))
+}
+
+fn main_of(row: &Row) -> PathBuf {
+    std::fs::canonicalize(&row.repo).unwrap_or_else(|_| PathBuf::from(&row.repo))
 }
 
 /// The row whose worktree holds the resolved path `path`, with that worktree's canonical
