@@ -123,6 +123,12 @@ fn every_phase_renders_completely_with_the_right_team_section() {
         assert!(text.contains("- Required workers:"), "{p}");
         assert!(text.contains("OKSTRA_ALLOW"), "{p}: the override ban");
         assert!(text.contains("`.project-docs`"), "{p}: sync dirs");
+        if p == "implementation-planning" {
+            assert!(text.contains("and a `## Files` section: every file the implementation may change"), "{p}");
+        }
+        if p == "implementation" {
+            assert!(text.contains("- `src/`\n- `tests/*.rs`\n"), "{p}: the recorded files:\n{text}");
+        }
         if p == "release-handoff" {
             assert!(text.contains("## Single-Lead Phase"), "{p}");
             assert!(!text.contains("Team Creation Gate"), "{p}");
