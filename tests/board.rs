@@ -142,7 +142,7 @@ fn what_needs_you_and_the_waiting_exit_code() {
     assert_eq!(j["tasks"].as_array().unwrap().len(), 1);
 
     // Approved but implementation not started: the phase ended, still the user's move.
-    std::fs::write(&plan, "# Plan\n\n- [x] Approved\n").unwrap();
+    std::fs::write(&plan, "# Plan\n\n## Files\n\n- src/\n\n- [x] Approved\n").unwrap();
     let t = by_id(&board(&env, &repo, &[], &[]), "dev-1").clone();
     assert_eq!((&t["run"]["state"], &t["waiting_reason"]), (&"approved".into(), &"phase-ended".into()));
     // The next phase started: nothing waits.

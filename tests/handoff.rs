@@ -233,6 +233,12 @@ fn commit_only_commits_and_pushes_nothing() {
     assert!(report.contains("- Outcome: `not-requested`"));
     assert!(report.contains("- Next: `done`"));
     assert_eq!(fx.phases().last().unwrap(), "release-handoff");
+    // The record names the handoff's run folder, so `task show` finds the current run.
+    let reg = fx.env.registry();
+    assert_eq!(reg["tasks"]["proj/default/dev-1"]["phases"].as_array().unwrap().last().unwrap()["run"], 2);
+    let shown = fx.env.okstra(&fx.repo, &["task", "show", "DEV-1", "--json"]).ok().json();
+    assert_eq!(shown["contract"]["phase"], "release-handoff");
+    assert_eq!(shown["contract"]["run"], 2);
 }
 
 #[test]

@@ -57,6 +57,9 @@ fn write(path: &Path, text: &str) {
     std::fs::write(path, text).unwrap();
 }
 
+/// A plan's `## Files` section naming `src/` and the tests.
+const FILES: &str = "## Files\n\n- src/\n- tests/*.rs\n";
+
 fn report(verdict_section: &str) -> String {
     format!("# Final verification\n\n## 1. Evidence\n\nall tests pass\n\n## 2. Final Verdict\n\n{verdict_section}\n\n## 3. Notes\n\nnone\n")
 }
@@ -101,7 +104,7 @@ fn phase_run_reuses_worktree_writes_run_folder_and_records() {
 #[test]
 fn every_phase_renders_completely_with_the_right_team_section() {
     let (env, repo, _wt) = setup();
-    write(&repo.join("plan.md"), "# Plan\n\nAPPROVED\n");
+    write(&repo.join("plan.md"), &format!("# Plan\n\n{FILES}\nAPPROVED\n"));
     write(&repo.join("report.md"), &report("accepted"));
     for p in PHASES {
         let mut args = vec![p, "--json"];
@@ -120,6 +123,12 @@ fn every_phase_renders_completely_with_the_right_team_section() {
         assert!(text.contains("- Required workers:"), "{p}");
         assert!(text.contains("OKSTRA_ALLOW"), "{p}: the override ban");
         assert!(text.contains("`.project-docs`"), "{p}: sync dirs");
+        if p == "implementation-planning" {
+            assert!(text.contains("and a `## Files` section: every file the implementation may change"), "{p}");
+        }
+        if p == "implementation" {
+            assert!(text.contains("- `src/`\n- `tests/*.rs`\n"), "{p}: the recorded files:\n{text}");
+        }
         if p == "release-handoff" {
             assert!(text.contains("## Single-Lead Phase"), "{p}");
             assert!(!text.contains("Team Creation Gate"), "{p}");
@@ -145,7 +154,7 @@ fn implementation_gate_accepts_markers_and_refuses_without() {
         ("b.md", "# Plan\n- APPROVED: lead, 2024-01-01\n"),
         ("c.md", "# Plan\n* [x] Approved\n"),
     ] {
-        write(&repo.join(name), text);
+        write(&repo.join(name), &format!("{text}\n{FILES}"));
         phase(&env, &repo, &["implementation", "--approved-plan", name]).ok();
     }
     for (name, text) in [
@@ -153,10 +162,11 @@ fn implementation_gate_accepts_markers_and_refuses_without() {
         ("e.md", "# Plan\nnot APPROVED yet\n"),
         ("f.md", "# Plan\nAPPROVEDish\n"),
     ] {
+        let text = &format!("{text}\n{FILES}");
         write(&repo.join(name), text);
         let r = phase(&env, &repo, &["implementation", "--approved-plan", name]).fails(1);
         assert!(r.stderr.contains("carries no approval marker"), "{name}: {}", r.stderr);
-        assert_eq!(std::fs::read_to_string(repo.join(name)).unwrap(), text);
+        assert_eq!(std::fs::read_to_string(repo.join(name)).unwrap(), *text);
     }
     let missing = phase(&env, &repo, &["implementation", "--approved-plan", "nope.md"]).fails(1);
     assert!(missing.stderr.contains("nope.md"), "{}", missing.stderr);
@@ -165,15 +175,112 @@ fn implementation_gate_accepts_markers_and_refuses_without() {
 }
 
 #[test]
+fn implementation_gate_needs_a_sound_files_section() {
+    let (env, repo, _wt) = setup();
+    let cases = [
+        ("none.md", "# Plan\n\n1. do it\n\n- [ ] Approved\n", "no `## Files` section"),
+        (
+            "empty.md",
+            "# Plan\n\n## Files\n\n## Steps\n- [ ] Approved\n",
+            "the `## Files` section (line 3) lists no file",
+        ),
+        (
+            "prose.md",
+            "# Plan\n## Files\nThese ones:\n- src/a.rs\n- [ ] Approved\n",
+            "line 3 of the `## Files` section is not a top-level list item: 'These ones:'",
+        ),
+        (
+            "up.md",
+            "# Plan\n## Files\n- src/a.rs\n- ../other/x.rs\n- [ ] Approved\n",
+            "line 4 of the `## Files` section: '../other/x.rs' leaves the repository (a `..` component)",
+        ),
+        (
+            "abs.md",
+            "# Plan\n## Files\n- /etc/hosts\n- [ ] Approved\n",
+            "line 3 of the `## Files` section: '/etc/hosts' is an absolute path",
+        ),
+    ];
+    for (name, text, says) in cases {
+        write(&repo.join(name), text);
+        for extra in [&[][..], &["--approve"]] {
+            let mut args = vec!["implementation", "--approved-plan", name];
+            args.extend_from_slice(extra);
+            let r = phase(&env, &repo, &args).fails(1);
+            let path = repo.join(name);
+            assert_eq!(r.stderr.lines().count(), 2, "{name}: one error line and one hint: {}", r.stderr);
+            assert!(
+                r.stderr.starts_with(&format!("error: plan {}: {says}\nhint: ", path.display())),
+                "{name}: {}",
+                r.stderr
+            );
+            assert_eq!(std::fs::read_to_string(&path).unwrap(), text, "{name}: --approve wrote nothing");
+        }
+    }
+    // The missing-section error shows an example.
+    let r = phase(&env, &repo, &["implementation", "--approved-plan", "none.md"]).fails(1);
+    assert!(r.stderr.contains("hint: list every file the implementation may change, one repository-relative path or glob per item: `## Files` followed by `- src/login.rs`"), "{}", r.stderr);
+    assert!(run_folders(&repo).is_empty(), "refused plans make no run folder");
+    assert!(phase_history(&env).is_empty());
+}
+
+#[test]
+fn the_run_records_the_plan_path_hash_and_files_and_tells_the_agent() {
+    let (env, repo, _wt) = setup();
+    std::fs::create_dir_all(repo.join("notes")).unwrap();
+    let plan = repo.join("notes/plan.md");
+    write(
+        &plan,
+        "# Plan\n\n## Files\n\n- `src/login.rs` — the form\n- tests/login_*.rs\n- src/login.rs\n\n- [ ] Approved\n",
+    );
+    // Named through a path with `..`: the manifest records the canonical path.
+    let out =
+        phase(&env, &repo, &["implementation", "--approved-plan", "notes/../notes/plan.md", "--approve", "--json"])
+            .ok()
+            .json();
+    let approved = std::fs::read(&plan).unwrap();
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out["manifest"].as_str().unwrap()).unwrap()).unwrap();
+    let gate = &manifest["gate"];
+    assert_eq!(gate["kind"], "approved-plan");
+    assert_eq!(gate["file"], plan.to_str().unwrap());
+    assert_eq!(gate["files"], serde_json::json!(["src/login.rs", "tests/login_*.rs"]));
+    assert_eq!(gate["sha256"], sha256_of(&approved), "the hash of the text after --approve");
+    assert_eq!(out["gate"], *gate, "--json shows what the manifest records");
+    // The launch prompt lists the files and the hash.
+    let launch = std::fs::read_to_string(out["launch"].as_str().unwrap()).unwrap();
+    assert!(launch.contains("These are the files it lets you edit and commit"), "{launch}");
+    assert!(launch.contains("- `src/login.rs`\n- `tests/login_*.rs`\n"), "{launch}");
+    assert!(launch.contains(gate["sha256"].as_str().unwrap()));
+    // The registry names the run, so the current run is found without scanning folders.
+    let reg = env.registry();
+    let last = reg["tasks"]["proj/default/dev-1"]["phases"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["phase"], "implementation");
+    assert_eq!(last["run"], 1);
+}
+
+/// SHA-256 through the system's `sha256sum` (coreutils), independent of the code under test.
+fn sha256_of(bytes: &[u8]) -> String {
+    use std::io::Write;
+    let mut child = std::process::Command::new("sha256sum")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("sha256sum");
+    child.stdin.take().unwrap().write_all(bytes).unwrap();
+    let out = child.wait_with_output().unwrap();
+    String::from_utf8(out.stdout).unwrap().split_whitespace().next().unwrap().to_string()
+}
+
+#[test]
 fn approve_checks_the_box_and_is_idempotent() {
     let (env, repo, _wt) = setup();
     let plan = repo.join("plan.md");
-    write(&plan, "# Plan\n\n1. do it\n\n- [ ] Approved\n");
+    write(&plan, &format!("# Plan\n\n1. do it\n\n{FILES}\n- [ ] Approved\n"));
     let out = phase(&env, &repo, &["implementation", "--approved-plan", "plan.md", "--approve", "--json"]).ok().json();
     assert_eq!(out["gate"]["kind"], "approved-plan");
     assert_eq!(out["gate"]["approved_now"], true);
     let once = std::fs::read_to_string(&plan).unwrap();
-    assert!(once.starts_with("# Plan\n\n1. do it\n\n- [x] Approved\n"), "{once}");
+    assert!(once.starts_with(&format!("# Plan\n\n1. do it\n\n{FILES}\n- [x] Approved\n")), "{once}");
     assert_eq!(once.matches("Approved on the command line by Test User <test@example.invalid>").count(), 1);
     phase(&env, &repo, &["implementation", "--approved-plan", "plan.md", "--approve"]).ok();
     let twice = std::fs::read_to_string(&plan).unwrap();
@@ -186,7 +293,7 @@ fn approve_checks_the_box_and_is_idempotent() {
 fn approve_errors_leave_the_plan_byte_identical() {
     let (env, repo, _wt) = setup();
     let plan = repo.join("plan.md");
-    let text = "# Plan\r\n- [ ] Approved\r\nno newline at end";
+    let text = "# Plan\r\n## Files\r\n- src/\r\n- [ ] Approved\r\nno newline at end";
     write(&plan, text);
     let before = std::fs::read(&plan).unwrap();
     let other = phase(&env, &repo, &["final-verification", "--approved-plan", "plan.md", "--approve"]).fails(2);
@@ -196,10 +303,11 @@ fn approve_errors_leave_the_plan_byte_identical() {
     assert_eq!(std::fs::read(&plan).unwrap(), before);
 
     let boxless = repo.join("boxless.md");
-    write(&boxless, "# Plan\nnothing to check\n");
+    let boxless_text = format!("# Plan\nnothing to check\n{FILES}");
+    write(&boxless, &boxless_text);
     let r = phase(&env, &repo, &["implementation", "--approved-plan", "boxless.md", "--approve"]).fails(1);
     assert!(r.stderr.contains("no `[ ] Approved` box"), "{}", r.stderr);
-    assert_eq!(std::fs::read_to_string(&boxless).unwrap(), "# Plan\nnothing to check\n");
+    assert_eq!(std::fs::read_to_string(&boxless).unwrap(), boxless_text);
 
     // A symlinked plan is refused, and neither the link nor its target changes.
     std::os::unix::fs::symlink(&plan, repo.join("link.md")).unwrap();
@@ -607,4 +715,81 @@ fn a_repository_without_commits_gets_a_hint_the_phase_command_can_follow() {
     // `task start` takes --base, and says so.
     let r = env.okstra(&repo, &["task", "start", "DEV-1"]).fails(1);
     assert!(r.stderr.contains("hint: make a first commit, or pass --base <ref>"), "{}", r.stderr);
+}
+
+#[test]
+fn task_show_states_the_current_contract_in_one_line() {
+    let (env, repo, _wt) = setup();
+    let show = |env: &Env| env.okstra(&repo, &["task", "show", "DEV-1", "--json"]).ok().json()["contract"].clone();
+    let line = |env: &Env| {
+        let out = env.okstra(&repo, &["task", "show", "DEV-1"]).ok().stdout;
+        let lines: Vec<String> = out.lines().filter(|l| l.starts_with("contract ")).map(str::to_string).collect();
+        assert_eq!(lines.len(), 1, "one contract line:\n{out}");
+        lines[0].clone()
+    };
+    let c = show(&env);
+    assert_eq!(c["phase"], serde_json::Value::Null);
+    assert_eq!(c["summary"], "no run yet: only the rules of every phase");
+    assert_eq!(line(&env), "contract    no run yet: only the rules of every phase");
+
+    phase(&env, &repo, &["requirements-discovery"]).ok();
+    let c = show(&env);
+    assert_eq!((c["phase"].as_str(), c["run"].as_u64()), (Some("requirements-discovery"), Some(1)));
+    assert_eq!(c["file_writes"], "notes only");
+    assert_eq!(c["push_pr"], "no push or PR");
+    assert_eq!(c["plan"], serde_json::Value::Null);
+    assert_eq!(
+        line(&env),
+        "contract    requirements-discovery (run 001): writes notes only; no commits; read-only commands, \
+         existing tests; no push or PR"
+    );
+
+    let plan = repo.join("plan.md");
+    write(&plan, &format!("# Plan\n\n{FILES}\n- [ ] Approved\n"));
+    phase(&env, &repo, &["implementation", "--approved-plan", "plan.md", "--approve"]).ok();
+    let c = show(&env);
+    assert_eq!(c["phase"], "implementation");
+    assert_eq!(c["plan"]["files"], serde_json::json!(["src/", "tests/*.rs"]));
+    assert_eq!(c["plan"]["file"], plan.to_str().unwrap());
+    assert_eq!(c["plan"]["matches"], true);
+    let l = line(&env);
+    assert!(l.starts_with("contract    implementation (run 002): writes the approved plan's files and notes"), "{l}");
+    assert!(l.ends_with("; plan files: src/, tests/*.rs"), "{l}");
+
+    // The plan edited after its approval, then gone.
+    let approved = std::fs::read_to_string(&plan).unwrap();
+    write(&plan, &approved.replace("- src/\n", "- **\n"));
+    assert_eq!(show(&env)["plan"]["matches"], false);
+    assert!(line(&env).ends_with("; the plan changed since its approval: approve it again"));
+    std::fs::remove_file(&plan).unwrap();
+    assert_eq!(show(&env)["plan"]["matches"], serde_json::Value::Null);
+    assert!(line(&env).ends_with("; the approved plan cannot be read"));
+
+    // A manifest that no longer parses, then a run folder that is gone: the run cannot be
+    // told, and `task show` says why (exit 0: it only reports).
+    let run_dir = runs_dir(&repo).join("002-implementation");
+    std::fs::write(run_dir.join("manifest.json"), "{").unwrap();
+    let c = show(&env);
+    assert_eq!(c["phase"], serde_json::Value::Null);
+    assert!(
+        c["error"]
+            .as_str()
+            .unwrap()
+            .contains("002-implementation/manifest.json of its implementation run does not parse"),
+        "{c}"
+    );
+    std::fs::remove_dir_all(&run_dir).unwrap();
+    let c = show(&env);
+    let gone = format!(
+        "task proj/default/dev-1: the folder of its latest run (implementation) is gone from {}",
+        runs_dir(&repo).display()
+    );
+    assert_eq!(c["error"], gone.as_str());
+    assert_eq!(
+        line(&env),
+        format!("contract    unknown: {gone}; start a new run: `git okstra task phase dev-1 <PHASE>`")
+    );
+    // A new run settles it.
+    phase(&env, &repo, &["final-verification"]).ok();
+    assert_eq!(show(&env)["phase"], "final-verification");
 }

@@ -14,7 +14,7 @@ use crate::task::worktree::Context;
 /// The flags both spellings share.
 #[derive(Debug, Args)]
 pub struct PhaseFlags {
-    /// The approved plan (implementation): it must carry `APPROVED` or a checked `[x] Approved` box.
+    /// The approved plan (implementation): `APPROVED` or a checked `[x] Approved` box, and a `## Files` section.
     #[arg(long, value_name = "FILE")]
     pub approved_plan: Option<PathBuf>,
     /// Approve the plan now: check its `[ ] Approved` box and append an audit line (implementation only).

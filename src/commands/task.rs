@@ -6,7 +6,9 @@ use serde_json::json;
 use std::io::{IsTerminal, Write};
 
 use crate::error::{Error, Result};
+use crate::guard::contract::ContractView;
 use crate::output;
+use crate::phase::current;
 use crate::phase::lifecycle;
 use crate::phase::session;
 use crate::phase::status::{self, AgentState};
@@ -258,8 +260,11 @@ fn show(a: ShowArgs) -> Result<i32> {
     let reg = ctx.store.load()?;
     let (_, row) = ctx.resolve_task(&reg, &a.task)?;
     let e = board::collect(&ctx.repo, vec![row], board::Options { dirty: true }).remove(0);
+    let contract = ContractView::of(current::run_of(&e.row));
     if a.json {
-        output::document(SCHEMA, &e.to_json())?;
+        let mut v = e.to_json();
+        v["contract"] = json!(contract);
+        output::document(SCHEMA, &v)?;
         return Ok(0);
     }
     let row = &e.row;
@@ -278,6 +283,7 @@ fn show(a: ShowArgs) -> Result<i32> {
         ("last phase", row.last_phase.map(|p| p.to_string()).unwrap_or_else(|| "-".into())),
     ];
     lines.extend(board_lines(&e));
+    lines.push(("contract", contract.summary));
     // a hand-edited registry may hold anything: nothing reaches the terminal raw
     for (k, v) in lines {
         output::value(format!("{k:<11} {}", printable(&v)));

@@ -6,6 +6,7 @@
 //! branch (through gix), and only when the command pushes to an explicit ref.
 
 pub mod agents;
+pub mod contract;
 pub mod shell;
 
 use std::path::PathBuf;

@@ -920,7 +920,8 @@ fn finish(ctx: &Context, key: &TaskKey, req: &Request, mut out: Outcome) -> Resu
     json["schema"] = serde_json::json!(lifecycle::SCHEMA);
     let text = serde_json::to_string_pretty(&json).map_err(|e| Error::failed(e.to_string()))? + "\n";
     std::fs::write(&record, text).map_err(|e| crate::error::io_at("cannot write", &record, e))?;
-    lifecycle::record(ctx, key, Phase::ReleaseHandoff)?;
+    let run = path.parent().and_then(runs::number).unwrap_or(0);
+    lifecycle::record(ctx, key, Phase::ReleaseHandoff, run)?;
     if matches!(out.pr.outcome, "created" | "reused") && !out.pr.url.is_empty() {
         let pr = PrRecord {
             url: out.pr.url.clone(),

@@ -54,6 +54,12 @@ fn unchecked_box(line: &str) -> bool {
     l.starts_with("[ ]") && l[3..].trim_start().to_ascii_lowercase().starts_with("approved")
 }
 
+/// Whether `line` is an approval marker or an approval box, checked or not.
+pub fn is_approval_line(line: &str) -> bool {
+    let l = unbullet(line);
+    l == "APPROVED" || l.starts_with("APPROVED:") || checked_box(line) || unchecked_box(line)
+}
+
 /// Whether a plan carries an approval marker: a line `APPROVED`, `APPROVED: …`, or a
 /// checked `[x] Approved` box (list bullets allowed before them).
 pub fn has_approval(plan: &str) -> bool {

@@ -9,7 +9,7 @@
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::config;
@@ -18,6 +18,7 @@ use crate::git;
 use crate::output;
 use crate::phase::executor;
 use crate::phase::gates::{self, Verdict};
+use crate::phase::plan::{self, ApprovedPlan};
 use crate::phase::prompt::{Prompts, Vars};
 use crate::phase::runs;
 use crate::phase::{session, status, Phase};
@@ -65,13 +66,17 @@ pub struct WorktreeInfo {
     pub base_ref: String,
 }
 
-/// The gate a run passed.
-#[derive(Debug, Clone, Serialize)]
+/// The gate a run passed, as the manifest records it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Gate {
     None,
-    ApprovedPlan { file: String, approved_now: bool },
-    FinalVerdict { file: String, verdict: String },
+    /// The plan's path, hash and `## Files`: what the contract holds the run to.
+    ApprovedPlan(ApprovedPlan),
+    FinalVerdict {
+        file: String,
+        verdict: String,
+    },
 }
 
 /// The agent a run started.
@@ -154,7 +159,7 @@ pub fn run_phase(ctx: &Context, task: TaskRef<'_>, phase: Phase, opts: &PhaseOpt
     let wt = PathBuf::from(&started.path);
     let run_dir = runs::create(&main, &key.task, phase)?;
     let result = (|| -> Result<PhaseOutcome> {
-        let run = run_number(&run_dir);
+        let run = runs::number(&run_dir).unwrap_or(0);
         let linked = link_sync_dirs(ctx, &wt)?;
         let mut vars = pending_vars(&key, phase, &main);
         let title = reg.get(&key).map(|r| r.title.clone()).unwrap_or_default();
@@ -202,7 +207,7 @@ pub fn run_phase(ctx: &Context, task: TaskRef<'_>, phase: Phase, opts: &PhaseOpt
     };
     let created_at = registry::now();
     write_manifest(&outcome, &main, &created_at, None)?;
-    record(ctx, &key, phase)?;
+    record(ctx, &key, phase, outcome.run)?;
 
     match (&exec, tmux) {
         (Some(exe), None) => run_attached(exe, &mut outcome, &main, &created_at, &wt)?,
@@ -356,9 +361,10 @@ fn update_manifest(path: &Path, f: impl FnOnce(&mut serde_json::Value)) -> Resul
     write_atomic(path, &text)
 }
 
-/// Append `phase` to the task's history in the registry (under the registry lock).
-pub fn record(ctx: &Context, key: &TaskKey, phase: Phase) -> Result<()> {
-    ctx.store.transaction(|reg| reg.record_phase(key, phase))
+/// Append run `run` of `phase` to the task's history in the registry (under the registry
+/// lock): the latest record is the task's current run.
+pub fn record(ctx: &Context, key: &TaskKey, phase: Phase, run: u32) -> Result<()> {
+    ctx.store.transaction(|reg| reg.record_phase(key, phase, run))
 }
 
 /// The release-handoff gate: the report (given, else the newest final-verification run's
@@ -534,19 +540,7 @@ fn enforce_gate(ctx: &Context, task: &Segment, phase: Phase, opts: &PhaseOptions
                 Error::failed("the implementation phase needs an approved plan")
                     .hint("pass --approved-plan <plan.md> (add --approve to approve it now)")
             })?;
-            let path = cwd.join(plan);
-            let mut text = gates::read_doc(&path, "plan")?;
-            if opts.approve {
-                text = gates::approve(&text, &registry::now(), &approver(ctx))?;
-                write_atomic(&path, &text)?;
-                output::info(format!("approved {}", path.display()));
-            }
-            if !gates::has_approval(&text) {
-                return Err(Error::failed(format!("plan {} carries no approval marker", path.display())).hint(
-                    "the plan needs a line `APPROVED`, `APPROVED: …` or a checked `[x] Approved` box; --approve checks the box",
-                ));
-            }
-            Ok(Gate::ApprovedPlan { file: path.to_string_lossy().into_owned(), approved_now: opts.approve })
+            approved_plan(ctx, &cwd.join(plan), opts.approve).map(Gate::ApprovedPlan)
         }
         Phase::ReleaseHandoff => {
             let given = opts.verification_report.as_ref().map(|p| cwd.join(p));
@@ -558,6 +552,32 @@ fn enforce_gate(ctx: &Context, task: &Segment, phase: Phase, opts: &PhaseOptions
         }
         _ => Ok(Gate::None),
     }
+}
+
+/// The implementation gate: the plan's `## Files` section must be sound (checked before
+/// `--approve` writes anything), then the plan must carry an approval marker. Returns what
+/// the manifest records: the canonical path, the hash of the approved text and the files.
+fn approved_plan(ctx: &Context, path: &Path, approve: bool) -> Result<ApprovedPlan> {
+    let mut text = gates::read_doc(path, "plan")?;
+    let files = plan::files_section(&text)
+        .map_err(|e| Error::failed(format!("plan {}: {e}", path.display())).hint(e.hint()))?;
+    if approve {
+        text = gates::approve(&text, &registry::now(), &approver(ctx))?;
+        write_atomic(path, &text)?;
+        output::info(format!("approved {}", path.display()));
+    }
+    if !gates::has_approval(&text) {
+        return Err(Error::failed(format!("plan {} carries no approval marker", path.display())).hint(
+            "the plan needs a line `APPROVED`, `APPROVED: …` or a checked `[x] Approved` box; --approve checks the box",
+        ));
+    }
+    let file = std::fs::canonicalize(path).map_err(|e| io_at("cannot resolve", path, e))?;
+    Ok(ApprovedPlan {
+        file: file.to_string_lossy().into_owned(),
+        approved_now: approve,
+        sha256: plan::sha256_hex(text.as_bytes()),
+        files,
+    })
 }
 
 fn approver(ctx: &Context) -> String {
@@ -648,22 +668,23 @@ fn sync_dirs_text(main: &Path, linked: &[String]) -> String {
 fn gate_text(gate: &Gate) -> String {
     match gate {
         Gate::None => "## Entry gate\n\nThis phase has no entry gate.".into(),
-        Gate::ApprovedPlan { file, .. } => format!(
-            "## Approved plan\n\nThe plan approved for this run is `{file}`. Read it first and build exactly what it says."
-        ),
+        Gate::ApprovedPlan(plan) => {
+            let files: Vec<String> = plan.files.entries().iter().map(|f| format!("- `{f}`")).collect();
+            format!(
+                "## Approved plan\n\nThe plan approved for this run is `{}`. Read it first and build exactly what it says.\n\n\
+                 These are the files it lets you edit and commit (paths in the task worktree; a folder covers \
+                 everything under it, `*` stays inside one folder, `**` crosses folders):\n\n{}\n\n\
+                 The plan file is read-only, and okstra checks it against the SHA-256 `{}` recorded at \
+                 approval: if it changes, every edit and commit stops until the user approves it again.",
+                plan.file,
+                files.join("\n"),
+                plan.sha256
+            )
+        }
         Gate::FinalVerdict { file, verdict } => format!(
             "## Verification report\n\nThe final-verification report `{file}` gives the verdict `{verdict}`. Ground the handoff texts in it."
         ),
     }
-}
-
-fn run_number(run_dir: &Path) -> u32 {
-    run_dir
-        .file_name()
-        .and_then(|n| n.to_str())
-        .and_then(|n| n.split('-').next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0)
 }
 
 fn write_manifest(o: &PhaseOutcome, main: &Path, created_at: &str, exec_times: Option<(&str, &str)>) -> Result<()> {

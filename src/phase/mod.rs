@@ -5,9 +5,11 @@
 //! phase run itself ([`lifecycle`]), detached agents' tmux sessions ([`session`]) and what
 //! the runs are doing now ([`status`]).
 
+pub mod current;
 pub mod executor;
 pub mod gates;
 pub mod lifecycle;
+pub mod plan;
 pub mod prompt;
 pub mod runs;
 pub mod session;

@@ -39,6 +39,16 @@ pub fn list(main: &Path, task: &Segment) -> Vec<(u32, Option<Phase>, PathBuf)> {
     runs
 }
 
+/// The folder of run `number` of `phase`.
+pub fn folder(main: &Path, task: &Segment, number: u32, phase: Phase) -> PathBuf {
+    runs_dir(main, task).join(format!("{number:03}-{phase}"))
+}
+
+/// The number of a run folder (`004-implementation` → 4).
+pub fn number(run_dir: &Path) -> Option<u32> {
+    run_dir.file_name()?.to_str()?.split('-').next()?.parse().ok()
+}
+
 /// Make the next run folder for `phase` (numbering is machine-safe: an exclusive lock on
 /// `runs/.lock` is held while the number is chosen and the folder made).
 pub fn create(main: &Path, task: &Segment, phase: Phase) -> Result<PathBuf> {
@@ -48,7 +58,7 @@ pub fn create(main: &Path, task: &Segment, phase: Phase) -> Result<PathBuf> {
     let mut lock = fslock::LockFile::open(&lock_path).map_err(|e| io_at("cannot open lock", &lock_path, e))?;
     lock.lock().map_err(|e| io_at("cannot lock", &lock_path, e))?;
     let next = list(main, task).last().map(|r| r.0 + 1).unwrap_or(1);
-    let path = dir.join(format!("{next:03}-{phase}"));
+    let path = folder(main, task, next, phase);
     std::fs::create_dir(&path).map_err(|e| io_at("cannot create run folder", &path, e))?;
     Ok(path)
 }
@@ -72,6 +82,9 @@ mod tests {
         assert!(a.ends_with("001-requirements-discovery"));
         assert!(b.ends_with("002-final-verification"));
         assert!(c.ends_with("003-final-verification"));
+        assert_eq!(c, folder(tmp.path(), &task, 3, Phase::FinalVerification));
+        assert_eq!(number(&c), Some(3));
+        assert_eq!(number(Path::new("runs")), None);
         assert_eq!(newest_with(tmp.path(), &task, Phase::FinalVerification, FINAL_VERIFICATION_REPORT), None);
         std::fs::write(b.join(FINAL_VERIFICATION_REPORT), "x").unwrap();
         assert_eq!(

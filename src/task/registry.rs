@@ -38,6 +38,9 @@ impl std::fmt::Display for Status {
 pub struct PhaseRecord {
     pub phase: Phase,
     pub at: String,
+    /// The run's number (its folder `<NNN>-<phase>`); absent in records of older versions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<u32>,
 }
 
 /// Where a pull request stands, as the forge last said (`gh pr view --json state,isDraft`).
@@ -186,10 +189,10 @@ impl Registry {
         Ok(())
     }
 
-    /// Append a phase to a row's history.
-    pub fn record_phase(&mut self, key: &TaskKey, phase: Phase) -> Result<()> {
+    /// Append a run of `phase` (numbered `run`) to a row's history.
+    pub fn record_phase(&mut self, key: &TaskKey, phase: Phase, run: u32) -> Result<()> {
         let row = self.get_mut(key).ok_or_else(|| Error::failed(format!("no task {key} in the registry")))?;
-        row.phases.push(PhaseRecord { phase, at: now() });
+        row.phases.push(PhaseRecord { phase, at: now(), run: Some(run) });
         row.last_phase = Some(phase);
         Ok(())
     }
