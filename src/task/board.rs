@@ -171,10 +171,7 @@ pub fn collect(here: &Repo, rows: Vec<Row>, opts: Options) -> Vec<Entry> {
 fn entry(row: Row, source: Option<&Source<'_>>, run: Option<RunStatus>, now: i64) -> Entry {
     // One branch lookup serves both the health and the comparison.
     let tip = source.and_then(|s| s.repo.branch_oid(&row.branch));
-    let mut health = worktree::health(&row, None, false);
-    if health == Health::Ok && source.is_some() && tip.is_none() {
-        health = Health::MissingBranch;
-    }
+    let health = worktree::health_of(&row, source.map(|_| tip.is_some()));
     let divergence = source.zip(tip).and_then(|(s, tip)| {
         let (sha, name) = s.base.as_ref()?;
         let (ahead, behind) = s.repo.ahead_behind(&tip, sha)?;

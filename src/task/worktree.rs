@@ -774,18 +774,24 @@ impl Health {
 
 /// Health without running git for status unless `check_dirty`.
 pub fn health(row: &Row, repo: Option<&Repo>, check_dirty: bool) -> Health {
+    let branch = repo.map(|r| r.branch_exists(&row.branch));
     let wt = Path::new(&row.worktree_path);
-    if !wt.is_dir() {
-        let branch_left = repo.is_some_and(|r| r.branch_exists(&row.branch));
+    let health = health_of(row, branch);
+    if health == Health::Ok && check_dirty && git::is_dirty(wt).unwrap_or(false) {
+        return Health::Dirty;
+    }
+    health
+}
+
+/// The health of `row` when whether its branch exists is known (`None`: not looked up),
+/// without the dirty check.
+pub fn health_of(row: &Row, branch_exists: Option<bool>) -> Health {
+    if !Path::new(&row.worktree_path).is_dir() {
+        let branch_left = branch_exists.unwrap_or(false);
         return if row.status == Status::Released && !branch_left { Health::Removed } else { Health::MissingWorktree };
     }
-    if let Some(repo) = repo {
-        if !repo.branch_exists(&row.branch) {
-            return Health::MissingBranch;
-        }
-    }
-    if check_dirty && git::is_dirty(wt).unwrap_or(false) {
-        return Health::Dirty;
+    if branch_exists == Some(false) {
+        return Health::MissingBranch;
     }
     Health::Ok
 }
