@@ -9,8 +9,9 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+use super::process;
 use super::protocol::{self, Malformed};
-use super::stamp::{self, process, Kind};
+use super::stamp::{self, Kind};
 use crate::error::{Error, Result};
 use crate::git::{self, Repo};
 use crate::output;

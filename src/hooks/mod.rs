@@ -1,12 +1,14 @@
 //! The git hooks toolkit (DESIGN §7): which hooks okstra installs, the shell shims that
 //! call the binary ([`shim`]), install/uninstall/status ([`install`]), the entry points the
 //! shims call ([`entry`]), git's hook input formats ([`protocol`]) and the per-process
-//! stamps that reveal a skipped hook ([`stamp`]).
+//! stamps that reveal a skipped hook ([`stamp`]) and what the processes around a hook are
+//! ([`process`]).
 //!
 //! Decisions come from [`crate::policy`]; this module only feeds it and reports.
 
 pub mod entry;
 pub mod install;
+pub mod process;
 pub mod protocol;
 pub mod shim;
 pub mod stamp;

@@ -140,7 +140,7 @@ mod tests {
         }
     }
 
-    /// The sh fragment finds the same start time as [`super::super::stamp::process::start_time`]
+    /// The sh fragment finds the same start time as [`super::super::process::start_time`]
     /// for its parent (here this test process), and its stamp passes the Rust check.
     #[test]
     fn sh_stamp_is_the_rust_stamp() {
@@ -152,7 +152,7 @@ mod tests {
         assert_eq!(out.code, 0, "{}", out.stderr);
         let me = std::process::id();
         let written = std::fs::read_to_string(tmp.path().join(format!(".git/okstra/stamps/commit-{me}"))).unwrap();
-        assert_eq!(Some(written), super::super::stamp::process::start_time(me));
+        assert_eq!(Some(written), super::super::process::start_time(me));
         assert!(super::super::stamp::check(&tmp.path().join(".git"), super::super::stamp::Kind::Commit, me, true));
     }
 
