@@ -754,3 +754,119 @@ fn shims_of_the_previous_format_are_stale() {
     assert_eq!(r["hooks"][0]["action"], "updated");
     assert!(std::fs::read_to_string(&hook).unwrap().contains("(format 2)"));
 }
+
+// --- the sequencer's commits: judged from the processes, not GIT_REFLOG_ACTION ------------
+
+/// Run git with extra environment variables.
+fn git_env(env: &Env, dir: &Path, args: &[&str], vars: &[(&str, &str)]) -> common::Run {
+    let mut cmd = env.command("git", dir);
+    cmd.args(args);
+    for (k, v) in vars {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    common::Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// A tool's own `GIT_REFLOG_ACTION`, as git's t3406 sets it: never proof of anything.
+const CUSTOM: (&str, &str) = ("GIT_REFLOG_ACTION", "my-tool");
+
+/// `prepare-commit-msg` calls of the binary among the recorded starts.
+fn judged(log: &Path) -> usize {
+    starts(log).iter().filter(|s| s.starts_with("hook prepare-commit-msg")).count()
+}
+
+#[test]
+fn sequencer_commits_pass_in_the_shim_under_any_reflog_action() {
+    let (env, repo, _installed, log) = recorded_setup();
+    // The push that makes origin is not what this test is about.
+    env.git(&repo, &["config", "okstra.protectedBranch", "none"]);
+    let origin = env.origin(&repo, &[]);
+    env.git(&repo, &["switch", "-q", "-c", "feat", "main"]);
+    env.commit_file(&repo, "a.txt", "a\n", "a");
+    env.commit_file(&repo, "b.txt", "b\n", "b");
+    // Upstream moves on.
+    let other = env.root().join("other");
+    env.git(&env.root(), &["clone", "-q", origin.to_str().unwrap(), other.to_str().unwrap()]);
+    env.commit_file(&other, "u.txt", "u\n", "upstream");
+    env.git(&other, &["push", "-q", "origin", "main"]);
+    starts(&log);
+    // pull --rebase=interactive with a squash: the rebase (a child of pull) starts
+    // `git commit -n --amend --no-gpg-sign -F …SQUASH_MSG -e`.
+    let squash = [("GIT_SEQUENCE_EDITOR", "sed -i 2s/^pick/squash/"), ("GIT_EDITOR", "true"), CUSTOM];
+    git_env(&env, &repo, &["pull", "-q", "--rebase=interactive", "origin", "main"], &squash).ok();
+    assert_eq!(env.git(&repo, &["rev-list", "--count", "origin/main..HEAD"]), "1", "squashed");
+    // cherry-pick -e: `git commit -n --no-gpg-sign -e` with the cherry-pick as its parent.
+    env.git(&repo, &["switch", "-q", "-c", "side", "origin/main"]);
+    git_env(&env, &repo, &["cherry-pick", "-e", "feat"], &[("GIT_EDITOR", "true"), CUSTOM]).ok();
+    // Plain cherry-pick, revert and rebase commit in their own process.
+    env.git(&repo, &["switch", "-q", "-c", "pick", "main"]);
+    git_env(&env, &repo, &["cherry-pick", "feat"], &[CUSTOM]).ok();
+    git_env(&env, &repo, &["revert", "--no-edit", "HEAD"], &[CUSTOM]).ok();
+    git_env(&env, &repo, &["rebase", "-q", "origin/main"], &[CUSTOM]).ok();
+    // A rebase stopped by a conflict, resolved and continued under the tool's own reflog
+    // action (git's t3406 test 17): the resolution is committed by a child `git commit -n`.
+    env.git(&repo, &["switch", "-q", "-c", "k1", "main"]);
+    env.commit_file(&repo, "k.txt", "one\n", "k1");
+    env.git(&repo, &["switch", "-q", "-c", "k2", "main"]);
+    env.commit_file(&repo, "k.txt", "two\n", "k2");
+    git_env(&env, &repo, &["rebase", "-q", "k1"], &[CUSTOM]).fails(1);
+    std::fs::write(repo.join("k.txt"), "resolved\n").unwrap();
+    env.git(&repo, &["add", "k.txt"]);
+    git_env(&env, &repo, &["rebase", "--continue"], &[("GIT_EDITOR", "true"), CUSTOM]).ok();
+    assert_eq!(std::fs::read_to_string(repo.join("k.txt")).unwrap(), "resolved\n");
+    // A squash in a linked worktree (hooks get GIT_DIR there).
+    let wt = env.root().join("wt");
+    env.git(&repo, &["worktree", "add", "-q", "-b", "wt-feat", wt.to_str().unwrap(), "feat"]);
+    env.commit_file(&wt, "w.txt", "w\n", "w");
+    git_env(&env, &wt, &["rebase", "-q", "-i", "HEAD~2"], &squash).ok();
+    // git am commits without prepare-commit-msg at all.
+    let patch = env.git(&repo, &["format-patch", "-1", "--stdout", "feat"]);
+    env.git(&repo, &["switch", "-q", "-c", "am", "main"]);
+    let mut am = env.command("git", &repo);
+    am.args(["am", "-q"]).stdin(std::process::Stdio::piped());
+    let mut child = am.spawn().unwrap();
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(patch.as_bytes()).unwrap();
+    assert!(child.wait().unwrap().success());
+    // Not one of these started the binary to decide.
+    assert_eq!(judged(&log), 0);
+    assert!(audit(&repo).is_empty(), "{:?}", audit(&repo));
+    // revert --edit leaves no sequencer state the shim could check: the binary decides, and
+    // lets it through from the processes.
+    git_env(&env, &repo, &["revert", "--edit", "HEAD"], &[("GIT_EDITOR", "true"), CUSTOM]).ok();
+    assert_eq!(judged(&log), 1);
+    assert!(audit(&repo).is_empty(), "{:?}", audit(&repo));
+}
+
+#[test]
+fn commits_dressed_up_as_the_sequencer_are_refused() {
+    let (env, repo, _installed, log) = recorded_setup();
+    env.commit_file(&repo, "a.txt", "a\n", "first");
+    starts(&log);
+    let head = rev(&env, &repo, "HEAD");
+    let n = ["commit", "-q", "--allow-empty", "-n", "--no-gpg-sign", "-m", "skip"];
+    // The environment variable alone, as the sequencer would set it.
+    for action in ["rebase", "rebase -i (pick)", "cherry-pick", "revert"] {
+        let r = git_env(&env, &repo, &n, &[("GIT_REFLOG_ACTION", action)]).fails(1);
+        assert!(r.stderr.contains("[okstra:no-verify] git commit"), "{action}: {}", r.stderr);
+    }
+    // A forged argv[0]: git runs the command after its options whatever argv[0] says.
+    let r = env.command("bash", &repo).args(["-c", "exec -a gitrebase git commit -q --allow-empty -n -m x"]).output();
+    assert_eq!(r.unwrap().status.code(), Some(1));
+    // An alias named like a sequencer, run from a shell: its parent is not a sequencer.
+    env.git(&repo, &["config", "alias.rebasex", "commit -q --allow-empty -n --no-gpg-sign -m x"]);
+    env.git_run(&repo, &["rebasex"]).fails(1);
+    // `git commit -n` run from a rebase's exec line has a shell, not the rebase, as parent.
+    env.commit_file(&repo, "b.txt", "b\n", "second");
+    let r = env.git_run(&repo, &["rebase", "-q", "-x", "git commit -q --amend -n --no-edit", "HEAD~1"]);
+    assert_ne!(r.code, 0, "{}", r.stderr);
+    env.git(&repo, &["rebase", "--abort"]);
+    assert_eq!(rev(&env, &repo, "HEAD~1"), head, "nothing was committed");
+    assert_eq!(audit(&repo).len(), 7);
+    assert_eq!(judged(&log), 7, "each was judged by the binary");
+}

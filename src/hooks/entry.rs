@@ -51,7 +51,8 @@ pub fn pre_commit() -> Result<i32> {
 
 /// `prepare-commit-msg`: refuse a `git commit`/`git merge` whose `pre-commit`/`pre-merge-commit`
 /// was skipped (`--no-verify`, `-n`). The sequencer (rebase, cherry-pick, revert) commits
-/// without `pre-commit` by design and is let through.
+/// without `pre-commit` by design, in its own process or through a child `git commit -n`: both
+/// are let through, recognised from the processes.
 pub fn prepare_commit_msg() -> Result<i32> {
     let parent = process::parent();
     let dir = git_dir()?;
@@ -60,16 +61,15 @@ pub fn prepare_commit_msg() -> Result<i32> {
     if stamped {
         return Ok(0);
     }
-    let action = std::env::var("GIT_REFLOG_ACTION").unwrap_or_default();
-    if ["rebase", "cherry-pick", "revert"].iter().any(|a| action.starts_with(a)) {
-        return Ok(0);
-    }
     let command = process::argv(parent).and_then(|a| process::git_subcommand(&a));
     let skipped_hook = match command.as_deref() {
         Some("commit") => super::HookName::PreCommit,
         Some("merge") => super::HookName::PreMergeCommit,
         _ => return Ok(0),
     };
+    if process::started_by_sequencer(parent) {
+        return Ok(0);
+    }
     let repo = open_repo()?;
     // Without okstra's stamping hook there is no stamp to expect: say so, never refuse.
     let hook_file = repo.hooks_dir().join(skipped_hook.name());

@@ -26,16 +26,15 @@ pub fn argv(pid: u32) -> Option<Vec<String>> {
     out.ok().then(|| out.stdout.split_whitespace().map(str::to_string).collect())
 }
 
-/// The git subcommand of a git command line (`commit` for `git -C x -c a=b commit -n`),
-/// also for the dashed form (`git-commit`).
+/// The git subcommand of the command line of a process known to be git (`commit` for
+/// `git -C x -c a=b commit -n`), also for the dashed form (`git-commit`). git looks at its
+/// `argv[0]` only for the dashed form, so any other `argv[0]` (`exec -a foo git commit -n`) is
+/// skipped as git skips it, never taken as proof that the process is not a commit.
 pub fn git_subcommand(argv: &[String]) -> Option<String> {
     let program = argv.first()?;
     let base = program.rsplit('/').next().unwrap_or(program);
     if let Some(sub) = base.strip_prefix("git-") {
         return Some(sub.to_string());
-    }
-    if base != "git" {
-        return None;
     }
     let mut args = argv[1..].iter();
     while let Some(a) = args.next() {
@@ -48,6 +47,43 @@ pub fn git_subcommand(argv: &[String]) -> Option<String> {
         }
     }
     None
+}
+
+/// The parent of process `pid` (field 4 of `/proc/<pid>/stat`; `ps` elsewhere).
+pub fn parent_of(pid: u32) -> Option<u32> {
+    if let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        let rest = &stat[stat.rfind(')')? + 1..];
+        return rest.split_whitespace().nth(1)?.parse().ok();
+    }
+    let pid = pid.to_string();
+    let out = crate::git::exec("ps", &["-o", "ppid=", "-p", pid.as_str()], std::path::Path::new(".")).ok()?;
+    out.stdout.trim().parse().ok()
+}
+
+/// Whether two processes run the same program file (Linux: `/proc/<pid>/exe`); `None` where
+/// the system does not say.
+pub fn same_program(a: u32, b: u32) -> Option<bool> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = |pid: u32| std::fs::metadata(format!("/proc/{pid}/exe")).ok();
+    let (a, b) = (meta(a)?, meta(b)?);
+    Some(a.dev() == b.dev() && a.ino() == b.ino())
+}
+
+/// The git commands that run the sequencer, which commits without `pre-commit` by design.
+pub const SEQUENCERS: [&str; 3] = ["rebase", "cherry-pick", "revert"];
+
+/// Whether the git process `pid` (a `git commit` or `git merge`) was started by the sequencer:
+/// its parent is the same git program running rebase, cherry-pick or revert. Decided from the
+/// processes alone, never from `GIT_REFLOG_ACTION`, which anyone can set.
+pub fn started_by_sequencer(pid: u32) -> bool {
+    let Some(grandparent) = parent_of(pid).filter(|g| *g > 1) else { return false };
+    let Some(argv) = argv(grandparent) else { return false };
+    // Without /proc/<pid>/exe the program is told by its name.
+    let is_git = match same_program(grandparent, pid) {
+        Some(same) => same,
+        None => argv.first().is_some_and(|p| p.rsplit('/').next().is_some_and(|b| b == "git" || b.starts_with("git-"))),
+    };
+    is_git && git_subcommand(&argv).is_some_and(|c| SEQUENCERS.contains(&c.as_str()))
 }
 
 #[cfg(test)]
@@ -67,6 +103,19 @@ mod tests {
         );
         assert_eq!(git_subcommand(&v(&["/usr/libexec/git-core/git-commit", "-m", "x"])).as_deref(), Some("commit"));
         assert_eq!(git_subcommand(&v(&["sh", "-c", "git commit"])), None);
+        // A forged argv[0] does not hide the command git runs.
+        assert_eq!(git_subcommand(&v(&["gitrebase", "commit", "-n"])).as_deref(), Some("commit"));
+        assert_eq!(git_subcommand(&v(&["foo", "--no-pager", "ci"])).as_deref(), Some("ci"));
         assert_eq!(git_subcommand(&v(&["git", "--bare"])), None);
+    }
+
+    #[test]
+    fn parents_and_programs() {
+        let me = std::process::id();
+        assert_eq!(parent_of(me), Some(parent()));
+        assert_eq!(same_program(me, me), Some(true));
+        // This test binary's parent (cargo, a shell) is another program.
+        assert_eq!(same_program(me, parent()), Some(false));
+        assert!(!started_by_sequencer(me));
     }
 }

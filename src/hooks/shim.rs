@@ -1,8 +1,9 @@
 //! Rendering the hook files from the templates in `hooks/` (compiled in), and recognising
 //! them again. A shim finds the binary and, when a foreign hook was there first, runs it
-//! before okstra. The commit hooks of a shim with no foreign hook also write and consume the
-//! commit stamp in `sh` ([`super::stamp`] holds the same protocol in Rust), so an allowed
-//! commit starts no binary; every decision stays in the binary.
+//! before okstra. The commit hooks also write and consume the commit stamp in `sh`
+//! ([`super::stamp`] holds the same protocol in Rust), and `prepare-commit-msg` recognises the
+//! sequencer's commits in `sh` ([`super::process`] in Rust), so an allowed commit or rebase
+//! starts no binary; every refusal stays in the binary.
 
 use std::path::Path;
 
@@ -17,6 +18,7 @@ const FILTER_REFERENCE_TRANSACTION: &str = include_str!("../../hooks/filter-refe
 const STAMP: &str = include_str!("../../hooks/stamp.sh");
 const FAST_PRE_COMMIT: &str = include_str!("../../hooks/fast-pre-commit.sh");
 const FAST_PREPARE_COMMIT_MSG: &str = include_str!("../../hooks/fast-prepare-commit-msg.sh");
+const SEQUENCER: &str = include_str!("../../hooks/sequencer.sh");
 
 /// The line that marks a file as okstra's shim (any format version). Format 2 writes the
 /// commit stamp in `sh`; a format 1 shim reads as stale (it differs from what install writes).
@@ -79,15 +81,17 @@ pub fn render(hook: HookName, binary: &Path, chain: Option<ChainStyle>) -> Strin
         HookName::ReferenceTransaction => (FILTER_REFERENCE_TRANSACTION, " <<okstra_lines\n$lines\nokstra_lines"),
         _ => ("", ""),
     };
-    // The commit stamp in sh, only without a chained hook: then the binary handles everything
-    // exactly as it always did, after the foreign hook.
-    let fast = match (hook, chain.is_empty()) {
-        (HookName::PreCommit | HookName::PreMergeCommit, true) => {
+    // The commit stamp and the sequencer's commits in sh (after any chained hook, which has
+    // passed by then).
+    let fast = match hook {
+        HookName::PreCommit | HookName::PreMergeCommit => {
             fill(FAST_PRE_COMMIT, "hooks/fast-pre-commit.sh", &[("STAMP", STAMP)])
         }
-        (HookName::PrepareCommitMsg, true) => {
-            fill(FAST_PREPARE_COMMIT_MSG, "hooks/fast-prepare-commit-msg.sh", &[("STAMP", STAMP)])
-        }
+        HookName::PrepareCommitMsg => fill(
+            FAST_PREPARE_COMMIT_MSG,
+            "hooks/fast-prepare-commit-msg.sh",
+            &[("STAMP", STAMP), ("SEQUENCER", SEQUENCER)],
+        ),
         _ => String::new(),
     };
     let binary = sh_quote(&binary.to_string_lossy());
@@ -132,10 +136,14 @@ mod tests {
                 assert!(text.contains(r"installed='/opt/it'\''s/git-okstra'"));
                 assert!(text.contains(&format!("exec \"$okstra\" hook {hook} \"$@\"")));
                 assert_eq!(text.contains("okstra-chained"), chain.is_some());
-                // The commit stamp in sh: only the commit hooks, only with nothing chained.
+                // The commit stamp in sh: only the commit hooks, after any chained hook.
                 let commit_hook =
                     matches!(hook, HookName::PreCommit | HookName::PreMergeCommit | HookName::PrepareCommitMsg);
-                assert_eq!(text.contains("okstra_stamp_ready"), commit_hook && chain.is_none(), "{text}");
+                assert_eq!(text.contains("okstra_stamp_ready"), commit_hook, "{text}");
+                assert_eq!(text.contains("okstra_sequencer &&"), *hook == HookName::PrepareCommitMsg, "{text}");
+                if let Some(at) = text.find("okstra-chained\"") {
+                    assert!(text.find("okstra_stamp_ready").is_none_or(|s| s > at), "the chained hook runs first");
+                }
             }
         }
     }
