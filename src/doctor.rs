@@ -56,6 +56,9 @@ pub enum Kind {
     MissingHook,
     /// A note: a foreign hook is chained (called first). Fine, but worth knowing.
     ChainedHook,
+    /// A note: the latest update of a remote-tracking branch was a push that skipped okstra's
+    /// `pre-push` (`push --no-verify`, hooks switched off).
+    BypassedPush,
     /// A `registry.json.tmp-<pid>` that `Store::save` left: its process is gone.
     StaleRegistryTemp,
     /// A lock file a killed git left (`*.lock`, or a worktree still locked `initializing`).
@@ -80,6 +83,7 @@ impl Kind {
             Kind::StaleHook => "stale-hook",
             Kind::MissingHook => "missing-hook",
             Kind::ChainedHook => "chained-hook",
+            Kind::BypassedPush => "bypassed-push",
             Kind::StaleRegistryTemp => "stale-registry-temp",
             Kind::StaleGitLock => "stale-git-lock",
             Kind::BrokenWorktreeEntry => "broken-worktree-entry",
@@ -274,11 +278,11 @@ pub fn check(store: &Store, repo_dir: Option<&Path>) -> Result<Vec<Finding>> {
 /// there or install's record says it ran.
 fn check_hooks(dir: &Path, out: &mut Vec<Finding>) -> Result<()> {
     let Some(repo) = Repo::discover(dir)? else { return Ok(()) };
-    let (_, server, hooks) = install::status(dir, false)?;
+    let (_, _, hooks) = install::status(dir, false)?;
     let ours = install::is_recorded(&repo) || hooks.iter().any(|h| h.state != State::Missing);
-    for (hook, h) in HookName::set(server).iter().zip(hooks) {
+    for h in hooks {
         let subject = h.path.to_string_lossy().into_owned();
-        let detail = Detail::Hook(dir.to_path_buf(), *hook);
+        let detail = Detail::Hook(dir.to_path_buf(), h.hook);
         let finding = match h.state {
             State::Installed => continue,
             State::Chained => Finding::new(
@@ -292,6 +296,13 @@ fn check_hooks(dir: &Path, out: &mut Vec<Finding>) -> Result<()> {
                 "nothing to do; `git okstra hooks uninstall` would put it back in place",
             )
             .note(),
+            State::Stale if h.retired => Finding::new(
+                Kind::StaleHook,
+                subject,
+                format!("okstra's old {} hook is still installed; okstra no longer uses it", h.name),
+                "`git okstra hooks install` (or `git okstra doctor --repair`) removes it, putting back any hook it chained",
+            )
+            .repairable(detail),
             State::Stale => Finding::new(
                 Kind::StaleHook,
                 subject,
@@ -318,6 +329,17 @@ fn check_hooks(dir: &Path, out: &mut Vec<Finding>) -> Result<()> {
             .repairable(detail),
         };
         out.push(finding);
+    }
+    for b in crate::hooks::pushes::check(&repo)?.open {
+        out.push(
+            Finding::new(
+                Kind::BypassedPush,
+                b.short_ref().to_string(),
+                b.message.clone(),
+                "nothing to repair here: the remote has it; if it was wrong, tell the team and fix it through a pull request",
+            )
+            .note(),
+        );
     }
     Ok(())
 }

@@ -196,6 +196,29 @@ impl Repo {
         self.repo.config_snapshot().strings(key).map(|v| v.into_iter().map(|s| s.to_string()).collect())
     }
 
+    /// The remotes configured for this repository: name, URLs (`url`, `pushurl`) and fetch
+    /// refspecs, as git would read them (every config file, `-c` included).
+    pub fn remotes(&self) -> Vec<RemoteConfig> {
+        let snapshot = self.repo.config_snapshot();
+        let Some(sections) = snapshot.plumbing().sections_by_name("remote") else { return vec![] };
+        let mut out: Vec<RemoteConfig> = Vec::new();
+        for section in sections {
+            let Some(name) = section.header().subsection_name() else { continue };
+            let name = name.to_string();
+            let strings = |key: &str| section.values(key).into_iter().map(|v| v.to_string()).collect::<Vec<_>>();
+            let (mut urls, fetch) = (strings("url"), strings("fetch"));
+            urls.extend(strings("pushurl"));
+            match out.iter_mut().find(|r| r.name == name) {
+                Some(r) => {
+                    r.urls.extend(urls);
+                    r.fetch.extend(fetch);
+                }
+                None => out.push(RemoteConfig { name, urls, fetch }),
+            }
+        }
+        out
+    }
+
     /// Where hooks live: `core.hooksPath` (made absolute against the main worktree), else `<common dir>/hooks`.
     pub fn hooks_dir(&self) -> PathBuf {
         match self.config_string("core.hooksPath") {
@@ -215,6 +238,16 @@ impl Repo {
     pub fn gix(&self) -> &gix::Repository {
         &self.repo
     }
+}
+
+/// One `[remote "<name>"]` of the config.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteConfig {
+    pub name: String,
+    /// `url` and `pushurl` values, as written.
+    pub urls: Vec<String>,
+    /// `fetch` refspecs, as written (`+refs/heads/*:refs/remotes/origin/*`).
+    pub fetch: Vec<String>,
 }
 
 fn expand_tilde(p: &str) -> PathBuf {

@@ -6,6 +6,7 @@ use serde_json::json;
 
 use crate::error::Result;
 use crate::hooks::install::{self, Action, InstallRequest, State};
+use crate::hooks::pushes;
 use crate::output;
 
 /// JSON shape version of `hooks` outputs.
@@ -57,36 +58,51 @@ pub fn run(cmd: HooksCommand) -> Result<i32> {
             report(&out, a.json, "uninstall");
             Ok(0)
         }
-        HooksCommand::Status(a) => {
-            let (dir, server, hooks) = install::status(&cwd, a.server)?;
-            let complete = hooks.iter().all(|h| matches!(h.state, State::Installed | State::Chained));
-            if a.json {
-                output::json(
-                    &json!({"schema": SCHEMA, "hooks_dir": dir, "server": server, "complete": complete, "hooks": hooks}),
-                );
-            } else {
-                output::info(format!("hooks folder: {}", dir.display()));
-                for h in &hooks {
-                    let state = match h.state {
-                        State::Installed => "installed".to_string(),
-                        State::Chained => format!("chained (calls {} first)", file_name(h.chained.as_deref())),
-                        State::Stale => "stale (run `git okstra hooks install`)".to_string(),
-                        State::Missing if h.foreign => {
-                            "missing (a foreign hook is in its place; run `git okstra hooks install` to chain it)"
-                                .to_string()
-                        }
-                        State::Missing => "missing (run `git okstra hooks install`)".to_string(),
-                    };
-                    output::value(format!("{:<22} {state}", h.name));
-                }
-                if !server {
-                    output::info("agent guard (`--agent` to install; `--agent … --json` for JSON):");
-                    return super::guard::status(&agents(&[], false));
-                }
-            }
-            Ok(0)
-        }
+        HooksCommand::Status(a) => status(&cwd, a),
     }
+}
+
+fn status(cwd: &std::path::Path, a: TargetArgs) -> Result<i32> {
+    let (dir, server, hooks) = install::status(cwd, a.server)?;
+    let complete = hooks.iter().all(|h| matches!(h.state, State::Installed | State::Chained));
+    let notices = match (server, crate::git::Repo::discover(cwd)?) {
+        (false, Some(repo)) => pushes::check(&repo)?,
+        _ => pushes::Notices::default(),
+    };
+    if a.json {
+        output::json(&json!({
+            "schema": SCHEMA, "hooks_dir": dir, "server": server, "complete": complete, "hooks": hooks,
+            "bypassed_pushes": notices.open,
+        }));
+        return Ok(0);
+    }
+    output::info(format!("hooks folder: {}", dir.display()));
+    for h in &hooks {
+        let state = match h.state {
+            State::Installed => "installed".to_string(),
+            State::Chained => format!("chained (calls {} first)", file_name(h.chained.as_deref())),
+            State::Stale if h.retired => "stale (no longer used; `git okstra hooks install` removes it)".to_string(),
+            State::Stale => "stale (run `git okstra hooks install`)".to_string(),
+            State::Missing if h.foreign => {
+                "missing (a foreign hook is in its place; run `git okstra hooks install` to chain it)".to_string()
+            }
+            State::Missing => "missing (run `git okstra hooks install`)".to_string(),
+        };
+        output::value(format!("{:<22} {state}", h.name));
+    }
+    for b in &notices.open {
+        output::value(format!(
+            "bypassed push           {} at {}: now {}",
+            b.short_ref(),
+            b.at,
+            &b.new[..b.new.len().min(12)]
+        ));
+    }
+    if !server {
+        output::info("agent guard (`--agent` to install; `--agent … --json` for JSON):");
+        return super::guard::status(&agents(&[], false));
+    }
+    Ok(0)
 }
 
 fn file_name(p: Option<&std::path::Path>) -> String {

@@ -4,6 +4,7 @@ use clap::{Args, Subcommand};
 use serde_json::json;
 
 use crate::error::Result;
+use crate::hooks::pushes::{self, Bypass};
 use crate::output;
 use crate::task::registry::Row;
 use crate::task::worktree::{self, Context, Health, StartRequest};
@@ -122,11 +123,19 @@ fn start(a: StartArgs) -> Result<i32> {
     Ok(0)
 }
 
-fn row_json(row: &Row, health: Health) -> serde_json::Value {
+fn row_json(row: &Row, health: Health, bypassed: Option<&Bypass>) -> serde_json::Value {
     let mut v = serde_json::to_value(row).unwrap_or_default();
     v["key"] = json!(row.key());
     v["health"] = json!(health.name());
+    v["last_push_bypassed_hooks"] = json!(bypassed);
     v
+}
+
+/// The open bypassed push that was the last push of each row's branch (rows of this
+/// repository only: the reflogs read are this repository's).
+fn bypassed<'a>(ctx: &Context, notices: &'a pushes::Notices, rows: &[&Row]) -> Vec<Option<&'a Bypass>> {
+    let here = ctx.repo_id();
+    rows.iter().map(|r| if r.repo == here { notices.for_branch(&ctx.repo, &r.branch) } else { None }).collect()
 }
 
 fn list(a: ListArgs) -> Result<i32> {
@@ -136,8 +145,10 @@ fn list(a: ListArgs) -> Result<i32> {
     let rows: Vec<&Row> = reg.tasks.values().filter(|r| a.all || r.repo == repo_id).collect();
     let healths: Vec<Health> =
         rows.iter().map(|r| worktree::health(r, (r.repo == repo_id).then_some(&ctx.repo), a.dirty)).collect();
+    let notices = pushes::check(&ctx.repo)?;
+    let marks = bypassed(&ctx, &notices, &rows);
     if a.json {
-        let tasks: Vec<_> = rows.iter().zip(&healths).map(|(r, h)| row_json(r, *h)).collect();
+        let tasks: Vec<_> = rows.iter().zip(&healths).zip(&marks).map(|((r, h), b)| row_json(r, *h, *b)).collect();
         output::json(&json!({"schema": SCHEMA, "tasks": tasks}));
         return Ok(0);
     }
@@ -146,20 +157,24 @@ fn list(a: ListArgs) -> Result<i32> {
         return Ok(0);
     }
     let width = rows.iter().map(|r| r.key().len()).max().unwrap_or(3).max(3);
-    let bwidth = rows.iter().map(|r| r.branch.len()).max().unwrap_or(6).max(6);
+    let bwidth = rows.iter().map(|r| r.branch.len() + 1).max().unwrap_or(6).max(6);
     output::value(format!(
         "{:<width$}  {:<8}  {:<16}  {:<bwidth$}  {}",
         "KEY", "STATUS", "HEALTH", "BRANCH", "LAST PHASE"
     ));
-    for (r, h) in rows.iter().zip(&healths) {
+    for ((r, h), b) in rows.iter().zip(&healths).zip(&marks) {
         let phase = r.last_phase.map(|p| p.name()).unwrap_or("-");
+        let branch = if b.is_some() { format!("{}!", r.branch) } else { r.branch.clone() };
         output::value(format!(
             "{:<width$}  {:<8}  {:<16}  {:<bwidth$}  {phase}",
             r.key(),
             r.status.to_string(),
             h.name(),
-            r.branch
+            branch
         ));
+    }
+    if marks.iter().any(Option::is_some) {
+        output::info("!: the last push of this branch skipped okstra's pre-push hook (`git okstra task show <id>`)");
     }
     Ok(0)
 }
@@ -169,8 +184,10 @@ fn show(a: ShowArgs) -> Result<i32> {
     let reg = ctx.store.load()?;
     let (_, row) = ctx.resolve_task(&reg, &a.task)?;
     let health = worktree::health(&row, Some(&ctx.repo), true);
+    let notices = pushes::check(&ctx.repo)?;
+    let bypass = if row.repo == ctx.repo_id() { notices.for_branch(&ctx.repo, &row.branch) } else { None };
     if a.json {
-        let mut v = row_json(&row, health);
+        let mut v = row_json(&row, health, bypass);
         v["schema"] = json!(SCHEMA);
         output::json(&v);
         return Ok(0);
@@ -191,6 +208,15 @@ fn show(a: ShowArgs) -> Result<i32> {
     ];
     for (k, v) in lines {
         output::value(format!("{k:<11} {v}"));
+    }
+    if let Some(b) = bypass {
+        output::value(format!(
+            "{:<11} {} at {} skipped okstra's pre-push hook (now {}); `git okstra handoff` asks before shipping it",
+            "last push",
+            b.short_ref(),
+            b.at,
+            &b.new[..b.new.len().min(12)]
+        ));
     }
     for p in &row.phases {
         output::value(format!("  {}  {}", p.at, p.phase));

@@ -129,7 +129,8 @@ fn mirror_push(repo: &Repo, remote: Option<&str>) -> Option<String> {
     matches!(value.to_ascii_lowercase().as_str(), "" | "true" | "yes" | "on" | "1").then(how).flatten()
 }
 
-fn ancestry(repo: &Repo, old: &str, new: &str) -> Ancestry {
+/// Ancestry of two commits as this repository knows it.
+pub(super) fn ancestry(repo: &Repo, old: &str, new: &str) -> Ancestry {
     match repo.is_ancestor(old, new) {
         Some(true) => Ancestry::FastForward,
         Some(false) => Ancestry::NotAncestor,
@@ -137,8 +138,10 @@ fn ancestry(repo: &Repo, old: &str, new: &str) -> Ancestry {
     }
 }
 
-/// `pre-push <remote> <url>`: judge every ref git is about to update on the remote.
-pub fn pre_push(input: &str, remote: Option<&str>) -> Result<i32> {
+/// `pre-push <remote> <url>`: judge every ref git is about to update on the remote, and record
+/// what it lets through ([`super::pushes`] finds the pushes that skipped it by what is not
+/// recorded).
+pub fn pre_push(input: &str, remote: Option<&str>, url: Option<&str>) -> Result<i32> {
     // `push --mirror` does not list the remote branches it deletes on the hook's stdin (seen
     // with git 2.47): judged line by line it could delete every protected branch.
     // (An empty input otherwise means git already rejected the push itself: nothing to check.)
@@ -146,10 +149,6 @@ pub fn pre_push(input: &str, remote: Option<&str>) -> Result<i32> {
     let mirror = mirror_push(&repo, remote);
     if input.is_empty() && mirror.is_none() {
         return Ok(0);
-    }
-    // Lets reference-transaction tell this push from one that skipped pre-push.
-    if let Err(e) = stamp::write(repo.gix().git_dir(), Kind::Push, process::parent()) {
-        output::debug(format!("cannot write the push stamp: {e}"));
     }
     let lines = match protocol::parse_pre_push(input) {
         Ok(lines) => lines,
@@ -173,7 +172,19 @@ pub fn pre_push(input: &str, remote: Option<&str>) -> Result<i32> {
             "push the branches you mean by name (`git push origin <branch>`)",
         ));
     }
-    Ok(decide("pre-push", &repo.common_dir, violations))
+    let code = decide("pre-push", &repo.common_dir, violations);
+    if code == 0 {
+        let allowed: Vec<(&str, &str)> = lines
+            .iter()
+            .filter(|l| !policy::is_zero_oid(&l.local_oid))
+            .map(|l| (l.remote_ref.as_str(), l.local_oid.as_str()))
+            .collect();
+        let (remote, url) = (remote.unwrap_or_default(), url.unwrap_or_default());
+        if let Err(e) = super::pushes::record(&repo.common_dir, remote, url, &allowed) {
+            output::warn(format!("cannot record this push under {}: {e}", repo.common_dir.display()));
+        }
+    }
+    Ok(code)
 }
 
 /// `pre-receive` in the bare repository: the same policy, whatever the client skipped.
@@ -205,55 +216,6 @@ fn quarantine_ancestry(cwd: &Path, old: &str, new: &str) -> Ancestry {
         Ok(out) if out.code == 1 => Ancestry::NotAncestor,
         _ => Ancestry::Unknown,
     }
-}
-
-/// `reference-transaction <state>`: a remote-tracking branch moved by a `git push` whose
-/// `pre-push` left no stamp means `push --no-verify` — too late to stop; log and warn.
-pub fn reference_transaction(state: &str, input: &str) -> Result<i32> {
-    if state != "committed" || !input.contains(" refs/remotes/") {
-        return Ok(0);
-    }
-    let parent = process::parent();
-    let Some(dir) = stamp::hook_git_dir() else { return Ok(0) };
-    if stamp::check(&dir, Kind::Push, parent, false) {
-        return Ok(0);
-    }
-    if process::argv(parent).and_then(|a| process::git_subcommand(&a)).as_deref() != Some("push") {
-        return Ok(0);
-    }
-    let Ok(updates) = protocol::parse_ref_updates(input) else { return Ok(0) };
-    let repo = open_repo()?;
-    let protected = Protected::from_repo(&repo);
-    for u in updates.iter().filter(|u| u.name.starts_with("refs/remotes/") && !policy::is_zero_oid(&u.new)) {
-        // refs/remotes/<remote>/<branch>, for the usual fetch refspec.
-        let Some((remote, branch)) = u.name["refs/remotes/".len()..].split_once('/') else { continue };
-        let remote_ref = format!("refs/heads/{branch}");
-        let verdict =
-            policy::judge_ref_update(&protected, &remote_ref, &u.old, &u.new, || ancestry(&repo, &u.old, &u.new));
-        let what = match &verdict {
-            Some(v) => format!("and it broke the rule {}: {}", v.rule, v.message),
-            // git reports no old value for a tracking ref it had not read: nothing to compare.
-            None if policy::is_zero_oid(&u.old) => "and okstra cannot tell what it replaced".to_string(),
-            None => "though the update itself would have been allowed".to_string(),
-        };
-        let v = Violation::new(
-            Rule::NoVerify,
-            format!("{remote}/{branch}"),
-            format!(
-                "`git push --no-verify` skipped okstra's pre-push check; {remote}/{branch} is now {}, {what}",
-                short(&u.new)
-            ),
-            "never skip the push checks; if the push was wrong, tell the team and repair it through a pull request",
-        );
-        output::warn(format!("[okstra:{}] {}: {}", v.rule, v.subject, v.message));
-        output::warn(v.fix.clone());
-        log(&repo.common_dir, &AuditRecord::new("reference-transaction", Decision::Warned, &v));
-    }
-    Ok(0)
-}
-
-fn short(oid: &str) -> &str {
-    &oid[..oid.len().min(12)]
 }
 
 fn log(common_dir: &Path, record: &AuditRecord) {

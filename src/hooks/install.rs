@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::shim::{self, ChainStyle, CHAINED_SUFFIX};
-use super::HookName;
+use super::{write_atomic, HookName};
 use crate::error::{io_at, Error, Result};
 use crate::git::{self, Repo};
 
@@ -65,6 +65,8 @@ pub enum State {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct HookStatus {
+    #[serde(skip)]
+    pub hook: HookName,
     pub name: &'static str,
     pub path: PathBuf,
     pub state: State,
@@ -72,6 +74,9 @@ pub struct HookStatus {
     pub chained: Option<PathBuf>,
     /// A file that is not okstra's occupies the hook's place.
     pub foreign: bool,
+    /// A hook okstra no longer installs (its old shim is still there: `stale`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub retired: bool,
 }
 
 /// What install changed outside the hook files, so uninstall can put it back.
@@ -112,17 +117,6 @@ fn read_record(repo: &Repo) -> Result<Option<Record>> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(io_at("cannot read", &p, e)),
     }
-}
-
-/// Write `content` to `path` through a temp file and a rename, with `mode`.
-fn write_atomic(path: &Path, content: &[u8], mode: u32) -> Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{name}.okstra-tmp"));
-    std::fs::write(&tmp, content).map_err(|e| io_at("cannot write", &tmp, e))?;
-    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(mode))
-        .map_err(|e| io_at("cannot chmod", &tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| io_at("cannot write", path, e))
 }
 
 fn write_record(repo: &Repo, record: &Record) -> Result<()> {
@@ -248,10 +242,19 @@ pub fn install(cwd: &Path, req: &InstallRequest) -> Result<Outcome> {
     // Written before the hook files: uninstall must be able to undo a half-finished install.
     write_record(&repo, &record)?;
 
-    let hooks = HookName::set(req.server)
+    let mut hooks = HookName::set(req.server)
         .iter()
         .map(|hook| install_one(*hook, &dir.join(hook.name()), &binary))
         .collect::<Result<Vec<_>>>()?;
+    if !req.server {
+        for hook in HookName::RETIRED {
+            let report = uninstall_one(hook, &dir.join(hook.name()))?;
+            if matches!(report.action, Action::Removed | Action::Restored) {
+                hooks.push(report);
+            }
+        }
+        super::pushes::start(&repo)?;
+    }
     Ok(Outcome { hooks_dir: dir, server: req.server, hooks, hooks_path_changed })
 }
 
@@ -295,6 +298,9 @@ pub fn refresh(cwd: &Path, hook: HookName) -> Result<HookReport> {
     let repo = require_repo(cwd)?;
     let dir = repo.hooks_dir();
     let path = dir.join(hook.name());
+    if HookName::RETIRED.contains(&hook) {
+        return uninstall_one(hook, &path);
+    }
     if read_hook(&path)?.is_some_and(|content| !shim::is_shim(&content)) {
         return Err(Error::failed(format!("{} is not okstra's hook; left alone", path.display()))
             .hint("`git okstra hooks install` keeps it and calls it first (chains it)"));
@@ -313,10 +319,16 @@ pub fn uninstall(cwd: &Path, server: bool) -> Result<Outcome> {
     let server = server || repo.is_bare();
     let record = read_record(&repo)?;
     let dir = record.as_ref().map(|r| r.hooks_dir.clone()).unwrap_or_else(|| repo.hooks_dir());
+    let retired: &[HookName] = if server { &[] } else { &HookName::RETIRED };
     let hooks = HookName::set(server)
         .iter()
+        .chain(retired)
         .map(|hook| uninstall_one(*hook, &dir.join(hook.name())))
         .collect::<Result<Vec<_>>>()?;
+    let hooks: Vec<HookReport> = hooks
+        .into_iter()
+        .filter(|h| !(retired.iter().any(|r| r.name() == h.name) && h.action == Action::Absent))
+        .collect();
     let mut hooks_path_changed = None;
     if let Some(record) = &record {
         if let Some(before) = &record.hooks_path_before {
@@ -334,6 +346,9 @@ pub fn uninstall(cwd: &Path, server: bool) -> Result<Outcome> {
                     Some(before.as_str()).filter(|b| !b.is_empty()),
                 )?;
             }
+        }
+        if !server {
+            super::pushes::forget(&repo.common_dir)?;
         }
         let p = record_path(&repo);
         std::fs::remove_file(&p).map_err(|e| io_at("cannot remove", &p, e))?;
@@ -364,10 +379,28 @@ pub fn status(cwd: &Path, server: bool) -> Result<(PathBuf, bool, Vec<HookStatus
     let server = server || repo.is_bare();
     let dir = repo.hooks_dir();
     let binary = current_binary()?;
-    let hooks = HookName::set(server)
+    let mut hooks = HookName::set(server)
         .iter()
         .map(|hook| status_one(*hook, &dir.join(hook.name()), &binary))
-        .collect::<Result<_>>()?;
+        .collect::<Result<Vec<_>>>()?;
+    if !server {
+        for hook in HookName::RETIRED {
+            let path = dir.join(hook.name());
+            // Only okstra's own old shim is reported; a foreign hook of that name is the user's.
+            if read_hook(&path)?.is_some_and(|c| shim::is_shim(&c)) {
+                let chained = Some(chained_path(&path)).filter(|c| c.exists());
+                hooks.push(HookStatus {
+                    hook,
+                    name: hook.name(),
+                    path,
+                    state: State::Stale,
+                    chained,
+                    foreign: false,
+                    retired: true,
+                });
+            }
+        }
+    }
     Ok((dir, server, hooks))
 }
 
@@ -381,7 +414,7 @@ pub fn status_one(hook: HookName, path: &Path, binary: &Path) -> Result<HookStat
         Some(_) if chained.is_some() => (State::Chained, false),
         Some(_) => (State::Installed, false),
     };
-    Ok(HookStatus { name: hook.name(), path: path.to_path_buf(), state, chained, foreign })
+    Ok(HookStatus { hook, name: hook.name(), path: path.to_path_buf(), state, chained, foreign, retired: false })
 }
 
 fn require_repo(cwd: &Path) -> Result<Repo> {

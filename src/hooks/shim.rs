@@ -14,14 +14,14 @@ use super::HookName;
 const SHIM: &str = include_str!("../../hooks/shim.sh");
 const CHAIN: &str = include_str!("../../hooks/chain.sh");
 const CHAIN_STDIN: &str = include_str!("../../hooks/chain-stdin.sh");
-const FILTER_REFERENCE_TRANSACTION: &str = include_str!("../../hooks/filter-reference-transaction.sh");
 const STAMP: &str = include_str!("../../hooks/stamp.sh");
 const FAST_PRE_COMMIT: &str = include_str!("../../hooks/fast-pre-commit.sh");
 const FAST_PREPARE_COMMIT_MSG: &str = include_str!("../../hooks/fast-prepare-commit-msg.sh");
 const SEQUENCER: &str = include_str!("../../hooks/sequencer.sh");
 
-/// The line that marks a file as okstra's shim (any format version). Format 2 writes the
-/// commit stamp in `sh`; a format 1 shim reads as stale (it differs from what install writes).
+/// The line that marks a file as okstra's shim (any format version). Format 2 wrote the
+/// commit stamp in `sh`, format 3 also recognises the sequencer's commits there; an older shim
+/// reads as stale (it differs from what install writes).
 pub const MARKER: &str = "# git-okstra hook shim (format ";
 
 /// Suffix of a foreign hook moved aside so the shim can call it first.
@@ -76,11 +76,6 @@ pub fn render(hook: HookName, binary: &Path, chain: Option<ChainStyle>) -> Strin
             fill(template, label, &[("RUN", run), ("HOOK", hook.name())])
         }
     };
-    // reference-transaction: the filter keeps only the lines okstra looks at, and hands them on.
-    let (filter, stdin) = match hook {
-        HookName::ReferenceTransaction => (FILTER_REFERENCE_TRANSACTION, " <<okstra_lines\n$lines\nokstra_lines"),
-        _ => ("", ""),
-    };
     // The commit stamp and the sequencer's commits in sh (after any chained hook, which has
     // passed by then).
     let fast = match hook {
@@ -95,18 +90,7 @@ pub fn render(hook: HookName, binary: &Path, chain: Option<ChainStyle>) -> Strin
         _ => String::new(),
     };
     let binary = sh_quote(&binary.to_string_lossy());
-    fill(
-        SHIM,
-        "hooks/shim.sh",
-        &[
-            ("CHAIN", &chain),
-            ("FILTER", filter),
-            ("FAST", &fast),
-            ("BINARY", &binary),
-            ("HOOK", hook.name()),
-            ("STDIN", stdin),
-        ],
-    )
+    fill(SHIM, "hooks/shim.sh", &[("CHAIN", &chain), ("FAST", &fast), ("BINARY", &binary), ("HOOK", hook.name())])
 }
 
 /// Whether a hook file's content is an okstra shim.

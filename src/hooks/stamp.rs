@@ -1,7 +1,7 @@
 //! Stamps: proof that a skippable hook ran for one git process. `pre-commit` and
-//! `pre-merge-commit` leave a `commit` stamp, `pre-push` a `push` stamp, each named after the
-//! parent git process (the hooks are its direct children: the shim `exec`s the binary). The
-//! hooks `--no-verify` cannot skip look for the stamp of the same process.
+//! `pre-merge-commit` leave a `commit` stamp named after the parent git process (the hooks are
+//! its direct children: the shim `exec`s the binary); `prepare-commit-msg`, which
+//! `--no-verify` cannot skip, looks for the stamp of the same process.
 //!
 //! A stamp holds the process start time where the system reports it, so a recycled pid never
 //! matches an old stamp; elsewhere stamps older than a day are ignored. Also here: finding the
@@ -18,14 +18,12 @@ const MAX_AGE: Duration = Duration::from_secs(24 * 60 * 60);
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     Commit,
-    Push,
 }
 
 impl Kind {
     fn prefix(self) -> &'static str {
         match self {
             Kind::Commit => "commit",
-            Kind::Push => "push",
         }
     }
 }
@@ -85,10 +83,11 @@ fn too_old(p: &Path) -> bool {
 }
 
 /// Remove the stamps nobody will read: those of a git process that has exited (a commit that
-/// stopped before `prepare-commit-msg`, a push whose `reference-transaction` has run), and,
+/// stopped before `prepare-commit-msg`; the `push-` stamps earlier versions left), and,
 /// where the system does not say which processes live, those older than a day. The commit
 /// shims write and consume stamps in `sh` and leave the binary to sweep: `pre-commit` starts
-/// it once more than 16 commit stamps (consumed or not) are there, and every `pre-push` sweeps.
+/// it once more than 16 commit stamps (consumed or not) are there, and `prepare-commit-msg`
+/// sweeps whenever the binary runs.
 pub fn sweep(git_dir: &Path) {
     sweep_dir(&dir(git_dir));
 }
@@ -115,7 +114,6 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let me = std::process::id();
         write(tmp.path(), Kind::Commit, me).unwrap();
-        assert!(!check(tmp.path(), Kind::Push, me, false));
         assert!(check(tmp.path(), Kind::Commit, me, false));
         assert!(check(tmp.path(), Kind::Commit, me, true));
         assert!(!check(tmp.path(), Kind::Commit, me, true), "consumed");
