@@ -145,6 +145,11 @@ impl Repo {
         self.main().try_find_reference(format!("refs/heads/{branch}").as_str()).ok().flatten().is_some()
     }
 
+    /// Whether the object `oid` (full hex) is in this repository.
+    pub fn has_object(&self, oid: &str) -> bool {
+        gix::ObjectId::from_hex(oid.as_bytes()).is_ok_and(|id| self.repo.has_object(id))
+    }
+
     /// Whether `ancestor` is reachable from `descendant`. `None`: an object is not present locally.
     pub fn is_ancestor(&self, ancestor: &str, descendant: &str) -> Option<bool> {
         let a = gix::ObjectId::from_hex(ancestor.as_bytes()).ok()?;

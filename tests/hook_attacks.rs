@@ -62,6 +62,7 @@ fn attacks(s: &Setup) -> Vec<Attack> {
         a("delete the protected branch", &["push", "origin", ":dev"], false, false),
         // git does not show pre-push the remote branches a mirror push deletes (here: dev)
         a("--mirror", &["push", "--mirror", "origin"], false, false),
+        a("--mirror abbreviated", &["push", "--mirr", "origin"], false, false),
         a("remote.<name>.mirror", &["-c", "remote.origin.mirror=true", "push", "origin"], false, false),
         a("core.hooksPath=/dev/null", &["-c", "core.hooksPath=/dev/null", "push", "origin", "HEAD:main"], false, true),
         a("push --no-verify", &["push", "--no-verify", "origin", "HEAD:main"], false, true),

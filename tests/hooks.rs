@@ -139,6 +139,76 @@ fn remote_tip_missing_locally_says_fetch_first() {
     assert_eq!(rev(&env, &origin, "feat-x"), theirs);
 }
 
+/// feat-a one commit ahead of origin, and feat-b whose remote tip someone else moved (so it
+/// is not in this repository).
+fn fetch_first_setup() -> (Env, PathBuf, PathBuf) {
+    let (env, repo, origin) = setup();
+    env.git(&repo, &["push", "-q", "origin", "feat-x:feat-a", "feat-x:feat-b"]);
+    let other = env.root().join("other");
+    env.git(&env.root(), &["clone", "-q", origin.to_str().unwrap(), other.to_str().unwrap()]);
+    env.git(&other, &["switch", "-q", "feat-b"]);
+    env.commit_file(&other, "o.txt", "o\n", "theirs");
+    env.git(&other, &["push", "-q", "origin", "feat-b"]);
+    for b in ["feat-a", "feat-b"] {
+        env.git(&repo, &["switch", "-q", "-c", b, "feat-x"]);
+        env.commit_file(&repo, &format!("{b}.txt"), "mine\n", b);
+    }
+    (env, repo, origin)
+}
+
+#[test]
+fn refs_git_rejects_itself_are_left_to_git() {
+    let (env, repo, origin) = fetch_first_setup();
+    let theirs = rev(&env, &origin, "feat-b");
+    let r = env.git_run(&repo, &["push", "origin", "feat-a", "feat-b"]);
+    assert_ne!(r.code, 0);
+    assert!(r.stderr.contains("feat-b -> feat-b (fetch first)"), "git rejects feat-b itself: {}", r.stderr);
+    assert!(!r.stderr.contains("okstra"), "{}", r.stderr);
+    assert_eq!(rev(&env, &origin, "feat-a"), rev(&env, &repo, "feat-a"), "feat-a was pushed");
+    assert_eq!(rev(&env, &origin, "feat-b"), theirs);
+    // The same for a protected branch git rejects: the rest of the push goes through.
+    env.git(&repo, &["switch", "-q", "feat-a"]);
+    env.commit_file(&repo, "a2.txt", "a\n", "a2");
+    let r = env.git_run(&repo, &["push", "origin", "feat-a", "feat-b:refs/heads/feat-b"]);
+    assert!(r.stderr.contains("(fetch first)"), "{}", r.stderr);
+    assert_eq!(rev(&env, &origin, "feat-a"), rev(&env, &repo, "feat-a"));
+    assert!(audit(&repo).is_empty(), "{:?}", audit(&repo));
+    // No notice afterwards: feat-a's push was recorded, feat-b never moved.
+    let r = env.okstra(&repo, &["hooks", "status"]).ok();
+    assert!(notices(&r.stderr).is_empty(), "{}", r.stderr);
+}
+
+#[test]
+fn forcing_over_a_remote_tip_missing_locally_is_refused_in_every_spelling() {
+    let (env, repo, origin) = fetch_first_setup();
+    let before = remote_refs(&env, &origin);
+    let lease = format!("--force-with-lease=feat-b:{}", rev(&env, &origin, "feat-b"));
+    let lease_short = lease.replace("--force-with-lease", "--force-w");
+    env.git(&repo, &["config", "alias.fp", "push --force"]);
+    let spellings: Vec<Vec<&str>> = vec![
+        vec!["push", "--force", "origin", "feat-b"],
+        vec!["push", "-f", "origin", "feat-b"],
+        vec!["push", "-uf", "origin", "feat-b"],
+        vec!["push", "origin", "+feat-b"],
+        vec!["push", "origin", "feat-a", "+feat-b:feat-b"],
+        vec!["push", &lease, "origin", "feat-b"],
+        vec!["push", &lease_short, "origin", "feat-b"],
+        vec!["fp", "origin", "feat-b"],
+        vec!["-c", "remote.origin.push=+refs/heads/feat-b:refs/heads/feat-b", "push", "origin"],
+    ];
+    for args in &spellings {
+        let r = env.git_run(&repo, args).fails(1);
+        assert!(r.stderr.contains("[okstra:non-fast-forward] refs/heads/feat-b"), "{args:?}: {}", r.stderr);
+        assert!(r.stderr.contains("fetch first"), "{}", r.stderr);
+        assert_eq!(remote_refs(&env, &origin), before, "{args:?} changed the remote");
+    }
+    // A forcing push refspec in the repository's config counts too.
+    env.git(&repo, &["config", "remote.origin.push", "+refs/heads/feat-b:refs/heads/feat-b"]);
+    env.git_run(&repo, &["push", "origin"]).fails(1);
+    assert_eq!(remote_refs(&env, &origin), before);
+    assert_eq!(audit(&repo).len(), spellings.len() + 1);
+}
+
 /// `n` commits on top of `base` made with plumbing (no hooks run); returns the last one.
 fn chain(env: &Env, dir: &Path, base: &str, n: usize) -> String {
     let tree = rev(env, dir, &format!("{base}^{{tree}}"));

@@ -10,7 +10,8 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use super::process;
-use super::protocol::{self, Malformed};
+use super::protocol::{self, Malformed, PushLine};
+use super::push_args::{self, PushArgs};
 use super::stamp::{self, Kind};
 use crate::error::{Error, Result};
 use crate::git::{self, Repo};
@@ -106,27 +107,39 @@ fn malformed(source: &str, m: Malformed) -> Violation {
     )
 }
 
-/// Whether this push is a mirror push: `--mirror` on the parent `git push`, or a remote
-/// configured with `remote.<name>.mirror`. Returns how it was asked for.
-fn mirror_push(repo: &Repo, remote: Option<&str>) -> Option<String> {
-    let argv = process::argv(process::parent()).unwrap_or_default();
-    if process::git_subcommand(&argv).as_deref() == Some("push")
-        && argv.iter().skip_while(|a| *a != "push").any(|a| a == "--mirror")
-    {
+/// The values of a multi-valued config key as the running git sees them. `git -c key=… push`
+/// reaches the hook only through git's environment: then (rarely) git itself is asked;
+/// otherwise the config already read in-process answers.
+fn config_values(repo: &Repo, key: &str) -> Vec<String> {
+    let from_env = ["GIT_CONFIG_PARAMETERS", "GIT_CONFIG_COUNT"].iter().any(|v| std::env::var_os(v).is_some());
+    if !from_env {
+        return repo.config_strings(key).unwrap_or_default();
+    }
+    let out = cwd().and_then(|dir| git::exec("git", &["config", "--get-all", key], &dir));
+    out.map(|o| o.stdout.lines().map(str::to_string).collect()).unwrap_or_default()
+}
+
+/// Whether this push is a mirror push: `--mirror` (or an abbreviation) on the parent
+/// `git push`, or a remote configured with `remote.<name>.mirror`. Returns how it was asked for.
+fn mirror_push(repo: &Repo, remote: Option<&str>, args: Option<PushArgs>) -> Option<String> {
+    if args.is_some_and(|a| a.mirror) {
         return Some("--mirror".into());
     }
     let remote = remote.filter(|r| !r.is_empty())?;
     let key = format!("remote.{remote}.mirror");
-    let how = || Some(format!("to remote '{remote}' ({key})"));
-    // `git -c remote.<name>.mirror=… push` reaches the hook only through git's environment:
-    // then (rarely) ask git itself; otherwise the config already read in-process decides.
-    let from_env = ["GIT_CONFIG_PARAMETERS", "GIT_CONFIG_COUNT"].iter().any(|v| std::env::var_os(v).is_some());
-    if from_env {
-        let out = git::exec("git", &["config", "--type=bool", "--get", key.as_str()], &cwd().ok()?).ok()?;
-        return if out.stdout.trim() == "true" { how() } else { None };
+    let value = config_values(repo, &key).pop()?;
+    let on = matches!(value.to_ascii_lowercase().as_str(), "" | "true" | "yes" | "on" | "1");
+    on.then(|| format!("to remote '{remote}' ({key})"))
+}
+
+/// Whether the push provably forces nothing: its command line has no force in any spelling,
+/// and no `remote.<name>.push` refspec of the remote starts with `+`. `false` when unsure.
+fn provably_unforced(repo: &Repo, remote: Option<&str>, args: Option<PushArgs>) -> bool {
+    if !args.is_some_and(|a| !a.force && !a.mirror) {
+        return false;
     }
-    let value = repo.config_string(&key)?;
-    matches!(value.to_ascii_lowercase().as_str(), "" | "true" | "yes" | "on" | "1").then(how).flatten()
+    let configured = remote.map(|r| config_values(repo, &format!("remote.{r}.push"))).unwrap_or_default();
+    !configured.iter().any(|spec| spec.trim_start().starts_with('+'))
 }
 
 /// Ancestry of two commits as this repository knows it.
@@ -146,7 +159,8 @@ pub fn pre_push(input: &str, remote: Option<&str>, url: Option<&str>) -> Result<
     // with git 2.47): judged line by line it could delete every protected branch.
     // (An empty input otherwise means git already rejected the push itself: nothing to check.)
     let repo = open_repo()?;
-    let mirror = mirror_push(&repo, remote);
+    let args = push_args::read(&process::argv(process::parent()).unwrap_or_default());
+    let mirror = mirror_push(&repo, remote, args);
     if input.is_empty() && mirror.is_none() {
         return Ok(0);
     }
@@ -154,8 +168,19 @@ pub fn pre_push(input: &str, remote: Option<&str>, url: Option<&str>) -> Result<
         Ok(lines) => lines,
         Err(m) => return Ok(decide("pre-push", &repo.common_dir, vec![malformed("pre-push", m)])),
     };
+    // git rejects an unforced update whose remote tip it does not have ("fetch first") after
+    // this hook, on its own, with its own hint: such a line is left to git, so the other refs
+    // of the push go through as they would without okstra. A forced one is judged.
+    let unforced = std::cell::OnceCell::new();
+    let left_to_git = |l: &PushLine| {
+        !policy::is_zero_oid(&l.remote_oid)
+            && !policy::is_zero_oid(&l.local_oid)
+            && !repo.has_object(&l.remote_oid)
+            && *unforced.get_or_init(|| provably_unforced(&repo, remote, args))
+    };
+    let judged: Vec<&PushLine> = lines.iter().filter(|l| !left_to_git(l)).collect();
     let protected = Protected::from_repo(&repo);
-    let mut violations: Vec<Violation> = lines
+    let mut violations: Vec<Violation> = judged
         .iter()
         .filter_map(|l| {
             policy::judge_ref_update(&protected, &l.remote_ref, &l.remote_oid, &l.local_oid, || {
@@ -173,18 +198,24 @@ pub fn pre_push(input: &str, remote: Option<&str>, url: Option<&str>) -> Result<
         ));
     }
     let code = decide("pre-push", &repo.common_dir, violations);
-    if code == 0 {
-        let allowed: Vec<(&str, &str)> = lines
-            .iter()
-            .filter(|l| !policy::is_zero_oid(&l.local_oid))
-            .map(|l| (l.remote_ref.as_str(), l.local_oid.as_str()))
-            .collect();
-        let (remote, url) = (remote.unwrap_or_default(), url.unwrap_or_default());
-        if let Err(e) = super::pushes::record(&repo.common_dir, remote, url, &allowed) {
-            output::warn(format!("cannot record this push under {}: {e}", repo.common_dir.display()));
-        }
+    if code == 0 && !args.is_some_and(|a| a.dry_run) {
+        record(&repo, remote, url, &judged);
     }
     Ok(code)
+}
+
+/// Record what the push lets through, so that [`super::pushes`] can tell it from a push that
+/// skipped this hook. Deletes are left out (git deletes the tracking ref's reflog with it).
+fn record(repo: &Repo, remote: Option<&str>, url: Option<&str>, lines: &[&PushLine]) {
+    let allowed: Vec<(&str, &str)> = lines
+        .iter()
+        .filter(|l| !policy::is_zero_oid(&l.local_oid))
+        .map(|l| (l.remote_ref.as_str(), l.local_oid.as_str()))
+        .collect();
+    let (remote, url) = (remote.unwrap_or_default(), url.unwrap_or_default());
+    if let Err(e) = super::pushes::record(&repo.common_dir, remote, url, &allowed) {
+        output::warn(format!("cannot record this push under {}: {e}", repo.common_dir.display()));
+    }
 }
 
 /// `pre-receive` in the bare repository: the same policy, whatever the client skipped.

@@ -10,6 +10,7 @@ pub mod entry;
 pub mod install;
 pub mod process;
 pub mod protocol;
+pub mod push_args;
 pub mod pushes;
 pub mod shim;
 pub mod stamp;

@@ -31,20 +31,24 @@ pub fn argv(pid: u32) -> Option<Vec<String>> {
 /// `argv[0]` only for the dashed form, so any other `argv[0]` (`exec -a foo git commit -n`) is
 /// skipped as git skips it, never taken as proof that the process is not a commit.
 pub fn git_subcommand(argv: &[String]) -> Option<String> {
+    subcommand_at(argv).map(|(_, sub)| sub)
+}
+
+/// [`git_subcommand`] and the index of the first argument after it.
+pub fn subcommand_at(argv: &[String]) -> Option<(usize, String)> {
     let program = argv.first()?;
     let base = program.rsplit('/').next().unwrap_or(program);
     if let Some(sub) = base.strip_prefix("git-") {
-        return Some(sub.to_string());
+        return Some((1, sub.to_string()));
     }
-    let mut args = argv[1..].iter();
-    while let Some(a) = args.next() {
+    let mut i = 1;
+    while let Some(a) = argv.get(i) {
         match a.as_str() {
-            "-C" | "-c" | "--git-dir" | "--work-tree" | "--namespace" | "--config-env" | "--super-prefix" => {
-                args.next();
-            }
+            "-C" | "-c" | "--git-dir" | "--work-tree" | "--namespace" | "--config-env" | "--super-prefix" => i += 1,
             s if s.starts_with('-') => {}
-            s => return Some(s.to_string()),
+            s => return Some((i + 1, s.to_string())),
         }
+        i += 1;
     }
     None
 }
