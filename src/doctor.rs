@@ -56,6 +56,9 @@ pub enum Kind {
     MissingHook,
     /// A note: a foreign hook is chained (called first). Fine, but worth knowing.
     ChainedHook,
+    /// A foreign hook set aside as `<hook>.okstra-chained` that nothing calls (okstra's shim
+    /// is missing or was replaced): the user's own checks do not run.
+    UncalledChainedHook,
     /// A note: the latest update of a remote-tracking branch was a push that skipped okstra's
     /// `pre-push` (`push --no-verify`, hooks switched off).
     BypassedPush,
@@ -83,6 +86,7 @@ impl Kind {
             Kind::StaleHook => "stale-hook",
             Kind::MissingHook => "missing-hook",
             Kind::ChainedHook => "chained-hook",
+            Kind::UncalledChainedHook => "uncalled-chained-hook",
             Kind::BypassedPush => "bypassed-push",
             Kind::StaleRegistryTemp => "stale-registry-temp",
             Kind::StaleGitLock => "stale-git-lock",
@@ -313,6 +317,16 @@ fn check_hooks(dir: &Path, out: &mut Vec<Finding>) -> Result<()> {
                 "`git okstra hooks install` (or `git okstra doctor --repair`) writes it again",
             )
             .repairable(detail),
+            State::Missing if h.chained.is_some() => Finding::new(
+                Kind::UncalledChainedHook,
+                h.chained.as_deref().unwrap_or(Path::new("")).to_string_lossy(),
+                format!(
+                    "this foreign {} hook was set aside for okstra's shim to call, but {} so nothing calls it and it does not run",
+                    h.name,
+                    if h.foreign { "another hook now sits in its place," } else { "okstra's shim is missing," }
+                ),
+                "`git okstra hooks install` calls it again, or `git okstra hooks uninstall` puts it back in place",
+            ),
             State::Missing if !ours => continue,
             State::Missing if h.foreign => Finding::new(
                 Kind::MissingHook,

@@ -740,6 +740,178 @@ fn foreign_hooks_are_chained_and_restored_byte_for_byte() {
     assert!(!hooks.join("reference-transaction").exists());
 }
 
+/// A foreign hook a kill must never leave inactive: its name, bytes, mode and, for a symlink,
+/// its target.
+struct Foreign {
+    name: &'static str,
+    bytes: Vec<u8>,
+    mode: u32,
+    link: Option<PathBuf>,
+}
+
+/// Three foreign hooks, each logging its name to `log`: a husky-style sh pre-commit (sourced
+/// by the shim), a bash pre-push (executed, mode 750) and a pre-merge-commit that is a symlink.
+fn plant_foreign_hooks(env: &Env, repo: &Path, log: &Path) -> Vec<Foreign> {
+    let hooks = repo.join(".git/hooks");
+    let pre_commit = format!("#!/bin/sh\necho \"$(basename \"$0\")\" >> '{}'\n", log.display());
+    let pre_push = format!("#!/usr/bin/env bash\ncat >/dev/null\necho pre-push >> '{}'\n", log.display());
+    let target = env.root().join("merge-hook.sh");
+    common::write_exec(&hooks.join("pre-commit"), &pre_commit);
+    common::write_exec_mode(&hooks.join("pre-push"), &pre_push, 0o750);
+    common::write_exec(&target, format!("#!/bin/sh\necho pre-merge-commit >> '{}'\n", log.display()));
+    std::os::unix::fs::symlink(&target, hooks.join("pre-merge-commit")).unwrap();
+    let merge = std::fs::read(&target).unwrap();
+    vec![
+        Foreign { name: "pre-commit", bytes: pre_commit.into_bytes(), mode: 0o755, link: None },
+        Foreign { name: "pre-push", bytes: pre_push.into_bytes(), mode: 0o750, link: None },
+        Foreign { name: "pre-merge-commit", bytes: merge, mode: 0o755, link: Some(target) },
+    ]
+}
+
+/// Whether `path` is exactly the foreign hook: bytes, mode, and symlink target.
+fn is_foreign(path: &Path, f: &Foreign) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    let link = std::fs::read_link(path).ok();
+    let mode = std::fs::metadata(path).map(|m| m.permissions().mode() & 0o777).ok();
+    std::fs::read(path).ok().as_deref() == Some(&f.bytes[..]) && mode == Some(f.mode) && link == f.link
+}
+
+/// Whether git runs the foreign hook: in its place, or set aside and called by okstra's shim.
+fn foreign_active(hooks: &Path, f: &Foreign) -> bool {
+    let path = hooks.join(f.name);
+    let shim = std::fs::read_to_string(&path).is_ok_and(|t| t.contains("# git-okstra hook shim (format"));
+    is_foreign(&path, f) || (shim && is_foreign(&hooks.join(format!("{}.okstra-chained", f.name)), f))
+}
+
+/// After an install that ran to the end: every foreign hook chained; after an uninstall: every
+/// one back in place byte for byte, and nothing of okstra's left.
+fn assert_finished(hooks: &Path, foreign: &[Foreign], installed: bool) {
+    for f in foreign {
+        let chained = hooks.join(format!("{}.okstra-chained", f.name));
+        if installed {
+            assert!(is_foreign(&chained, f) && foreign_active(hooks, f), "{} is chained", f.name);
+        } else {
+            assert!(is_foreign(&hooks.join(f.name), f), "{} is back byte for byte", f.name);
+            assert!(std::fs::symlink_metadata(&chained).is_err(), "{} has no second name left", f.name);
+        }
+    }
+    let leftovers: Vec<_> = std::fs::read_dir(hooks)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".okstra-tmp") || (!installed && n.contains("okstra")))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[test]
+fn install_and_uninstall_killed_at_any_moment_never_leave_a_foreign_hook_inactive() {
+    let env = Env::new();
+    let repo = env.repo("proj");
+    let hooks = repo.join(".git/hooks");
+    let log = env.root().join("foreign.log");
+    let foreign = plant_foreign_hooks(&env, &repo, &log);
+    // The kill window: 1.5 times one unkilled install.
+    let t0 = std::time::Instant::now();
+    env.okstra(&repo, &["hooks", "install"]).ok();
+    let window_us = (t0.elapsed().as_micros() as u64 * 3 / 2).max(2_000);
+    env.okstra(&repo, &["hooks", "uninstall"]).ok();
+    assert_finished(&hooks, &foreign, false);
+    let mut seed: u64 = 0x6b11_1ed5_eed5 | 1;
+    let mut next = |n: u64| {
+        seed ^= seed >> 12;
+        seed ^= seed << 25;
+        seed ^= seed >> 27;
+        seed.wrapping_mul(0x2545_F491_4F6C_DD1D) % n
+    };
+    let (mut kills, mut mid_chain, mut half_done, mut runs) = (0, 0, 0, 0);
+    // OKSTRA_HOOK_KILLS raises the number of kills for a deeper run.
+    let want: u32 = std::env::var("OKSTRA_HOOK_KILLS").ok().and_then(|v| v.parse().ok()).unwrap_or(25);
+    while kills < want && runs < want * 16 {
+        runs += 1;
+        let verb = if next(3) == 0 { "uninstall" } else { "install" };
+        let mut child =
+            env.command(BIN, &repo).args(["hooks", verb]).stderr(std::process::Stdio::null()).spawn().unwrap();
+        std::thread::sleep(std::time::Duration::from_micros(next(window_us)));
+        if child.try_wait().unwrap().is_none() {
+            let _ = std::process::Command::new("kill").args(["-9", &child.id().to_string()]).status();
+            kills += 1;
+        }
+        let killed = !child.wait().unwrap().success();
+        let mut shims = 0;
+        for f in &foreign {
+            assert!(foreign_active(&hooks, f), "after run {runs} ({verb}) {} is not active", f.name);
+            let aside = std::fs::symlink_metadata(hooks.join(format!("{}.okstra-chained", f.name))).is_ok();
+            mid_chain += (killed && aside && is_foreign(&hooks.join(f.name), f)) as u32;
+            shims += (!is_foreign(&hooks.join(f.name), f)) as u32;
+        }
+        half_done += (killed && shims > 0 && shims < foreign.len() as u32) as u32;
+        // git itself runs the user's pre-commit at every moment.
+        let before = std::fs::read_to_string(&log).unwrap_or_default().lines().count();
+        env.git(&repo, &["commit", "-q", "--allow-empty", "-m", &format!("run {runs}")]);
+        assert_eq!(std::fs::read_to_string(&log).unwrap().lines().count(), before + 1, "run {runs}");
+        // Now and then a rerun to the end, which finishes or undoes what was cut short.
+        if next(4) == 0 {
+            let installed = next(2) == 0;
+            env.okstra(&repo, &["hooks", if installed { "install" } else { "uninstall" }]).ok();
+            assert_finished(&hooks, &foreign, installed);
+        }
+    }
+    assert!(kills >= want, "only {kills} kills landed in {runs} runs");
+    eprintln!(
+        "hooks install/uninstall: {runs} runs, {kills} killed mid-run, {half_done} of them between the first and \
+         the last foreign hook, {mid_chain} right after a hook got its second name"
+    );
+    env.okstra(&repo, &["hooks", "install"]).ok();
+    assert_finished(&hooks, &foreign, true);
+    env.okstra(&repo, &["hooks", "uninstall"]).ok();
+    assert_finished(&hooks, &foreign, false);
+}
+
+#[test]
+fn install_that_fails_half_way_leaves_every_foreign_hook_active() {
+    let env = Env::new();
+    let repo = env.repo("proj");
+    let hooks = repo.join(".git/hooks");
+    let log = env.root().join("foreign.log");
+    let foreign = plant_foreign_hooks(&env, &repo, &log);
+    // The shim of pre-push cannot be written (its temp name is taken by a folder): install
+    // fails after pre-commit was chained and while pre-push is being chained.
+    std::fs::create_dir(hooks.join(".pre-push.okstra-tmp")).unwrap();
+    let r = env.okstra(&repo, &["hooks", "install"]).fails(1);
+    assert!(r.stderr.starts_with("error: cannot write"), "{}", r.stderr);
+    assert!(foreign.iter().all(|f| foreign_active(&hooks, f)));
+    let d = env.okstra(&repo, &["doctor", "--json"]).json();
+    let uncalled: Vec<_> =
+        d["findings"].as_array().unwrap().iter().filter(|f| f["kind"] == "uncalled-chained-hook").collect();
+    assert_eq!(uncalled.len(), 1, "{d:#}");
+    assert!(uncalled[0]["subject"].as_str().unwrap().ends_with("pre-push.okstra-chained"));
+    std::fs::remove_dir(hooks.join(".pre-push.okstra-tmp")).unwrap();
+    env.okstra(&repo, &["hooks", "uninstall"]).ok();
+    assert_finished(&hooks, &foreign, false);
+    // A foreign hook moved aside by an earlier version that was killed before it wrote the
+    // shim (the hook's place empty): uninstall puts it back, install chains it, doctor names it.
+    std::fs::rename(hooks.join("pre-push"), hooks.join("pre-push.okstra-chained")).unwrap();
+    let d = env.okstra(&repo, &["doctor", "--json"]).json();
+    assert!(d["findings"].as_array().unwrap().iter().any(|f| f["kind"] == "uncalled-chained-hook"), "{d:#}");
+    let s = env.okstra(&repo, &["hooks", "status"]).ok();
+    assert!(s.stdout.contains("pre-push.okstra-chained is set aside and nothing calls it"), "{}", s.stdout);
+    env.okstra(&repo, &["hooks", "uninstall"]).ok();
+    assert_finished(&hooks, &foreign, false);
+    std::fs::rename(hooks.join("pre-push"), hooks.join("pre-push.okstra-chained")).unwrap();
+    env.okstra(&repo, &["hooks", "install"]).ok();
+    assert_finished(&hooks, &foreign, true);
+    // The second name taken by something else: a clear error, and the hook left in place.
+    env.okstra(&repo, &["hooks", "uninstall"]).ok();
+    std::fs::create_dir(hooks.join("pre-commit.okstra-chained")).unwrap();
+    let r = env.okstra(&repo, &["hooks", "install"]).fails(1);
+    assert!(r.stderr.contains("already holds another foreign hook"), "{}", r.stderr);
+    assert!(r.stderr.contains("hint: merge the two into one file or move one away"), "{}", r.stderr);
+    assert!(is_foreign(&hooks.join("pre-commit"), &foreign[0]));
+    std::fs::remove_dir(hooks.join("pre-commit.okstra-chained")).unwrap();
+    env.okstra(&repo, &["hooks", "uninstall"]).ok();
+    assert_finished(&hooks, &foreign, false);
+}
+
 #[test]
 fn core_hooks_path_is_honoured() {
     let env = Env::new();

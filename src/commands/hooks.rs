@@ -83,6 +83,10 @@ fn status(cwd: &std::path::Path, a: TargetArgs) -> Result<i32> {
             State::Chained => format!("chained (calls {} first)", file_name(h.chained.as_deref())),
             State::Stale if h.retired => "stale (no longer used; `git okstra hooks install` removes it)".to_string(),
             State::Stale => "stale (run `git okstra hooks install`)".to_string(),
+            State::Missing if h.chained.is_some() => format!(
+                "missing ({} is set aside and nothing calls it; `git okstra hooks install` or `hooks uninstall` makes it run again)",
+                file_name(h.chained.as_deref())
+            ),
             State::Missing if h.foreign => {
                 "missing (a foreign hook is in its place; run `git okstra hooks install` to chain it)".to_string()
             }

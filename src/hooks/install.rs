@@ -206,6 +206,10 @@ fn set_local_config(repo: &Repo, key: &str, value: Option<&str>) -> Result<()> {
     }
 }
 
+/// Install the hooks. Restartable at every point: the record of what it changes is written
+/// before anything changes, a foreign hook gets its second name before the shim takes its
+/// place, and each file is replaced by a rename; a rerun of install or uninstall finishes or
+/// undoes what a killed one started.
 pub fn install(cwd: &Path, req: &InstallRequest) -> Result<Outcome> {
     check_git_version(cwd)?;
     let repo = require_repo(cwd)?;
@@ -214,34 +218,27 @@ pub fn install(cwd: &Path, req: &InstallRequest) -> Result<Outcome> {
     let mut record = read_record(&repo)?.unwrap_or_default();
     record.version = 1;
     record.server = req.server;
-
     // A relative core.hooksPath resolves against each worktree's top, so task worktrees
     // without that folder would run no hooks: pin it to the main worktree's folder.
-    let mut hooks_path_changed = None;
-    if let Some(raw) = repo.config_string("core.hooksPath").filter(|p| !p.is_empty()) {
-        if !raw.starts_with('/') && !raw.starts_with("~/") {
-            let abs = repo.hooks_dir();
-            if record.hooks_path_before.is_none() {
-                record.hooks_path_before = Some(local_config(&repo, "core.hooksPath")?.unwrap_or_default());
-            }
-            set_local_config(&repo, "core.hooksPath", Some(&abs.to_string_lossy()))?;
-            hooks_path_changed = Some(raw);
-        }
+    let relative =
+        repo.config_string("core.hooksPath").filter(|p| !p.is_empty() && !p.starts_with('/') && !p.starts_with("~/"));
+    if relative.is_some() && record.hooks_path_before.is_none() {
+        record.hooks_path_before = Some(local_config(&repo, "core.hooksPath")?.unwrap_or_default());
+    }
+    if req.server && record.deny_non_fast_forwards_before.is_none() {
+        record.deny_non_fast_forwards_before =
+            Some(local_config(&repo, "receive.denyNonFastForwards")?.unwrap_or_default());
     }
     let dir = repo.hooks_dir();
-    std::fs::create_dir_all(&dir).map_err(|e| io_at("cannot create the hooks folder", &dir, e))?;
     record.hooks_dir = dir.clone();
-
+    write_record(&repo, &record)?;
+    if relative.is_some() {
+        set_local_config(&repo, "core.hooksPath", Some(&dir.to_string_lossy()))?;
+    }
     if req.server {
-        if record.deny_non_fast_forwards_before.is_none() {
-            record.deny_non_fast_forwards_before =
-                Some(local_config(&repo, "receive.denyNonFastForwards")?.unwrap_or_default());
-        }
         set_local_config(&repo, "receive.denyNonFastForwards", Some("true"))?;
     }
-    // Written before the hook files: uninstall must be able to undo a half-finished install.
-    write_record(&repo, &record)?;
-
+    std::fs::create_dir_all(&dir).map_err(|e| io_at("cannot create the hooks folder", &dir, e))?;
     let mut hooks = HookName::set(req.server)
         .iter()
         .map(|hook| install_one(*hook, &dir.join(hook.name()), &binary))
@@ -255,7 +252,7 @@ pub fn install(cwd: &Path, req: &InstallRequest) -> Result<Outcome> {
         }
         super::pushes::start(&repo)?;
     }
-    Ok(Outcome { hooks_dir: dir, server: req.server, hooks, hooks_path_changed })
+    Ok(Outcome { hooks_dir: dir, server: req.server, hooks, hooks_path_changed: relative })
 }
 
 fn install_one(hook: HookName, path: &Path, binary: &Path) -> Result<HookReport> {
@@ -265,11 +262,9 @@ fn install_one(hook: HookName, path: &Path, binary: &Path) -> Result<HookReport>
         Some(content) if shim::is_shim(&content) => Action::Updated,
         Some(foreign) => {
             match read_hook(&chained)? {
-                // The hook was already chained once (a tool rewrote its file since): the
-                // same bytes twice need one copy; different ones need a person to choose.
-                Some(earlier) if earlier == foreign => {
-                    std::fs::remove_file(path).map_err(|e| io_at("cannot remove", path, e))?
-                }
+                // Already there under its second name (an install cut short, or a tool that
+                // wrote the same bytes again): the shim takes the first one below.
+                Some(earlier) if earlier == foreign => {}
                 Some(_) => {
                     return Err(Error::failed(format!(
                         "{} is not okstra's and {} already holds another foreign hook",
@@ -278,7 +273,7 @@ fn install_one(hook: HookName, path: &Path, binary: &Path) -> Result<HookReport>
                     ))
                     .hint("merge the two into one file or move one away, then install again"))
                 }
-                None => std::fs::rename(path, &chained).map_err(|e| io_at("cannot move aside", path, e))?,
+                None => second_name(path, &chained)?,
             }
             Action::Chained
         }
@@ -290,6 +285,31 @@ fn install_one(hook: HookName, path: &Path, binary: &Path) -> Result<HookReport>
         write_atomic(path, text.as_bytes(), 0o755)?;
     }
     Ok(HookReport { name: hook.name(), path: path.to_path_buf(), action, chained: chain })
+}
+
+/// Give the foreign hook at `path` the name `chained` too, keeping it where it is: a hard link
+/// (the same file: bytes, mode, a symlink stays a symlink), else a copy renamed into place. So
+/// at no moment is the hook git runs missing.
+fn second_name(path: &Path, chained: &Path) -> Result<()> {
+    if std::fs::hard_link(path, chained).is_ok() {
+        return Ok(());
+    }
+    let meta = std::fs::symlink_metadata(path).map_err(|e| io_at("cannot read", path, e))?;
+    let tmp = temp_of(chained);
+    let _ = std::fs::remove_file(&tmp);
+    let copied = if meta.file_type().is_symlink() {
+        std::fs::read_link(path).and_then(|target| std::os::unix::fs::symlink(target, &tmp))
+    } else {
+        std::fs::copy(path, &tmp).map(drop)
+    };
+    copied.map_err(|e| io_at("cannot copy the hook aside to", &tmp, e))?;
+    std::fs::rename(&tmp, chained).map_err(|e| io_at("cannot move the hook copy to", chained, e))
+}
+
+/// The temp file [`write_atomic`] and [`second_name`] use beside `path`.
+fn temp_of(path: &Path) -> PathBuf {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    path.with_file_name(format!(".{name}.okstra-tmp"))
 }
 
 /// Re-write one okstra hook file as install writes it now: doctor's repair of a stale or missing
@@ -358,18 +378,27 @@ pub fn uninstall(cwd: &Path, server: bool) -> Result<Outcome> {
 
 fn uninstall_one(hook: HookName, path: &Path) -> Result<HookReport> {
     let chained = chained_path(path);
+    for tmp in [temp_of(path), temp_of(&chained)] {
+        let _ = std::fs::remove_file(tmp);
+    }
     let report = |action, chained| HookReport { name: hook.name(), path: path.to_path_buf(), action, chained };
-    match read_hook(path)? {
-        None => Ok(report(Action::Absent, None)),
-        Some(content) if !shim::is_shim(&content) => Ok(report(Action::Foreign, None)),
-        Some(_) => {
-            if read_hook(&chained)?.is_some() {
-                std::fs::rename(&chained, path).map_err(|e| io_at("cannot restore", &chained, e))?;
-                Ok(report(Action::Restored, Some(chained)))
-            } else {
-                std::fs::remove_file(path).map_err(|e| io_at("cannot remove", path, e))?;
-                Ok(report(Action::Removed, None))
+    let restore = || std::fs::rename(&chained, path).map_err(|e| io_at("cannot restore", &chained, e));
+    match (read_hook(path)?, read_hook(&chained)?) {
+        // An install cut short between moving a hook aside and writing the shim (by earlier
+        // versions, which renamed it): put it back.
+        (None, Some(_)) => restore().map(|()| report(Action::Restored, Some(chained))),
+        (None, None) => Ok(report(Action::Absent, None)),
+        (Some(content), aside) if !shim::is_shim(&content) => {
+            // Still in place, with the second name an install cut short gave it: drop that.
+            if aside.is_some_and(|a| a == content) {
+                std::fs::remove_file(&chained).map_err(|e| io_at("cannot remove", &chained, e))?;
             }
+            Ok(report(Action::Foreign, None))
+        }
+        (Some(_), Some(_)) => restore().map(|()| report(Action::Restored, Some(chained))),
+        (Some(_), None) => {
+            std::fs::remove_file(path).map_err(|e| io_at("cannot remove", path, e))?;
+            Ok(report(Action::Removed, None))
         }
     }
 }
@@ -386,19 +415,17 @@ pub fn status(cwd: &Path, server: bool) -> Result<(PathBuf, bool, Vec<HookStatus
     if !server {
         for hook in HookName::RETIRED {
             let path = dir.join(hook.name());
-            // Only okstra's own old shim is reported; a foreign hook of that name is the user's.
-            if read_hook(&path)?.is_some_and(|c| shim::is_shim(&c)) {
-                let chained = Some(chained_path(&path)).filter(|c| c.exists());
-                hooks.push(HookStatus {
-                    hook,
-                    name: hook.name(),
-                    path,
-                    state: State::Stale,
-                    chained,
-                    foreign: false,
-                    retired: true,
-                });
-            }
+            // okstra's own old shim, or a hook it set aside for it; a foreign hook of that name
+            // alone is the user's.
+            let chained = Some(chained_path(&path)).filter(|c| std::fs::symlink_metadata(c).is_ok());
+            let content = read_hook(&path)?;
+            let state = match &content {
+                Some(c) if shim::is_shim(c) => State::Stale,
+                _ if chained.is_some() => State::Missing,
+                _ => continue,
+            };
+            let foreign = state == State::Missing && content.is_some();
+            hooks.push(HookStatus { hook, name: hook.name(), path, state, chained, foreign, retired: true });
         }
     }
     Ok((dir, server, hooks))

@@ -85,6 +85,7 @@ pub(crate) fn write_atomic(path: &std::path::Path, content: &[u8], mode: u32) ->
     use crate::error::io_at;
     use std::os::unix::fs::PermissionsExt;
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    // The name install's cleanup knows (`install::temp_of`).
     let tmp = path.with_file_name(format!(".{name}.okstra-tmp"));
     std::fs::write(&tmp, content).map_err(|e| io_at("cannot write", &tmp, e))?;
     std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(mode))
