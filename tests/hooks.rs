@@ -942,6 +942,67 @@ fn core_hooks_path_is_honoured() {
 }
 
 #[test]
+fn a_hooks_folder_shared_by_repositories_is_named_and_kept_for_the_others() {
+    let env = Env::new();
+    let shared = env.root().join("company-hooks");
+    let (a, b) = (env.repo("a"), env.repo("b"));
+    for repo in [&a, &b] {
+        env.git(repo, &["config", "core.hooksPath", shared.to_str().unwrap()]);
+        env.okstra(repo, &["hooks", "install"]).ok();
+    }
+    let b_git = std::fs::canonicalize(b.join(".git")).unwrap();
+    let s = env.okstra(&a, &["hooks", "status"]).ok();
+    assert!(s.stdout.contains(&format!("shared hooks folder, also used by: {}", b_git.display())), "{}", s.stdout);
+    let j = env.okstra(&a, &["hooks", "status", "--json"]).ok().json();
+    assert_eq!(j["shared_with"], serde_json::json!([b_git]));
+    // Uninstall from a refuses while b uses the folder, and changes nothing.
+    let files = || {
+        let mut v: Vec<_> = std::fs::read_dir(&shared).unwrap().map(|e| e.unwrap().file_name()).collect();
+        v.sort();
+        v
+    };
+    let before = files();
+    let r = env.okstra(&a, &["hooks", "uninstall"]).fails(1);
+    assert!(
+        r.stderr
+            .contains(&format!("error: the hooks folder {} is shared: 1 other repository uses it", shared.display())),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("hint: `git okstra hooks uninstall --shared` removes the hooks for all of them"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(files(), before);
+    env.git_run(&b, &["commit", "--allow-empty", "-n", "-m", "x"]).fails(1);
+    // Once b stops using it, a uninstalls alone; b's record is dropped with it.
+    env.git(&b, &["config", "--unset", "core.hooksPath"]);
+    env.okstra(&a, &["hooks", "uninstall"]).ok();
+    assert!(!shared.join("pre-commit").exists());
+    assert!(!shared.join(".okstra-repositories").exists());
+    // Both again; `--shared` removes them for both, and says nothing is left for b.
+    env.git(&b, &["config", "core.hooksPath", shared.to_str().unwrap()]);
+    env.okstra(&a, &["hooks", "install"]).ok();
+    env.okstra(&b, &["hooks", "install"]).ok();
+    env.okstra(&a, &["hooks", "uninstall", "--shared"]).ok();
+    assert!(!shared.join("pre-commit").exists());
+    assert!(!shared.join(".okstra-repositories").exists());
+    let s = env.okstra(&b, &["hooks", "status", "--json"]).ok().json();
+    assert_eq!(s["complete"], false);
+    // A repository that is gone no longer holds the folder.
+    env.okstra(&a, &["hooks", "install"]).ok();
+    env.okstra(&b, &["hooks", "install"]).ok();
+    std::fs::remove_dir_all(&b).unwrap();
+    env.okstra(&a, &["hooks", "uninstall"]).ok();
+    assert!(!shared.join("pre-push").exists());
+    // The repository's own hooks folder keeps no such record.
+    let c = env.repo("c");
+    env.okstra(&c, &["hooks", "install"]).ok();
+    assert!(!c.join(".git/hooks/.okstra-repositories").exists());
+}
+
+#[test]
 fn install_refuses_old_git() {
     let env = Env::new();
     let repo = env.repo("proj");

@@ -17,7 +17,7 @@ pub enum HooksCommand {
     /// Install the okstra hooks (chaining any hook already there); prints the hooks folder.
     Install(TargetArgs),
     /// Remove the okstra hooks and put back any hook they chained.
-    Uninstall(TargetArgs),
+    Uninstall(UninstallArgs),
     /// Report each okstra hook: installed, chained, stale or missing.
     Status(TargetArgs),
 }
@@ -38,6 +38,16 @@ pub struct TargetArgs {
     pub json: bool,
 }
 
+#[derive(Debug, Args)]
+pub struct UninstallArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Also from a hooks folder other repositories use (an absolute core.hooksPath): their
+    /// okstra hooks go too.
+    #[arg(long, conflicts_with = "agent")]
+    pub shared: bool,
+}
+
 fn agents(agent: &[String], json: bool) -> super::guard::AgentHooksArgs {
     super::guard::AgentHooksArgs { agent: agent.to_vec(), json }
 }
@@ -46,15 +56,17 @@ pub fn run(cmd: HooksCommand) -> Result<i32> {
     let cwd = super::cwd()?;
     match cmd {
         HooksCommand::Install(a) if !a.agent.is_empty() => super::guard::install(&agents(&a.agent, a.json)),
-        HooksCommand::Uninstall(a) if !a.agent.is_empty() => super::guard::uninstall(&agents(&a.agent, a.json)),
+        HooksCommand::Uninstall(UninstallArgs { target: a, .. }) if !a.agent.is_empty() => {
+            super::guard::uninstall(&agents(&a.agent, a.json))
+        }
         HooksCommand::Status(a) if !a.agent.is_empty() => super::guard::status(&agents(&a.agent, a.json)),
         HooksCommand::Install(a) => {
             let out = install::install(&cwd, &InstallRequest { server: a.server })?;
             report(&out, a.json, "install");
             Ok(0)
         }
-        HooksCommand::Uninstall(a) => {
-            let out = install::uninstall(&cwd, a.server)?;
+        HooksCommand::Uninstall(UninstallArgs { target: a, shared }) => {
+            let out = install::uninstall(&cwd, a.server, shared)?;
             report(&out, a.json, "uninstall");
             Ok(0)
         }
@@ -65,18 +77,24 @@ pub fn run(cmd: HooksCommand) -> Result<i32> {
 fn status(cwd: &std::path::Path, a: TargetArgs) -> Result<i32> {
     let (dir, server, hooks) = install::status(cwd, a.server)?;
     let complete = hooks.iter().all(|h| matches!(h.state, State::Installed | State::Chained));
-    let notices = match (server, crate::git::Repo::discover(cwd)?) {
-        (false, Some(repo)) => pushes::check(&repo)?,
+    let repo = crate::git::Repo::discover(cwd)?;
+    let notices = match (server, &repo) {
+        (false, Some(repo)) => pushes::check(repo)?,
         _ => pushes::Notices::default(),
     };
+    let shared_with = repo.as_ref().map(|r| crate::hooks::shared::others(r, &dir)).unwrap_or_default();
     if a.json {
         output::json(&json!({
             "schema": SCHEMA, "hooks_dir": dir, "server": server, "complete": complete, "hooks": hooks,
-            "bypassed_pushes": notices.open,
+            "shared_with": shared_with, "bypassed_pushes": notices.open,
         }));
         return Ok(0);
     }
     output::info(format!("hooks folder: {}", dir.display()));
+    if !shared_with.is_empty() {
+        let list: Vec<String> = shared_with.iter().map(|p| p.display().to_string()).collect();
+        output::value(format!("shared hooks folder, also used by: {}", list.join(", ")));
+    }
     for h in &hooks {
         let state = match h.state {
             State::Installed => "installed".to_string(),

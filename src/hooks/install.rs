@@ -239,6 +239,7 @@ pub fn install(cwd: &Path, req: &InstallRequest) -> Result<Outcome> {
         set_local_config(&repo, "receive.denyNonFastForwards", Some("true"))?;
     }
     std::fs::create_dir_all(&dir).map_err(|e| io_at("cannot create the hooks folder", &dir, e))?;
+    super::shared::add(&repo, &dir)?;
     let mut hooks = HookName::set(req.server)
         .iter()
         .map(|hook| install_one(*hook, &dir.join(hook.name()), &binary))
@@ -334,11 +335,27 @@ pub fn is_recorded(repo: &Repo) -> bool {
     record_path(repo).is_file()
 }
 
-pub fn uninstall(cwd: &Path, server: bool) -> Result<Outcome> {
+/// Remove the hooks. In a hooks folder other repositories use too (an absolute
+/// `core.hooksPath`), only with `shared`: their hooks go with it.
+pub fn uninstall(cwd: &Path, server: bool, shared: bool) -> Result<Outcome> {
     let repo = require_repo(cwd)?;
     let server = server || repo.is_bare();
     let record = read_record(&repo)?;
     let dir = record.as_ref().map(|r| r.hooks_dir.clone()).unwrap_or_else(|| repo.hooks_dir());
+    let others = super::shared::others(&repo, &dir);
+    if !others.is_empty() && !shared {
+        let names: Vec<String> = others.iter().take(3).map(|p| p.display().to_string()).collect();
+        let more = if others.len() > 3 { format!(" and {} more", others.len() - 3) } else { String::new() };
+        return Err(Error::failed(format!(
+            "the hooks folder {} is shared: {} other repositor{} use{} it ({}{more}); nothing was removed",
+            dir.display(),
+            others.len(),
+            if others.len() == 1 { "y" } else { "ies" },
+            if others.len() == 1 { "s" } else { "" },
+            names.join(", ")
+        ))
+        .hint("`git okstra hooks uninstall --shared` removes the hooks for all of them; to stop only this repository using them, `git config --unset core.hooksPath` here"));
+    }
     let retired: &[HookName] = if server { &[] } else { &HookName::RETIRED };
     let hooks = HookName::set(server)
         .iter()
@@ -370,6 +387,7 @@ pub fn uninstall(cwd: &Path, server: bool) -> Result<Outcome> {
         if !server {
             super::pushes::forget(&repo.common_dir)?;
         }
+        super::shared::remove(&repo, &dir, shared)?;
         let p = record_path(&repo);
         std::fs::remove_file(&p).map_err(|e| io_at("cannot remove", &p, e))?;
     }

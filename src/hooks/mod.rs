@@ -2,7 +2,8 @@
 //! call the binary ([`shim`]), install/uninstall/status ([`install`]), the entry points the
 //! shims call ([`entry`]), git's hook input formats ([`protocol`]), the per-process stamps
 //! that reveal a skipped commit hook ([`stamp`]), what the processes around a hook are
-//! ([`process`]) and the pushes that skipped `pre-push`, noticed afterwards ([`pushes`]).
+//! ([`process`]), the pushes that skipped `pre-push`, noticed afterwards ([`pushes`]), and
+//! which repositories share a hooks folder ([`shared`]).
 //!
 //! Decisions come from [`crate::policy`]; this module only feeds it and reports.
 
@@ -12,6 +13,7 @@ pub mod process;
 pub mod protocol;
 pub mod push_args;
 pub mod pushes;
+pub mod shared;
 pub mod shim;
 pub mod stamp;
 
