@@ -145,6 +145,23 @@ impl Repo {
         self.main().try_find_reference(format!("refs/heads/{branch}").as_str()).ok().flatten().is_some()
     }
 
+    /// The refs `name` leads to when it is a symbolic ref, in order (at most 5 steps: git's own
+    /// limit is deeper, but a loop must end); empty for a plain ref or none.
+    pub fn symref_chain(&self, name: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut current = name.to_string();
+        while out.len() < 5 {
+            let Ok(Some(r)) = self.repo.try_find_reference(current.as_str()) else { break };
+            let gix::refs::TargetRef::Symbolic(target) = r.target() else { break };
+            current = target.as_bstr().to_string();
+            if out.contains(&current) {
+                break;
+            }
+            out.push(current.clone());
+        }
+        out
+    }
+
     /// Whether the object `oid` (full hex) is in this repository.
     pub fn has_object(&self, oid: &str) -> bool {
         gix::ObjectId::from_hex(oid.as_bytes()).is_ok_and(|id| self.repo.has_object(id))

@@ -622,6 +622,30 @@ fn server_hook_refuses_what_a_hookless_client_pushes() {
 }
 
 #[test]
+fn server_hook_judges_the_branch_a_symbolic_ref_points_to() {
+    let env = Env::new();
+    let repo = env.repo("proj");
+    let origin = env.origin(&repo, &["feat-x"]);
+    env.git(&origin, &["symbolic-ref", "refs/heads/trunk", "refs/heads/main"]);
+    env.git(&origin, &["symbolic-ref", "refs/heads/alias", "refs/heads/trunk"]);
+    env.git(&origin, &["symbolic-ref", "refs/heads/work", "refs/heads/feat-x"]);
+    env.okstra(&origin, &["hooks", "install", "--server"]).ok();
+    env.commit_file(&repo, "a.txt", "a\n", "a");
+    let before = remote_refs(&env, &origin);
+    // Pushes to an alias of main move main: refused as pushes to main, even two steps away.
+    for target in ["HEAD:trunk", "HEAD:refs/heads/alias", ":trunk"] {
+        let r = env.git_run(&repo, &["-c", "core.hooksPath=/dev/null", "push", "origin", target]).fails(1);
+        let rule = if target.starts_with(':') { "protected-delete" } else { "protected-update" };
+        assert!(r.stderr.contains(&format!("[okstra:{rule}] refs/heads/")), "{target}: {}", r.stderr);
+        assert!(r.stderr.contains("(a symbolic ref to refs/heads/main)"), "{target}: {}", r.stderr);
+        assert_eq!(remote_refs(&env, &origin), before, "{target}");
+    }
+    // An alias of an unprotected branch is that branch: a fast-forward goes through.
+    env.git(&repo, &["-c", "core.hooksPath=/dev/null", "push", "-q", "origin", "HEAD:work"]);
+    assert_eq!(rev(&env, &origin, "feat-x"), rev(&env, &repo, "HEAD"));
+}
+
+#[test]
 fn server_and_client_modes_are_not_mixed_up() {
     let env = Env::new();
     let repo = env.repo("proj");

@@ -233,7 +233,26 @@ pub fn pre_receive(input: &str) -> Result<i32> {
     let violations = updates
         .iter()
         .filter_map(|u| {
-            policy::judge_ref_update(&protected, &u.name, &u.old, &u.new, || quarantine_ancestry(&here, &u.old, &u.new))
+            // git updates (and deletes) the branch a symbolic ref points to: the push is judged
+            // as one to every name on the way there (`trunk -> main` is a push to main).
+            let names = std::iter::once(u.name.clone()).chain(repo.symref_chain(&u.name));
+            names
+                .map(|name| {
+                    (
+                        name.clone(),
+                        policy::judge_ref_update(&protected, &name, &u.old, &u.new, || {
+                            quarantine_ancestry(&here, &u.old, &u.new)
+                        }),
+                    )
+                })
+                .find_map(|(name, v)| {
+                    v.map(|mut v| {
+                        if name != u.name {
+                            v.subject = format!("{} (a symbolic ref to {name})", u.name);
+                        }
+                        v
+                    })
+                })
         })
         .collect();
     Ok(decide("pre-receive", &repo.common_dir, violations))
