@@ -1,8 +1,9 @@
 {{STAMP}}{{SEQUENCER}}# A valid stamp is consumed here: an `x` appended makes it match no start time (removing it
 # would start `rm`, which costs as much as the binary); the binary sweeps it later. Anything
 # else, and every refusal, is the binary's. (`read` fails at the end of a file without a
-# newline: then it has read the whole file.)
-if okstra_stamp_ready && [ -f "$okstra_stamp" ] && [ -r "$okstra_stamp" ]; then
+# newline: then it has read the whole file.) Whether a stamp is there at all is asked first,
+# by name: the sequencer's commits have none, and reading git's start time costs more.
+if [ -f "${GIT_DIR:-.git}/okstra/stamps/commit-$PPID" ] && okstra_stamp_ready && [ -r "$okstra_stamp" ]; then
 	if ! IFS= read -r okstra_seen <"$okstra_stamp" && [ "$okstra_seen" = "$okstra_start" ]; then
 		printf x 2>/dev/null >>"$okstra_stamp" && exit 0
 	fi
