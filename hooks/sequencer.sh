@@ -1,11 +1,10 @@
 # The sequencer (rebase, cherry-pick, revert) commits without pre-commit, so without a stamp:
 # it is recognised from git's processes, as src/hooks/process.rs does. sh reads a command line
-# without its NUL separators, so only what cannot be misread is let through here: a parent
-# whose arguments hold neither "commit" nor "merge" (the sequencer committing in its own
-# process), or the sequencer's own `git commit -n --no-gpg-sign|-S…` whose parent is the same
-# program, named git, running rebase, cherry-pick or revert, with the sequencer's state in the
-# git dir. Anything else is the binary's. git starts its children as `<exec path>/git`, and
-# puts its exec path first on the hooks' PATH.
+# without its NUL separators, so only what cannot be misread is let through here: the
+# sequencer's own `git commit -n --no-gpg-sign|-S…` (the parent's command line, okstra_cmd)
+# whose parent is the same program, named git, running rebase, cherry-pick or revert, with the
+# sequencer's state in the git dir. Anything else is the binary's. git starts its children as
+# `<exec path>/git`, and puts its exec path first on the hooks' PATH.
 okstra_args() {
 	okstra_cmd= okstra_l=
 	[ -r "/proc/$1/cmdline" ] || return 1
@@ -15,11 +14,6 @@ okstra_args() {
 }
 okstra_field2() { okstra_f=$2; }
 okstra_sequencer() {
-	okstra_args "$PPID" || return 1
-	case $okstra_cmd in
-	*commit* | *merge*) ;;
-	*) return 0 ;;
-	esac
 	okstra_x=${PATH%%:*}/git
 	case $okstra_x in /*) ;; *) okstra_x=git ;; esac
 	case $okstra_cmd in
