@@ -681,3 +681,15 @@ fn menu_asks_before_shipping_a_branch_whose_last_push_bypassed_the_hooks() {
     p.exp_eof().unwrap();
     assert_eq!(fx.env.git(&fx.origin, &["rev-parse", "refs/heads/feat-dev-1"]), fx.head());
 }
+
+#[test]
+fn a_notice_state_that_cannot_be_read_stops_a_pr_handoff() {
+    let fx = bypassed_fixture();
+    let state = fx.repo.join(".git/okstra/push-notices.json");
+    std::fs::write(&state, "{not json").unwrap();
+    let (head, refs) = (fx.head(), fx.origin_refs());
+    let r = fx.handoff(&fx.wt, &["--action", "pr", "--base", "staging", "--yes", "--accept-bypassed-push"]).fails(1);
+    assert!(r.stderr.contains("error: cannot read") && r.stderr.contains("push-notices.json"), "{}", r.stderr);
+    assert!(r.stderr.contains("hint: move the file aside"), "{}", r.stderr);
+    assert_eq!((fx.head(), fx.origin_refs()), (head, refs));
+}

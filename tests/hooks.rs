@@ -583,6 +583,29 @@ fn the_older_hook_set_is_stale_until_install_drops_reference_transaction() {
     assert_eq!(s["hooks"].as_array().unwrap().len(), 4, "a foreign reference-transaction is not okstra's to report");
 }
 
+#[test]
+fn a_notice_state_or_record_that_cannot_be_used_is_said_and_never_stops_git() {
+    let (env, repo, _origin) = setup();
+    // The record cannot be written (its name is taken by a folder): the push goes through with
+    // a warning, and the push it could not record is reported later.
+    let records = repo.join(".git/okstra/pushes.jsonl");
+    std::fs::create_dir_all(&records).unwrap();
+    let r = env.git_run(&repo, &["push", "origin", "feat-x"]).ok();
+    assert!(r.stderr.contains("warning: cannot record this push under"), "{}", r.stderr);
+    std::fs::remove_dir(&records).unwrap();
+    let r = env.okstra(&repo, &["hooks", "status"]).ok();
+    assert_eq!(notices(&r.stderr).len(), 1, "{}", r.stderr);
+    // A state file that does not parse: the reporting commands warn and go on, untouched.
+    let state = repo.join(".git/okstra/push-notices.json");
+    std::fs::write(&state, "{not json").unwrap();
+    for args in [&["hooks", "status"][..], &["doctor"], &["task", "list"]] {
+        let r = env.okstra(&repo, args);
+        assert!(r.stderr.contains("warning: bypassed pushes not checked: cannot read"), "{args:?}: {}", r.stderr);
+        assert!(r.stderr.contains("push-notices.json"), "{}", r.stderr);
+    }
+    assert_eq!(std::fs::read_to_string(&state).unwrap(), "{not json");
+}
+
 // --- the server hook -------------------------------------------------------------------
 
 #[test]

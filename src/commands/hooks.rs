@@ -79,7 +79,7 @@ fn status(cwd: &std::path::Path, a: TargetArgs) -> Result<i32> {
     let complete = hooks.iter().all(|h| matches!(h.state, State::Installed | State::Chained));
     let repo = crate::git::Repo::discover(cwd)?;
     let notices = match (server, &repo) {
-        (false, Some(repo)) => pushes::check(repo)?,
+        (false, Some(repo)) => pushes::check_or_warn(repo),
         _ => pushes::Notices::default(),
     };
     let shared_with = repo.as_ref().map(|r| crate::hooks::shared::others(r, &dir)).unwrap_or_default();

@@ -145,7 +145,7 @@ fn list(a: ListArgs) -> Result<i32> {
     let rows: Vec<&Row> = reg.tasks.values().filter(|r| a.all || r.repo == repo_id).collect();
     let healths: Vec<Health> =
         rows.iter().map(|r| worktree::health(r, (r.repo == repo_id).then_some(&ctx.repo), a.dirty)).collect();
-    let notices = pushes::check(&ctx.repo)?;
+    let notices = pushes::check_or_warn(&ctx.repo);
     let marks = bypassed(&ctx, &notices, &rows);
     if a.json {
         let tasks: Vec<_> = rows.iter().zip(&healths).zip(&marks).map(|((r, h), b)| row_json(r, *h, *b)).collect();
@@ -184,7 +184,7 @@ fn show(a: ShowArgs) -> Result<i32> {
     let reg = ctx.store.load()?;
     let (_, row) = ctx.resolve_task(&reg, &a.task)?;
     let health = worktree::health(&row, Some(&ctx.repo), true);
-    let notices = pushes::check(&ctx.repo)?;
+    let notices = pushes::check_or_warn(&ctx.repo);
     let bypass = if row.repo == ctx.repo_id() { notices.for_branch(&ctx.repo, &row.branch) } else { None };
     if a.json {
         let mut v = row_json(&row, health, bypass);

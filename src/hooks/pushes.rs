@@ -159,6 +159,16 @@ pub fn check(repo: &Repo) -> Result<Notices> {
     Ok(Notices { open: open(&state) })
 }
 
+/// [`check`] for the commands that only report: a state that cannot be read is a warning,
+/// never a reason for `task list` or `doctor` to fail (the handoff, which gates on it, calls
+/// [`check`] and stops).
+pub fn check_or_warn(repo: &Repo) -> Notices {
+    check(repo).unwrap_or_else(|e| {
+        output::warn(format!("bypassed pushes not checked: {}", e.message));
+        Notices::default()
+    })
+}
+
 /// Start noticing from now: every reflog entry already there counts as judged. Called by
 /// `hooks install`; a scan without a state file does the same.
 pub fn start(repo: &Repo) -> Result<()> {
