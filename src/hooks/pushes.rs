@@ -296,19 +296,28 @@ fn parse_entry(line: &str) -> Option<Entry> {
     Some(Entry { old: old.into(), new: new.into(), time, message: message.into() })
 }
 
-/// Reads the reflogs past what was judged and judges each new entry.
+/// Reads the reflogs past what was judged and judges each new entry. The records are read
+/// only when a push entry needs them (most scans find nothing new).
 struct Scanner<'a> {
     repo: &'a Repo,
+    dir: PathBuf,
     remotes: Vec<RemoteConfig>,
-    records: Vec<Record>,
+    records: std::cell::OnceCell<Vec<Record>>,
     protected: Protected,
 }
 
 impl<'a> Scanner<'a> {
     fn new(repo: &'a Repo, dir: &Path) -> Scanner<'a> {
-        let mut records = read_records(&dir.join(OLD_RECORDS));
-        records.extend(read_records(&dir.join(RECORDS)));
-        Scanner { repo, remotes: repo.remotes(), records, protected: Protected::from_repo(repo) }
+        let (remotes, protected) = (repo.remotes(), Protected::from_repo(repo));
+        Scanner { repo, dir: dir.to_path_buf(), remotes, records: std::cell::OnceCell::new(), protected }
+    }
+
+    fn records(&self) -> &[Record] {
+        self.records.get_or_init(|| {
+            let mut records = read_records(&self.dir.join(OLD_RECORDS));
+            records.extend(read_records(&self.dir.join(RECORDS)));
+            records
+        })
     }
 
     fn run(&self, state: &mut State) -> Result<()> {
@@ -357,9 +366,10 @@ impl<'a> Scanner<'a> {
     /// under any name or URL that reaches the same repository (the URLs configured for it, and
     /// those its own pushes reported, which have `insteadOf` applied).
     fn checked(&self, remote: &RemoteConfig, remote_ref: &str, new: &str) -> bool {
+        let records = self.records();
         let mut urls: Vec<&str> = remote.urls.iter().map(String::as_str).collect();
-        urls.extend(self.records.iter().filter(|r| r.remote == remote.name).map(|r| r.url.as_str()));
-        self.records.iter().any(|r| {
+        urls.extend(records.iter().filter(|r| r.remote == remote.name).map(|r| r.url.as_str()));
+        records.iter().any(|r| {
             r.remote_ref == remote_ref && r.new == new && (r.remote == remote.name || urls.contains(&r.url.as_str()))
         })
     }
