@@ -453,6 +453,12 @@ fn pushes_that_skip_pre_push_are_noticed_later_once() {
     assert_eq!(kinds.len(), 2, "{d}");
     assert!(kinds.iter().all(|f| f["level"] == "note"));
     assert_eq!(audit(&repo).len(), 2, "one audit line per push");
+    // Nothing new: nothing is written.
+    let state = repo.join(".git/okstra/push-notices.json");
+    let stamp = std::fs::metadata(&state).unwrap().modified().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    env.okstra(&repo, &["hooks", "status"]).ok();
+    assert_eq!(std::fs::metadata(&state).unwrap().modified().unwrap(), stamp);
     // A checked push of the same branch ends its notice; the other stays.
     env.commit_file(&repo, "c.txt", "c\n", "c");
     env.git(&repo, &["push", "-q", "origin", "feat-x"]);

@@ -147,15 +147,20 @@ pub fn check(repo: &Repo) -> Result<Notices> {
         return Ok(Notices::default());
     }
     let _lock = lock(&dir)?;
-    let state = match load(&dir)? {
+    let (state, changed) = match load(&dir)? {
         Some(mut state) => {
+            let before = serde_json::to_string(&state).unwrap_or_default();
             Scanner::new(repo, &dir).run(&mut state)?;
             report(repo, &mut state);
-            state
+            let changed = serde_json::to_string(&state).unwrap_or_default() != before;
+            (state, changed)
         }
-        None => baseline(&repo.common_dir),
+        None => (baseline(&repo.common_dir), true),
     };
-    save(&dir, &state)?;
+    // Nothing is written when nothing changed (the usual `task list`).
+    if changed {
+        save(&dir, &state)?;
+    }
     Ok(Notices { open: open(&state) })
 }
 
