@@ -56,6 +56,12 @@ pub enum Kind {
     MissingHook,
     /// A note: a foreign hook is chained (called first). Fine, but worth knowing.
     ChainedHook,
+    /// A foreign hook set aside as `<hook>.okstra-chained` that nothing calls (okstra's shim
+    /// is missing or was replaced): the user's own checks do not run.
+    UncalledChainedHook,
+    /// A note: the latest update of a remote-tracking branch was a push that skipped okstra's
+    /// `pre-push` (`push --no-verify`, hooks switched off).
+    BypassedPush,
     /// A `registry.json.tmp-<pid>` that `Store::save` left: its process is gone.
     StaleRegistryTemp,
     /// A lock file a killed git left (`*.lock`, or a worktree still locked `initializing`).
@@ -86,6 +92,8 @@ impl Kind {
             Kind::StaleHook => "stale-hook",
             Kind::MissingHook => "missing-hook",
             Kind::ChainedHook => "chained-hook",
+            Kind::UncalledChainedHook => "uncalled-chained-hook",
+            Kind::BypassedPush => "bypassed-push",
             Kind::StaleRegistryTemp => "stale-registry-temp",
             Kind::StaleGitLock => "stale-git-lock",
             Kind::BrokenWorktreeEntry => "broken-worktree-entry",
@@ -307,11 +315,11 @@ pub fn check(store: &Store, repo_dir: Option<&Path>) -> Result<Vec<Finding>> {
 /// there or install's record says it ran.
 fn check_hooks(dir: &Path, out: &mut Vec<Finding>) -> Result<()> {
     let Some(repo) = Repo::discover(dir)? else { return Ok(()) };
-    let (_, server, hooks) = install::status(dir, false)?;
+    let (_, _, hooks) = install::status(dir, false)?;
     let ours = install::is_recorded(&repo) || hooks.iter().any(|h| h.state != State::Missing);
-    for (hook, h) in HookName::set(server).iter().zip(hooks) {
+    for h in hooks {
         let subject = h.path.to_string_lossy().into_owned();
-        let detail = Detail::Hook(dir.to_path_buf(), *hook);
+        let detail = Detail::Hook(dir.to_path_buf(), h.hook);
         let finding = match h.state {
             State::Installed => continue,
             State::Chained => Finding::new(
@@ -325,6 +333,13 @@ fn check_hooks(dir: &Path, out: &mut Vec<Finding>) -> Result<()> {
                 "nothing to do; `git okstra hooks uninstall` would put it back in place",
             )
             .note(),
+            State::Stale if h.retired => Finding::new(
+                Kind::StaleHook,
+                subject,
+                format!("okstra's old {} hook is still installed; okstra no longer uses it", h.name),
+                "`git okstra hooks install` (or `git okstra doctor --repair`) removes it, putting back any hook it chained",
+            )
+            .repairable(detail),
             State::Stale => Finding::new(
                 Kind::StaleHook,
                 subject,
@@ -335,6 +350,16 @@ fn check_hooks(dir: &Path, out: &mut Vec<Finding>) -> Result<()> {
                 "`git okstra hooks install` (or `git okstra doctor --repair`) writes it again",
             )
             .repairable(detail),
+            State::Missing if h.chained.is_some() => Finding::new(
+                Kind::UncalledChainedHook,
+                h.chained.as_deref().unwrap_or(Path::new("")).to_string_lossy(),
+                format!(
+                    "this foreign {} hook was set aside for okstra's shim to call, but {} so nothing calls it and it does not run",
+                    h.name,
+                    if h.foreign { "another hook now sits in its place," } else { "okstra's shim is missing," }
+                ),
+                "`git okstra hooks install` calls it again, or `git okstra hooks uninstall` puts it back in place",
+            ),
             State::Missing if !ours => continue,
             State::Missing if h.foreign => Finding::new(
                 Kind::MissingHook,
@@ -351,6 +376,17 @@ fn check_hooks(dir: &Path, out: &mut Vec<Finding>) -> Result<()> {
             .repairable(detail),
         };
         out.push(finding);
+    }
+    for b in crate::hooks::pushes::check_or_warn(&repo).open {
+        out.push(
+            Finding::new(
+                Kind::BypassedPush,
+                b.short_ref().to_string(),
+                b.message.clone(),
+                "nothing to repair here: the remote has it; if it was wrong, tell the team and fix it through a pull request",
+            )
+            .note(),
+        );
     }
     Ok(())
 }

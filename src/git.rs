@@ -151,6 +151,28 @@ impl Repo {
         self.main().try_find_reference(format!("refs/heads/{branch}").as_str()).ok().flatten().is_some()
     }
 
+    /// The refs `name` leads to when it is a symbolic ref, in order (at most 5 steps: git's own
+    /// limit is deeper, but a loop must end); empty for a plain ref or none.
+    pub fn symref_chain(&self, name: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut current = name.to_string();
+        while out.len() < 5 {
+            let Ok(Some(r)) = self.repo.try_find_reference(current.as_str()) else { break };
+            let gix::refs::TargetRef::Symbolic(target) = r.target() else { break };
+            current = target.as_bstr().to_string();
+            if out.contains(&current) {
+                break;
+            }
+            out.push(current.clone());
+        }
+        out
+    }
+
+    /// Whether the object `oid` (full hex) is in this repository.
+    pub fn has_object(&self, oid: &str) -> bool {
+        gix::ObjectId::from_hex(oid.as_bytes()).is_ok_and(|id| self.repo.has_object(id))
+    }
+
     /// Whether `ancestor` is reachable from `descendant`. `None`: an object is not present locally.
     pub fn is_ancestor(&self, ancestor: &str, descendant: &str) -> Option<bool> {
         let a = gix::ObjectId::from_hex(ancestor.as_bytes()).ok()?;
@@ -224,6 +246,29 @@ impl Repo {
         self.repo.config_snapshot().strings(key).map(|v| v.into_iter().map(|s| s.to_string()).collect())
     }
 
+    /// The remotes configured for this repository: name, URLs (`url`, `pushurl`) and fetch
+    /// refspecs, as git would read them (every config file, `-c` included).
+    pub fn remotes(&self) -> Vec<RemoteConfig> {
+        let snapshot = self.repo.config_snapshot();
+        let Some(sections) = snapshot.plumbing().sections_by_name("remote") else { return vec![] };
+        let mut out: Vec<RemoteConfig> = Vec::new();
+        for section in sections {
+            let Some(name) = section.header().subsection_name() else { continue };
+            let name = name.to_string();
+            let strings = |key: &str| section.values(key).into_iter().map(|v| v.to_string()).collect::<Vec<_>>();
+            let (mut urls, fetch) = (strings("url"), strings("fetch"));
+            urls.extend(strings("pushurl"));
+            match out.iter_mut().find(|r| r.name == name) {
+                Some(r) => {
+                    r.urls.extend(urls);
+                    r.fetch.extend(fetch);
+                }
+                None => out.push(RemoteConfig { name, urls, fetch }),
+            }
+        }
+        out
+    }
+
     /// Where hooks live: `core.hooksPath` (made absolute against the main worktree), else `<common dir>/hooks`.
     pub fn hooks_dir(&self) -> PathBuf {
         match self.config_string("core.hooksPath") {
@@ -268,6 +313,16 @@ impl Repo {
     pub fn gix(&self) -> &gix::Repository {
         &self.repo
     }
+}
+
+/// One `[remote "<name>"]` of the config.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteConfig {
+    pub name: String,
+    /// `url` and `pushurl` values, as written.
+    pub urls: Vec<String>,
+    /// `fetch` refspecs, as written (`+refs/heads/*:refs/remotes/origin/*`).
+    pub fetch: Vec<String>,
 }
 
 fn expand_tilde(p: &str) -> PathBuf {

@@ -14,7 +14,7 @@ use serde::Serialize;
 use crate::config;
 
 /// A rule of the policy. Names are what `OKSTRA_ALLOW` and the audit log use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Rule {
     /// A non-fast-forward update of a remote branch (force push, `+refspec`, `--mirror`, …).
@@ -207,6 +207,8 @@ pub enum Decision {
     Refused,
     AllowedByOverride,
     Warned,
+    /// A person confirmed they saw a bypassed push (`handoff --accept-bypassed-push`).
+    Acknowledged,
 }
 
 /// One line of `<common dir>/okstra/audit.jsonl`.

@@ -444,7 +444,6 @@ fn stale_missing_and_foreign_hooks_before_and_after_repair() {
         ("pre-merge-commit", "installed"),
         ("prepare-commit-msg", "missing"),
         ("pre-push", "chained"),
-        ("reference-transaction", "installed"),
     ]
     .iter()
     .map(|(a, b)| (a.to_string(), b.to_string()))
@@ -472,11 +471,11 @@ fn hooks_are_checked_from_a_task_worktree_too() {
     let repo = env.repo("proj");
     let wt = start(&env, &repo, "DEV-1");
     env.okstra(&repo, &["hooks", "install"]).ok();
-    std::fs::remove_file(repo.join(".git/hooks/reference-transaction")).unwrap();
+    std::fs::remove_file(repo.join(".git/hooks/pre-merge-commit")).unwrap();
     let (code, v) = doctor(&env, &wt, false);
-    assert_eq!((code, hook_findings(&v)), (1, vec![triple("missing-hook", "problem", "reference-transaction")]));
+    assert_eq!((code, hook_findings(&v)), (1, vec![triple("missing-hook", "problem", "pre-merge-commit")]));
     assert_eq!(doctor(&env, &wt, true).0, 0);
-    assert!(repo.join(".git/hooks/reference-transaction").is_file());
+    assert!(repo.join(".git/hooks/pre-merge-commit").is_file());
 }
 
 /// Set the mtime of `p` to `secs` seconds ago.

@@ -784,3 +784,90 @@ fn menu_edit_opens_the_git_editor() {
     assert!(fx.gh_calls().is_empty());
     assert!(fx.report().contains("- message: `edit` (from menu)"));
 }
+
+/// The task branch pushed once with `--no-verify` (the okstra hooks installed), so its last
+/// push skipped okstra's pre-push hook.
+fn bypassed_fixture() -> Fx {
+    let fx = fixture("accepted");
+    fx.env.okstra(&fx.repo, &["hooks", "install"]).ok();
+    fx.env.commit_file(&fx.wt, "web/early.html", "early\n", "feat: early draft");
+    fx.env.git(&fx.wt, &["push", "-q", "--no-verify", "-u", "origin", "feat-dev-1"]);
+    fx
+}
+
+#[test]
+fn a_branch_whose_last_push_bypassed_the_hooks_is_shipped_only_when_confirmed() {
+    let fx = bypassed_fixture();
+    let (head, refs) = (fx.head(), fx.origin_refs());
+    // task list marks it (and tells the notice, once); task show says when and where.
+    let r = fx.env.okstra(&fx.repo, &["task", "list"]).ok();
+    assert!(r.stdout.contains("! last push (origin/feat-dev-1) skipped the pre-push hook"), "{}", r.stdout);
+    assert!(r.stderr.contains("warning: [okstra:no-verify] origin/feat-dev-1: a push at"), "{}", r.stderr);
+    let r = fx.env.okstra(&fx.repo, &["task", "show", "DEV-1"]).ok();
+    assert!(r.stdout.contains("last push   origin/feat-dev-1 at 20"), "{}", r.stdout);
+    assert!(!r.stderr.contains("warning: [okstra:no-verify]"), "told once: {}", r.stderr);
+    let j = fx.env.okstra(&fx.repo, &["task", "list", "--json"]).ok().json();
+    assert_eq!(j["tasks"][0]["last_push_bypassed_hooks"]["tracking_ref"], "refs/remotes/origin/feat-dev-1");
+    // Without a terminal and without the flag: refused before anything is asked or run.
+    let r = fx.handoff(&fx.wt, &["--action", "pr", "--base", "staging", "--yes"]).fails(1);
+    assert!(r.stderr.contains("error: the last push of feat-dev-1 (origin/feat-dev-1 at 20"), "{}", r.stderr);
+    assert!(r.stderr.contains("hint: check what that push sent (`git log origin/feat-dev-1`), then hand off again with --accept-bypassed-push"), "{}", r.stderr);
+    assert_eq!((fx.head(), fx.origin_refs()), (head.clone(), refs));
+    assert!(fx.gh_calls().is_empty());
+    // A dry run needs the same answer, and acknowledges nothing.
+    fx.handoff(&fx.wt, &["--action", "pr", "--base", "staging", "--yes", "--dry-run"]).fails(1);
+    fx.handoff(&fx.wt, &["--action", "pr", "--base", "staging", "--yes", "--dry-run", "--accept-bypassed-push"]).ok();
+    assert!(fx.env.okstra(&fx.repo, &["task", "list"]).ok().stdout.contains("! last push (origin/feat-dev-1)"));
+    // Confirmed with the flag: shipped, logged, and the notice ends.
+    let j = fx
+        .handoff(&fx.wt, &["--action", "pr", "--base", "staging", "--yes", "--accept-bypassed-push", "--json"])
+        .ok()
+        .json();
+    assert_eq!(j["status"], "done", "{j:#}");
+    assert!(fx.report().contains("- bypassed push: `accept` (from --accept-bypassed-push)"), "{}", fx.report());
+    let audit = std::fs::read_to_string(fx.repo.join(".git/okstra/audit.jsonl")).unwrap();
+    let lines: Vec<serde_json::Value> = audit.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let decisions: Vec<_> =
+        lines.iter().map(|l| (l["source"].as_str().unwrap(), l["decision"].as_str().unwrap())).collect();
+    assert_eq!(decisions, [("push-notice", "warned"), ("handoff", "acknowledged")]);
+    let r = fx.env.okstra(&fx.repo, &["task", "list"]).ok();
+    assert!(!r.stdout.contains('!'), "{}", r.stdout);
+}
+
+#[test]
+fn menu_asks_before_shipping_a_branch_whose_last_push_bypassed_the_hooks() {
+    let fx = bypassed_fixture();
+    let (head, refs) = (fx.head(), fx.origin_refs());
+    let mut p = pty(&fx, &[]);
+    p.exp_string("what should happen?").unwrap();
+    keys(&mut p, &[ENTER]);
+    p.exp_string("skipped okstra's pre-push hook. Ship it anyway?").unwrap();
+    keys(&mut p, &[ENTER]); // the default: no
+    p.exp_eof().unwrap();
+    assert_eq!((fx.head(), fx.origin_refs()), (head, refs), "nothing committed or pushed");
+    assert!(fx.report().contains("- bypassed push: `decline` (from menu)"), "{}", fx.report());
+    let mut p = pty(&fx, &[]);
+    p.exp_string("what should happen?").unwrap();
+    keys(&mut p, &[ENTER]);
+    p.exp_string("Ship it anyway?").unwrap();
+    keys(&mut p, &[DOWN, ENTER]);
+    p.exp_string("Pull request base").unwrap();
+    keys(&mut p, &[ENTER]);
+    p.exp_string("Commit message").unwrap();
+    keys(&mut p, &[ENTER]);
+    p.exp_string("created the pull request").unwrap();
+    p.exp_eof().unwrap();
+    assert_eq!(fx.env.git(&fx.origin, &["rev-parse", "refs/heads/feat-dev-1"]), fx.head());
+}
+
+#[test]
+fn a_notice_state_that_cannot_be_read_stops_a_pr_handoff() {
+    let fx = bypassed_fixture();
+    let state = fx.repo.join(".git/okstra/push-notices.json");
+    std::fs::write(&state, "{not json").unwrap();
+    let (head, refs) = (fx.head(), fx.origin_refs());
+    let r = fx.handoff(&fx.wt, &["--action", "pr", "--base", "staging", "--yes", "--accept-bypassed-push"]).fails(1);
+    assert!(r.stderr.contains("error: cannot read") && r.stderr.contains("push-notices.json"), "{}", r.stderr);
+    assert!(r.stderr.contains("hint: move the file aside"), "{}", r.stderr);
+    assert_eq!((fx.head(), fx.origin_refs()), (head, refs));
+}

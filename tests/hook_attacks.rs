@@ -1,8 +1,9 @@
 //! The pushes an agent might try to get a commit onto a protected branch, against real git
 //! and a real bare remote. With the client hooks alone, every attack the client can see is
-//! refused; the ones that skip client hooks entirely (`core.hooksPath`, `--no-verify`) are
-//! shown to get through, which is exactly why the server hook exists: with `hooks install
-//! --server` on the remote, every attack is refused and the remote is unchanged.
+//! refused; the ones that skip client hooks entirely (`core.hooksPath`, `--no-verify`), and a
+//! push to a name that is a symbolic ref to `main` on the remote (the client sees only the
+//! name), are shown to get through, which is exactly why the server hook exists: with `hooks
+//! install --server` on the remote, every attack is refused and the remote is unchanged.
 mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -23,6 +24,8 @@ fn setup(server: bool) -> Setup {
     if server {
         env.okstra(&origin, &["hooks", "install", "--server"]).ok();
     }
+    // An alias of main on the remote (the client cannot see that it is one).
+    env.git(&origin, &["symbolic-ref", "refs/heads/trunk", "refs/heads/main"]);
     let url = origin.to_str().unwrap();
     env.git(&repo, &["remote", "add", "other", url]);
     env.git(&repo, &["switch", "-q", "-c", "feat-x"]);
@@ -35,7 +38,8 @@ struct Attack {
     name: &'static str,
     args: Vec<String>,
     git_dir: bool,
-    /// Skips every client hook: only the server hook can stop it.
+    /// Out of the client hooks' reach (they are skipped, or cannot see what the remote does
+    /// with the name): only the server hook can stop it.
     out_of_client_reach: bool,
 }
 
@@ -62,9 +66,11 @@ fn attacks(s: &Setup) -> Vec<Attack> {
         a("delete the protected branch", &["push", "origin", ":dev"], false, false),
         // git does not show pre-push the remote branches a mirror push deletes (here: dev)
         a("--mirror", &["push", "--mirror", "origin"], false, false),
+        a("--mirror abbreviated", &["push", "--mirr", "origin"], false, false),
         a("remote.<name>.mirror", &["-c", "remote.origin.mirror=true", "push", "origin"], false, false),
         a("core.hooksPath=/dev/null", &["-c", "core.hooksPath=/dev/null", "push", "origin", "HEAD:main"], false, true),
         a("push --no-verify", &["push", "--no-verify", "origin", "HEAD:main"], false, true),
+        a("a symbolic ref to main on the remote", &["push", "origin", "HEAD:trunk"], false, true),
     ]
 }
 
@@ -112,7 +118,7 @@ fn client_hooks_refuse_every_attack_they_can_see() {
             assert_eq!(after, before, "{} changed the remote", attack.name);
         }
     }
-    assert_eq!(through, ["core.hooksPath=/dev/null", "push --no-verify"]);
+    assert_eq!(through, ["core.hooksPath=/dev/null", "push --no-verify", "a symbolic ref to main on the remote"]);
     // a remote configured as a mirror in the repository's own config
     s.env.git(&s.repo, &["config", "remote.origin.mirror", "true"]);
     let r = s.env.git_run(&s.repo, &["push", "origin"]);

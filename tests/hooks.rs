@@ -139,6 +139,76 @@ fn remote_tip_missing_locally_says_fetch_first() {
     assert_eq!(rev(&env, &origin, "feat-x"), theirs);
 }
 
+/// feat-a one commit ahead of origin, and feat-b whose remote tip someone else moved (so it
+/// is not in this repository).
+fn fetch_first_setup() -> (Env, PathBuf, PathBuf) {
+    let (env, repo, origin) = setup();
+    env.git(&repo, &["push", "-q", "origin", "feat-x:feat-a", "feat-x:feat-b"]);
+    let other = env.root().join("other");
+    env.git(&env.root(), &["clone", "-q", origin.to_str().unwrap(), other.to_str().unwrap()]);
+    env.git(&other, &["switch", "-q", "feat-b"]);
+    env.commit_file(&other, "o.txt", "o\n", "theirs");
+    env.git(&other, &["push", "-q", "origin", "feat-b"]);
+    for b in ["feat-a", "feat-b"] {
+        env.git(&repo, &["switch", "-q", "-c", b, "feat-x"]);
+        env.commit_file(&repo, &format!("{b}.txt"), "mine\n", b);
+    }
+    (env, repo, origin)
+}
+
+#[test]
+fn refs_git_rejects_itself_are_left_to_git() {
+    let (env, repo, origin) = fetch_first_setup();
+    let theirs = rev(&env, &origin, "feat-b");
+    let r = env.git_run(&repo, &["push", "origin", "feat-a", "feat-b"]);
+    assert_ne!(r.code, 0);
+    assert!(r.stderr.contains("feat-b -> feat-b (fetch first)"), "git rejects feat-b itself: {}", r.stderr);
+    assert!(!r.stderr.contains("okstra"), "{}", r.stderr);
+    assert_eq!(rev(&env, &origin, "feat-a"), rev(&env, &repo, "feat-a"), "feat-a was pushed");
+    assert_eq!(rev(&env, &origin, "feat-b"), theirs);
+    // The same for a protected branch git rejects: the rest of the push goes through.
+    env.git(&repo, &["switch", "-q", "feat-a"]);
+    env.commit_file(&repo, "a2.txt", "a\n", "a2");
+    let r = env.git_run(&repo, &["push", "origin", "feat-a", "feat-b:refs/heads/feat-b"]);
+    assert!(r.stderr.contains("(fetch first)"), "{}", r.stderr);
+    assert_eq!(rev(&env, &origin, "feat-a"), rev(&env, &repo, "feat-a"));
+    assert!(audit(&repo).is_empty(), "{:?}", audit(&repo));
+    // No notice afterwards: feat-a's push was recorded, feat-b never moved.
+    let r = env.okstra(&repo, &["hooks", "status"]).ok();
+    assert!(notices(&r.stderr).is_empty(), "{}", r.stderr);
+}
+
+#[test]
+fn forcing_over_a_remote_tip_missing_locally_is_refused_in_every_spelling() {
+    let (env, repo, origin) = fetch_first_setup();
+    let before = remote_refs(&env, &origin);
+    let lease = format!("--force-with-lease=feat-b:{}", rev(&env, &origin, "feat-b"));
+    let lease_short = lease.replace("--force-with-lease", "--force-w");
+    env.git(&repo, &["config", "alias.fp", "push --force"]);
+    let spellings: Vec<Vec<&str>> = vec![
+        vec!["push", "--force", "origin", "feat-b"],
+        vec!["push", "-f", "origin", "feat-b"],
+        vec!["push", "-uf", "origin", "feat-b"],
+        vec!["push", "origin", "+feat-b"],
+        vec!["push", "origin", "feat-a", "+feat-b:feat-b"],
+        vec!["push", &lease, "origin", "feat-b"],
+        vec!["push", &lease_short, "origin", "feat-b"],
+        vec!["fp", "origin", "feat-b"],
+        vec!["-c", "remote.origin.push=+refs/heads/feat-b:refs/heads/feat-b", "push", "origin"],
+    ];
+    for args in &spellings {
+        let r = env.git_run(&repo, args).fails(1);
+        assert!(r.stderr.contains("[okstra:non-fast-forward] refs/heads/feat-b"), "{args:?}: {}", r.stderr);
+        assert!(r.stderr.contains("fetch first"), "{}", r.stderr);
+        assert_eq!(remote_refs(&env, &origin), before, "{args:?} changed the remote");
+    }
+    // A forcing push refspec in the repository's config counts too.
+    env.git(&repo, &["config", "remote.origin.push", "+refs/heads/feat-b:refs/heads/feat-b"]);
+    env.git_run(&repo, &["push", "origin"]).fails(1);
+    assert_eq!(remote_refs(&env, &origin), before);
+    assert_eq!(audit(&repo).len(), spellings.len() + 1);
+}
+
 /// `n` commits on top of `base` made with plumbing (no hooks run); returns the last one.
 fn chain(env: &Env, dir: &Path, base: &str, n: usize) -> String {
     let tree = rev(env, dir, &format!("{base}^{{tree}}"));
@@ -337,22 +407,209 @@ fn hooks_work_in_linked_worktrees() {
 
 // --- push --no-verify: noticed afterwards -------------------------------------------------
 
+/// The bypassed-push warnings in a command's stderr.
+fn notices(stderr: &str) -> Vec<&str> {
+    stderr.lines().filter(|l| l.starts_with("warning: [okstra:no-verify]")).collect()
+}
+
 #[test]
-fn push_no_verify_is_noticed_and_logged() {
+fn pushes_that_skip_pre_push_are_noticed_later_once() {
     let (env, repo, origin) = setup();
+    // Nothing runs during the pushes themselves: git starts no okstra process for them.
     let r = env.git_run(&repo, &["push", "--no-verify", "origin", "HEAD:dev"]).ok();
-    assert_eq!(rev(&env, &origin, "dev"), rev(&env, &repo, "HEAD"), "the client cannot stop it");
-    assert!(r.stderr.contains("warning: [okstra:no-verify] origin/dev"), "{}", r.stderr);
-    assert!(r.stderr.contains("broke the rule protected-update"), "{}", r.stderr);
-    let log = audit(&repo);
-    assert_eq!(log.len(), 1);
-    assert_eq!(log[0]["decision"], "warned");
-    assert_eq!(log[0]["source"], "reference-transaction");
-    // A checked push and a fetch warn about nothing.
-    let r = env.git_run(&repo, &["push", "origin", "feat-x"]).ok();
     assert!(!r.stderr.contains("okstra"), "{}", r.stderr);
+    env.commit_file(&repo, "b.txt", "b\n", "b");
+    env.git(&repo, &["-c", "core.hooksPath=/dev/null", "push", "-q", "origin", "feat-x"]);
+    assert_eq!(rev(&env, &origin, "dev"), rev(&env, &repo, "HEAD~1"), "the client cannot stop them");
+    assert!(audit(&repo).is_empty());
+    // The first command that looks tells each once: rule, ref, time, what it broke.
+    let r = env.okstra(&repo, &["hooks", "status"]).ok();
+    let seen = notices(&r.stderr);
+    assert_eq!(seen.len(), 2, "{}", r.stderr);
+    assert!(
+        seen[0].contains("origin/dev: a push at 20") && seen[0].contains("skipped okstra's pre-push check"),
+        "{}",
+        seen[0]
+    );
+    assert!(seen[0].contains("broke the rule protected-update"), "{}", seen[0]);
+    assert!(
+        seen[1].contains("origin/feat-x") && seen[1].contains("okstra cannot tell what it replaced"),
+        "{}",
+        seen[1]
+    );
+    let log = audit(&repo);
+    assert_eq!(log.len(), 2);
+    assert!(log.iter().all(|l| l["decision"] == "warned" && l["source"] == "push-notice" && l["rule"] == "no-verify"));
+    assert_eq!(log[0]["subject"], "origin/dev");
+    // Afterwards they are listed, never told again.
+    let r = env.okstra(&repo, &["hooks", "status"]).ok();
+    assert!(notices(&r.stderr).is_empty(), "{}", r.stderr);
+    assert!(r.stdout.contains("bypassed push           origin/dev at 20"), "{}", r.stdout);
+    let s = env.okstra(&repo, &["hooks", "status", "--json"]).ok().json();
+    assert_eq!(s["bypassed_pushes"].as_array().unwrap().len(), 2);
+    assert_eq!(s["bypassed_pushes"][0]["broke"], "protected-update");
+    let d = env.okstra(&repo, &["doctor", "--json"]).json();
+    let kinds: Vec<_> = d["findings"].as_array().unwrap().iter().filter(|f| f["kind"] == "bypassed-push").collect();
+    assert_eq!(kinds.len(), 2, "{d}");
+    assert!(kinds.iter().all(|f| f["level"] == "note"));
+    assert_eq!(audit(&repo).len(), 2, "one audit line per push");
+    // Nothing new: nothing is written.
+    let state = repo.join(".git/okstra/push-notices.json");
+    let stamp = std::fs::metadata(&state).unwrap().modified().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    env.okstra(&repo, &["hooks", "status"]).ok();
+    assert_eq!(std::fs::metadata(&state).unwrap().modified().unwrap(), stamp);
+    // A checked push of the same branch ends its notice; the other stays.
+    env.commit_file(&repo, "c.txt", "c\n", "c");
+    env.git(&repo, &["push", "-q", "origin", "feat-x"]);
+    let s = env.okstra(&repo, &["hooks", "status", "--json"]).ok().json();
+    let open: Vec<_> = s["bypassed_pushes"].as_array().unwrap().iter().map(|b| b["tracking_ref"].clone()).collect();
+    assert_eq!(open, ["refs/remotes/origin/dev"]);
+}
+
+#[test]
+fn ordinary_pushes_fetches_and_pulls_raise_no_notice() {
+    let (env, repo, origin) = setup();
+    let url = origin.to_str().unwrap();
+    env.git(&repo, &["push", "-q", "-u", "origin", "feat-x"]);
+    env.commit_file(&repo, "b.txt", "b\n", "b");
+    env.git(&repo, &["push", "-q"]); // a fast-forward to the upstream
+    env.git(&repo, &["push", "-q", "origin", "feat-x"]); // sends nothing
+                                                         // The same repository under a second name, then under its URL: origin/feat-x goes stale,
+                                                         // and the next push to origin sends nothing while git refreshes it (git's t5528 and t5523
+                                                         // push to one repository through several remotes).
+    env.git(&repo, &["remote", "add", "mirror-name", url]);
+    env.commit_file(&repo, "c.txt", "c\n", "c");
+    env.git(&repo, &["push", "-q", "mirror-name", "feat-x"]);
+    env.commit_file(&repo, "d.txt", "d\n", "d");
+    env.git(&repo, &["push", "-q", url, "feat-x"]);
+    let before = env.git(&repo, &["rev-parse", "origin/feat-x"]);
+    let r = env.git_run(&repo, &["push", "origin", "feat-x"]).ok();
+    assert!(r.stderr.contains("Everything up-to-date"), "{}", r.stderr);
+    assert_ne!(env.git(&repo, &["rev-parse", "origin/feat-x"]), before, "git refreshed the stale tracking ref");
+    // Tags, a delete, another branch at the same commit, a dry run.
+    env.git(&repo, &["tag", "v1"]);
+    env.git(&repo, &["push", "-q", "origin", "v1", "feat-x:feat-copy"]);
+    env.git(&repo, &["push", "-q", "origin", ":feat-copy"]);
+    env.git(&repo, &["push", "-q", "--dry-run", "origin", "feat-x:feat-dry"]);
+    // Someone else pushes; we fetch and pull (merge and rebase).
+    let other = env.root().join("other");
+    env.git(&env.root(), &["clone", "-q", url, other.to_str().unwrap()]);
+    env.git(&other, &["switch", "-q", "feat-x"]);
+    env.commit_file(&other, "o.txt", "o\n", "other");
+    env.git(&other, &["push", "-q", "origin", "feat-x"]);
     env.git(&repo, &["fetch", "-q", "origin"]);
-    assert_eq!(audit(&repo).len(), 1);
+    env.git(&repo, &["pull", "-q", "--no-rebase", "origin", "feat-x"]);
+    env.git(&other, &["commit", "-q", "--allow-empty", "-m", "again"]);
+    env.git(&other, &["push", "-q", "origin", "feat-x"]);
+    env.git(&repo, &["pull", "-q", "--rebase", "origin", "feat-x"]);
+    env.git(&repo, &["push", "-q", "origin", "feat-x"]);
+    // A push from a linked worktree (its hooks get GIT_DIR; records go to the common dir).
+    let wt = env.root().join("wt");
+    env.git(&repo, &["worktree", "add", "-q", "-b", "feat-w", wt.to_str().unwrap()]);
+    env.commit_file(&wt, "w.txt", "w\n", "w");
+    env.git(&wt, &["push", "-q", "-u", "origin", "feat-w"]);
+    env.commit_file(&wt, "w2.txt", "w\n", "w2");
+    env.git(&wt, &["push", "-q"]);
+    for dir in [&repo, &wt] {
+        let r = env.okstra(dir, &["hooks", "status", "--json"]).ok();
+        assert!(notices(&r.stderr).is_empty(), "{}", r.stderr);
+        assert_eq!(r.json()["bypassed_pushes"], serde_json::json!([]));
+    }
+    assert!(audit(&repo).is_empty(), "{:?}", audit(&repo));
+    // …while the same kind of push from the worktree without its hook is noticed.
+    env.commit_file(&wt, "w3.txt", "w\n", "w3");
+    env.git(&wt, &["push", "-q", "--no-verify"]);
+    let r = env.okstra(&wt, &["hooks", "status"]).ok();
+    assert_eq!(notices(&r.stderr).len(), 1, "{}", r.stderr);
+    assert!(notices(&r.stderr)[0].contains("origin/feat-w"), "{}", r.stderr);
+}
+
+/// What install wrote for `reference-transaction` before it was dropped (format 2).
+fn old_reference_transaction_shim() -> String {
+    format!(
+        "#!/bin/sh\n# git-okstra hook shim (format 2) for reference-transaction: `git okstra hooks uninstall` removes it.\n# The policy is in the binary; this file only finds it. Edit nothing here: reinstall instead.\n[ \"$1\" = committed ] || exit 0\ninstalled='{}'\nokstra=$installed\nexec \"$okstra\" hook reference-transaction \"$@\"\n",
+        std::fs::canonicalize(BIN).unwrap().display()
+    )
+}
+
+#[test]
+fn the_older_hook_set_is_stale_until_install_drops_reference_transaction() {
+    let (env, repo, _origin) = setup();
+    let hooks = repo.join(".git/hooks");
+    let rt = hooks.join("reference-transaction");
+    common::write_exec(&rt, old_reference_transaction_shim());
+    // The old shim still runs on every ref update, and does nothing now.
+    env.commit_file(&repo, "o.txt", "o\n", "with the old set");
+    let s = env.okstra(&repo, &["hooks", "status", "--json"]).ok().json();
+    assert_eq!(s["complete"], false);
+    let last = s["hooks"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(
+        (last["name"].as_str(), last["state"].as_str(), last["retired"].as_bool()),
+        (Some("reference-transaction"), Some("stale"), Some(true))
+    );
+    let r = env.okstra(&repo, &["hooks", "status"]).ok();
+    assert!(r.stdout.contains("reference-transaction  stale (no longer used"), "{}", r.stdout);
+    let d = env.okstra(&repo, &["doctor", "--json"]).json();
+    assert!(
+        d["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["kind"] == "stale-hook" && f["subject"].as_str().unwrap().ends_with("reference-transaction")),
+        "{d}"
+    );
+    // install removes okstra's shim, and only that.
+    let r = env.okstra(&repo, &["hooks", "install", "--json"]).ok().json();
+    let rt_report: Vec<_> =
+        r["hooks"].as_array().unwrap().iter().filter(|h| h["name"] == "reference-transaction").collect();
+    assert_eq!(rt_report.len(), 1);
+    assert_eq!(rt_report[0]["action"], "removed");
+    assert!(!rt.exists());
+    let s = env.okstra(&repo, &["hooks", "status", "--json"]).ok().json();
+    assert_eq!(s["complete"], true);
+    assert_eq!(s["hooks"].as_array().unwrap().len(), 4);
+    // A foreign reference-transaction the old set had chained is put back, byte for byte; a
+    // foreign one of its own is never touched.
+    let foreign = "#!/bin/sh\n# the user's own\nexit 0\n";
+    common::write_exec(&hooks.join("reference-transaction.okstra-chained"), foreign);
+    common::write_exec(&rt, old_reference_transaction_shim());
+    let r = env.okstra(&repo, &["hooks", "install", "--json"]).ok().json();
+    assert!(r["hooks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|h| h["name"] == "reference-transaction" && h["action"] == "restored"));
+    assert_eq!(std::fs::read_to_string(&rt).unwrap(), foreign);
+    assert!(!hooks.join("reference-transaction.okstra-chained").exists());
+    env.okstra(&repo, &["hooks", "install"]).ok();
+    env.okstra(&repo, &["hooks", "uninstall"]).ok();
+    assert_eq!(std::fs::read_to_string(&rt).unwrap(), foreign);
+    let s = env.okstra(&repo, &["hooks", "status", "--json"]).ok().json();
+    assert_eq!(s["hooks"].as_array().unwrap().len(), 4, "a foreign reference-transaction is not okstra's to report");
+}
+
+#[test]
+fn a_notice_state_or_record_that_cannot_be_used_is_said_and_never_stops_git() {
+    let (env, repo, _origin) = setup();
+    // The record cannot be written (its name is taken by a folder): the push goes through with
+    // a warning, and the push it could not record is reported later.
+    let records = repo.join(".git/okstra/pushes.jsonl");
+    std::fs::create_dir_all(&records).unwrap();
+    let r = env.git_run(&repo, &["push", "origin", "feat-x"]).ok();
+    assert!(r.stderr.contains("warning: cannot record this push under"), "{}", r.stderr);
+    std::fs::remove_dir(&records).unwrap();
+    let r = env.okstra(&repo, &["hooks", "status"]).ok();
+    assert_eq!(notices(&r.stderr).len(), 1, "{}", r.stderr);
+    // A state file that does not parse: the reporting commands warn and go on, untouched.
+    let state = repo.join(".git/okstra/push-notices.json");
+    std::fs::write(&state, "{not json").unwrap();
+    for args in [&["hooks", "status"][..], &["doctor"], &["task", "list"]] {
+        let r = env.okstra(&repo, args);
+        assert!(r.stderr.contains("warning: bypassed pushes not checked: cannot read"), "{args:?}: {}", r.stderr);
+        assert!(r.stderr.contains("push-notices.json"), "{}", r.stderr);
+    }
+    assert_eq!(std::fs::read_to_string(&state).unwrap(), "{not json");
 }
 
 // --- the server hook -------------------------------------------------------------------
@@ -391,6 +648,30 @@ fn server_hook_refuses_what_a_hookless_client_pushes() {
     env.okstra(&origin, &["hooks", "uninstall"]).ok();
     assert!(!origin.join("hooks/pre-receive").exists());
     assert_eq!(env.git_run(&origin, &["config", "receive.denyNonFastForwards"]).code, 1);
+}
+
+#[test]
+fn server_hook_judges_the_branch_a_symbolic_ref_points_to() {
+    let env = Env::new();
+    let repo = env.repo("proj");
+    let origin = env.origin(&repo, &["feat-x"]);
+    env.git(&origin, &["symbolic-ref", "refs/heads/trunk", "refs/heads/main"]);
+    env.git(&origin, &["symbolic-ref", "refs/heads/alias", "refs/heads/trunk"]);
+    env.git(&origin, &["symbolic-ref", "refs/heads/work", "refs/heads/feat-x"]);
+    env.okstra(&origin, &["hooks", "install", "--server"]).ok();
+    env.commit_file(&repo, "a.txt", "a\n", "a");
+    let before = remote_refs(&env, &origin);
+    // Pushes to an alias of main move main: refused as pushes to main, even two steps away.
+    for target in ["HEAD:trunk", "HEAD:refs/heads/alias", ":trunk"] {
+        let r = env.git_run(&repo, &["-c", "core.hooksPath=/dev/null", "push", "origin", target]).fails(1);
+        let rule = if target.starts_with(':') { "protected-delete" } else { "protected-update" };
+        assert!(r.stderr.contains(&format!("[okstra:{rule}] refs/heads/")), "{target}: {}", r.stderr);
+        assert!(r.stderr.contains("(a symbolic ref to refs/heads/main)"), "{target}: {}", r.stderr);
+        assert_eq!(remote_refs(&env, &origin), before, "{target}");
+    }
+    // An alias of an unprotected branch is that branch: a fast-forward goes through.
+    env.git(&repo, &["-c", "core.hooksPath=/dev/null", "push", "-q", "origin", "HEAD:work"]);
+    assert_eq!(rev(&env, &origin, "feat-x"), rev(&env, &repo, "HEAD"));
 }
 
 #[test]
@@ -451,7 +732,7 @@ fn install_is_idempotent_and_status_reports_states() {
     let fixed = env.okstra(&repo, &["hooks", "install", "--json"]).ok().json();
     let actions: Vec<_> =
         fixed["hooks"].as_array().unwrap().iter().map(|h| h["action"].as_str().unwrap().to_string()).collect();
-    assert_eq!(actions, ["created", "chained", "unchanged", "updated", "unchanged"]);
+    assert_eq!(actions, ["created", "chained", "unchanged", "updated"]);
     let s = env.okstra(&repo, &["hooks", "status", "--json"]).ok().json();
     assert_eq!(s["complete"], true);
     // Uninstall leaves no okstra file behind.
@@ -512,6 +793,178 @@ fn foreign_hooks_are_chained_and_restored_byte_for_byte() {
     assert!(!hooks.join("reference-transaction").exists());
 }
 
+/// A foreign hook a kill must never leave inactive: its name, bytes, mode and, for a symlink,
+/// its target.
+struct Foreign {
+    name: &'static str,
+    bytes: Vec<u8>,
+    mode: u32,
+    link: Option<PathBuf>,
+}
+
+/// Three foreign hooks, each logging its name to `log`: a husky-style sh pre-commit (sourced
+/// by the shim), a bash pre-push (executed, mode 750) and a pre-merge-commit that is a symlink.
+fn plant_foreign_hooks(env: &Env, repo: &Path, log: &Path) -> Vec<Foreign> {
+    let hooks = repo.join(".git/hooks");
+    let pre_commit = format!("#!/bin/sh\necho \"$(basename \"$0\")\" >> '{}'\n", log.display());
+    let pre_push = format!("#!/usr/bin/env bash\ncat >/dev/null\necho pre-push >> '{}'\n", log.display());
+    let target = env.root().join("merge-hook.sh");
+    common::write_exec(&hooks.join("pre-commit"), &pre_commit);
+    common::write_exec_mode(&hooks.join("pre-push"), &pre_push, 0o750);
+    common::write_exec(&target, format!("#!/bin/sh\necho pre-merge-commit >> '{}'\n", log.display()));
+    std::os::unix::fs::symlink(&target, hooks.join("pre-merge-commit")).unwrap();
+    let merge = std::fs::read(&target).unwrap();
+    vec![
+        Foreign { name: "pre-commit", bytes: pre_commit.into_bytes(), mode: 0o755, link: None },
+        Foreign { name: "pre-push", bytes: pre_push.into_bytes(), mode: 0o750, link: None },
+        Foreign { name: "pre-merge-commit", bytes: merge, mode: 0o755, link: Some(target) },
+    ]
+}
+
+/// Whether `path` is exactly the foreign hook: bytes, mode, and symlink target.
+fn is_foreign(path: &Path, f: &Foreign) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    let link = std::fs::read_link(path).ok();
+    let mode = std::fs::metadata(path).map(|m| m.permissions().mode() & 0o777).ok();
+    std::fs::read(path).ok().as_deref() == Some(&f.bytes[..]) && mode == Some(f.mode) && link == f.link
+}
+
+/// Whether git runs the foreign hook: in its place, or set aside and called by okstra's shim.
+fn foreign_active(hooks: &Path, f: &Foreign) -> bool {
+    let path = hooks.join(f.name);
+    let shim = std::fs::read_to_string(&path).is_ok_and(|t| t.contains("# git-okstra hook shim (format"));
+    is_foreign(&path, f) || (shim && is_foreign(&hooks.join(format!("{}.okstra-chained", f.name)), f))
+}
+
+/// After an install that ran to the end: every foreign hook chained; after an uninstall: every
+/// one back in place byte for byte, and nothing of okstra's left.
+fn assert_finished(hooks: &Path, foreign: &[Foreign], installed: bool) {
+    for f in foreign {
+        let chained = hooks.join(format!("{}.okstra-chained", f.name));
+        if installed {
+            assert!(is_foreign(&chained, f) && foreign_active(hooks, f), "{} is chained", f.name);
+        } else {
+            assert!(is_foreign(&hooks.join(f.name), f), "{} is back byte for byte", f.name);
+            assert!(std::fs::symlink_metadata(&chained).is_err(), "{} has no second name left", f.name);
+        }
+    }
+    let leftovers: Vec<_> = std::fs::read_dir(hooks)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".okstra-tmp") || (!installed && n.contains("okstra")))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[test]
+fn install_and_uninstall_killed_at_any_moment_never_leave_a_foreign_hook_inactive() {
+    let env = Env::new();
+    let repo = env.repo("proj");
+    let hooks = repo.join(".git/hooks");
+    let log = env.root().join("foreign.log");
+    let foreign = plant_foreign_hooks(&env, &repo, &log);
+    // The kill window: 1.5 times one unkilled install.
+    let t0 = std::time::Instant::now();
+    env.okstra(&repo, &["hooks", "install"]).ok();
+    let window_us = (t0.elapsed().as_micros() as u64 * 3 / 2).max(2_000);
+    env.okstra(&repo, &["hooks", "uninstall"]).ok();
+    assert_finished(&hooks, &foreign, false);
+    let mut seed: u64 = 0x6b11_1ed5_eed5 | 1;
+    let mut next = |n: u64| {
+        seed ^= seed >> 12;
+        seed ^= seed << 25;
+        seed ^= seed >> 27;
+        seed.wrapping_mul(0x2545_F491_4F6C_DD1D) % n
+    };
+    let (mut kills, mut mid_chain, mut half_done, mut runs) = (0, 0, 0, 0);
+    // OKSTRA_HOOK_KILLS raises the number of kills for a deeper run.
+    let want: u32 = std::env::var("OKSTRA_HOOK_KILLS").ok().and_then(|v| v.parse().ok()).unwrap_or(25);
+    while kills < want && runs < want * 16 {
+        runs += 1;
+        let verb = if next(3) == 0 { "uninstall" } else { "install" };
+        let mut child =
+            env.command(BIN, &repo).args(["hooks", verb]).stderr(std::process::Stdio::null()).spawn().unwrap();
+        std::thread::sleep(std::time::Duration::from_micros(next(window_us)));
+        if child.try_wait().unwrap().is_none() {
+            let _ = std::process::Command::new("kill").args(["-9", &child.id().to_string()]).status();
+            kills += 1;
+        }
+        let killed = !child.wait().unwrap().success();
+        let mut shims = 0;
+        for f in &foreign {
+            assert!(foreign_active(&hooks, f), "after run {runs} ({verb}) {} is not active", f.name);
+            let aside = std::fs::symlink_metadata(hooks.join(format!("{}.okstra-chained", f.name))).is_ok();
+            mid_chain += (killed && aside && is_foreign(&hooks.join(f.name), f)) as u32;
+            shims += (!is_foreign(&hooks.join(f.name), f)) as u32;
+        }
+        half_done += (killed && shims > 0 && shims < foreign.len() as u32) as u32;
+        // git itself runs the user's pre-commit at every moment.
+        let before = std::fs::read_to_string(&log).unwrap_or_default().lines().count();
+        env.git(&repo, &["commit", "-q", "--allow-empty", "-m", &format!("run {runs}")]);
+        assert_eq!(std::fs::read_to_string(&log).unwrap().lines().count(), before + 1, "run {runs}");
+        // Now and then a rerun to the end, which finishes or undoes what was cut short.
+        if next(4) == 0 {
+            let installed = next(2) == 0;
+            env.okstra(&repo, &["hooks", if installed { "install" } else { "uninstall" }]).ok();
+            assert_finished(&hooks, &foreign, installed);
+        }
+    }
+    assert!(kills >= want, "only {kills} kills landed in {runs} runs");
+    eprintln!(
+        "hooks install/uninstall: {runs} runs, {kills} killed mid-run, {half_done} of them between the first and \
+         the last foreign hook, {mid_chain} right after a hook got its second name"
+    );
+    env.okstra(&repo, &["hooks", "install"]).ok();
+    assert_finished(&hooks, &foreign, true);
+    env.okstra(&repo, &["hooks", "uninstall"]).ok();
+    assert_finished(&hooks, &foreign, false);
+}
+
+#[test]
+fn install_that_fails_half_way_leaves_every_foreign_hook_active() {
+    let env = Env::new();
+    let repo = env.repo("proj");
+    let hooks = repo.join(".git/hooks");
+    let log = env.root().join("foreign.log");
+    let foreign = plant_foreign_hooks(&env, &repo, &log);
+    // The shim of pre-push cannot be written (its temp name is taken by a folder): install
+    // fails after pre-commit was chained and while pre-push is being chained.
+    std::fs::create_dir(hooks.join(".pre-push.okstra-tmp")).unwrap();
+    let r = env.okstra(&repo, &["hooks", "install"]).fails(1);
+    assert!(r.stderr.starts_with("error: cannot write"), "{}", r.stderr);
+    assert!(foreign.iter().all(|f| foreign_active(&hooks, f)));
+    let d = env.okstra(&repo, &["doctor", "--json"]).json();
+    let uncalled: Vec<_> =
+        d["findings"].as_array().unwrap().iter().filter(|f| f["kind"] == "uncalled-chained-hook").collect();
+    assert_eq!(uncalled.len(), 1, "{d:#}");
+    assert!(uncalled[0]["subject"].as_str().unwrap().ends_with("pre-push.okstra-chained"));
+    std::fs::remove_dir(hooks.join(".pre-push.okstra-tmp")).unwrap();
+    env.okstra(&repo, &["hooks", "uninstall"]).ok();
+    assert_finished(&hooks, &foreign, false);
+    // A foreign hook moved aside by an earlier version that was killed before it wrote the
+    // shim (the hook's place empty): uninstall puts it back, install chains it, doctor names it.
+    std::fs::rename(hooks.join("pre-push"), hooks.join("pre-push.okstra-chained")).unwrap();
+    let d = env.okstra(&repo, &["doctor", "--json"]).json();
+    assert!(d["findings"].as_array().unwrap().iter().any(|f| f["kind"] == "uncalled-chained-hook"), "{d:#}");
+    let s = env.okstra(&repo, &["hooks", "status"]).ok();
+    assert!(s.stdout.contains("pre-push.okstra-chained is set aside and nothing calls it"), "{}", s.stdout);
+    env.okstra(&repo, &["hooks", "uninstall"]).ok();
+    assert_finished(&hooks, &foreign, false);
+    std::fs::rename(hooks.join("pre-push"), hooks.join("pre-push.okstra-chained")).unwrap();
+    env.okstra(&repo, &["hooks", "install"]).ok();
+    assert_finished(&hooks, &foreign, true);
+    // The second name taken by something else: a clear error, and the hook left in place.
+    env.okstra(&repo, &["hooks", "uninstall"]).ok();
+    std::fs::create_dir(hooks.join("pre-commit.okstra-chained")).unwrap();
+    let r = env.okstra(&repo, &["hooks", "install"]).fails(1);
+    assert!(r.stderr.contains("already holds another foreign hook"), "{}", r.stderr);
+    assert!(r.stderr.contains("hint: merge the two into one file or move one away"), "{}", r.stderr);
+    assert!(is_foreign(&hooks.join("pre-commit"), &foreign[0]));
+    std::fs::remove_dir(hooks.join("pre-commit.okstra-chained")).unwrap();
+    env.okstra(&repo, &["hooks", "uninstall"]).ok();
+    assert_finished(&hooks, &foreign, false);
+}
+
 #[test]
 fn core_hooks_path_is_honoured() {
     let env = Env::new();
@@ -539,6 +992,67 @@ fn core_hooks_path_is_honoured() {
     env.okstra(&repo, &["hooks", "uninstall"]).ok();
     assert_eq!(env.git(&repo, &["config", "core.hooksPath"]), ".githooks");
     env.git(&wt, &["commit", "-q", "--allow-empty", "-n", "-m", "no hooks any more"]);
+}
+
+#[test]
+fn a_hooks_folder_shared_by_repositories_is_named_and_kept_for_the_others() {
+    let env = Env::new();
+    let shared = env.root().join("company-hooks");
+    let (a, b) = (env.repo("a"), env.repo("b"));
+    for repo in [&a, &b] {
+        env.git(repo, &["config", "core.hooksPath", shared.to_str().unwrap()]);
+        env.okstra(repo, &["hooks", "install"]).ok();
+    }
+    let b_git = std::fs::canonicalize(b.join(".git")).unwrap();
+    let s = env.okstra(&a, &["hooks", "status"]).ok();
+    assert!(s.stdout.contains(&format!("shared hooks folder, also used by: {}", b_git.display())), "{}", s.stdout);
+    let j = env.okstra(&a, &["hooks", "status", "--json"]).ok().json();
+    assert_eq!(j["shared_with"], serde_json::json!([b_git]));
+    // Uninstall from a refuses while b uses the folder, and changes nothing.
+    let files = || {
+        let mut v: Vec<_> = std::fs::read_dir(&shared).unwrap().map(|e| e.unwrap().file_name()).collect();
+        v.sort();
+        v
+    };
+    let before = files();
+    let r = env.okstra(&a, &["hooks", "uninstall"]).fails(1);
+    assert!(
+        r.stderr
+            .contains(&format!("error: the hooks folder {} is shared: 1 other repository uses it", shared.display())),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("hint: `git okstra hooks uninstall --shared` removes the hooks for all of them"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(files(), before);
+    env.git_run(&b, &["commit", "--allow-empty", "-n", "-m", "x"]).fails(1);
+    // Once b stops using it, a uninstalls alone; b's record is dropped with it.
+    env.git(&b, &["config", "--unset", "core.hooksPath"]);
+    env.okstra(&a, &["hooks", "uninstall"]).ok();
+    assert!(!shared.join("pre-commit").exists());
+    assert!(!shared.join(".okstra-repositories").exists());
+    // Both again; `--shared` removes them for both, and says nothing is left for b.
+    env.git(&b, &["config", "core.hooksPath", shared.to_str().unwrap()]);
+    env.okstra(&a, &["hooks", "install"]).ok();
+    env.okstra(&b, &["hooks", "install"]).ok();
+    env.okstra(&a, &["hooks", "uninstall", "--shared"]).ok();
+    assert!(!shared.join("pre-commit").exists());
+    assert!(!shared.join(".okstra-repositories").exists());
+    let s = env.okstra(&b, &["hooks", "status", "--json"]).ok().json();
+    assert_eq!(s["complete"], false);
+    // A repository that is gone no longer holds the folder.
+    env.okstra(&a, &["hooks", "install"]).ok();
+    env.okstra(&b, &["hooks", "install"]).ok();
+    std::fs::remove_dir_all(&b).unwrap();
+    env.okstra(&a, &["hooks", "uninstall"]).ok();
+    assert!(!shared.join("pre-push").exists());
+    // The repository's own hooks folder keeps no such record.
+    let c = env.repo("c");
+    env.okstra(&c, &["hooks", "install"]).ok();
+    assert!(!c.join(".git/hooks/.okstra-repositories").exists());
 }
 
 #[test]
@@ -752,5 +1266,121 @@ fn shims_of_the_previous_format_are_stale() {
     env.commit_file(&repo, "z.txt", "z\n", "old pre-commit");
     let r = env.okstra(&repo, &["hooks", "install", "--json"]).ok().json();
     assert_eq!(r["hooks"][0]["action"], "updated");
-    assert!(std::fs::read_to_string(&hook).unwrap().contains("(format 2)"));
+    assert!(std::fs::read_to_string(&hook).unwrap().contains("(format 3)"));
+}
+
+// --- the sequencer's commits: judged from the processes, not GIT_REFLOG_ACTION ------------
+
+/// Run git with extra environment variables.
+fn git_env(env: &Env, dir: &Path, args: &[&str], vars: &[(&str, &str)]) -> common::Run {
+    let mut cmd = env.command("git", dir);
+    cmd.args(args);
+    for (k, v) in vars {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    common::Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// A tool's own `GIT_REFLOG_ACTION`, as git's t3406 sets it: never proof of anything.
+const CUSTOM: (&str, &str) = ("GIT_REFLOG_ACTION", "my-tool");
+
+/// `prepare-commit-msg` calls of the binary among the recorded starts.
+fn judged(log: &Path) -> usize {
+    starts(log).iter().filter(|s| s.starts_with("hook prepare-commit-msg")).count()
+}
+
+#[test]
+fn sequencer_commits_pass_in_the_shim_under_any_reflog_action() {
+    let (env, repo, _installed, log) = recorded_setup();
+    // The push that makes origin is not what this test is about.
+    env.git(&repo, &["config", "okstra.protectedBranch", "none"]);
+    let origin = env.origin(&repo, &[]);
+    env.git(&repo, &["switch", "-q", "-c", "feat", "main"]);
+    env.commit_file(&repo, "a.txt", "a\n", "a");
+    env.commit_file(&repo, "b.txt", "b\n", "b");
+    // Upstream moves on.
+    let other = env.root().join("other");
+    env.git(&env.root(), &["clone", "-q", origin.to_str().unwrap(), other.to_str().unwrap()]);
+    env.commit_file(&other, "u.txt", "u\n", "upstream");
+    env.git(&other, &["push", "-q", "origin", "main"]);
+    starts(&log);
+    // pull --rebase=interactive with a squash: the rebase (a child of pull) starts
+    // `git commit -n --amend --no-gpg-sign -F …SQUASH_MSG -e`.
+    let squash = [("GIT_SEQUENCE_EDITOR", "sed -i 2s/^pick/squash/"), ("GIT_EDITOR", "true"), CUSTOM];
+    git_env(&env, &repo, &["pull", "-q", "--rebase=interactive", "origin", "main"], &squash).ok();
+    assert_eq!(env.git(&repo, &["rev-list", "--count", "origin/main..HEAD"]), "1", "squashed");
+    // cherry-pick -e: `git commit -n --no-gpg-sign -e` with the cherry-pick as its parent.
+    env.git(&repo, &["switch", "-q", "-c", "side", "origin/main"]);
+    git_env(&env, &repo, &["cherry-pick", "-e", "feat"], &[("GIT_EDITOR", "true"), CUSTOM]).ok();
+    // Plain cherry-pick, revert and rebase commit in their own process.
+    env.git(&repo, &["switch", "-q", "-c", "pick", "main"]);
+    git_env(&env, &repo, &["cherry-pick", "feat"], &[CUSTOM]).ok();
+    git_env(&env, &repo, &["revert", "--no-edit", "HEAD"], &[CUSTOM]).ok();
+    git_env(&env, &repo, &["rebase", "-q", "origin/main"], &[CUSTOM]).ok();
+    // A rebase stopped by a conflict, resolved and continued under the tool's own reflog
+    // action (git's t3406 test 17): the resolution is committed by a child `git commit -n`.
+    env.git(&repo, &["switch", "-q", "-c", "k1", "main"]);
+    env.commit_file(&repo, "k.txt", "one\n", "k1");
+    env.git(&repo, &["switch", "-q", "-c", "k2", "main"]);
+    env.commit_file(&repo, "k.txt", "two\n", "k2");
+    git_env(&env, &repo, &["rebase", "-q", "k1"], &[CUSTOM]).fails(1);
+    std::fs::write(repo.join("k.txt"), "resolved\n").unwrap();
+    env.git(&repo, &["add", "k.txt"]);
+    git_env(&env, &repo, &["rebase", "--continue"], &[("GIT_EDITOR", "true"), CUSTOM]).ok();
+    assert_eq!(std::fs::read_to_string(repo.join("k.txt")).unwrap(), "resolved\n");
+    // A squash in a linked worktree (hooks get GIT_DIR there).
+    let wt = env.root().join("wt");
+    env.git(&repo, &["worktree", "add", "-q", "-b", "wt-feat", wt.to_str().unwrap(), "feat"]);
+    env.commit_file(&wt, "w.txt", "w\n", "w");
+    git_env(&env, &wt, &["rebase", "-q", "-i", "HEAD~2"], &squash).ok();
+    // git am commits without prepare-commit-msg at all.
+    let patch = env.git(&repo, &["format-patch", "-1", "--stdout", "feat"]);
+    env.git(&repo, &["switch", "-q", "-c", "am", "main"]);
+    let mut am = env.command("git", &repo);
+    am.args(["am", "-q"]).stdin(std::process::Stdio::piped());
+    let mut child = am.spawn().unwrap();
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(patch.as_bytes()).unwrap();
+    assert!(child.wait().unwrap().success());
+    // Not one of these started the binary to decide.
+    assert_eq!(judged(&log), 0);
+    assert!(audit(&repo).is_empty(), "{:?}", audit(&repo));
+    // revert --edit leaves no sequencer state the shim could check: the binary decides, and
+    // lets it through from the processes.
+    git_env(&env, &repo, &["revert", "--edit", "HEAD"], &[("GIT_EDITOR", "true"), CUSTOM]).ok();
+    assert_eq!(judged(&log), 1);
+    assert!(audit(&repo).is_empty(), "{:?}", audit(&repo));
+}
+
+#[test]
+fn commits_dressed_up_as_the_sequencer_are_refused() {
+    let (env, repo, _installed, log) = recorded_setup();
+    env.commit_file(&repo, "a.txt", "a\n", "first");
+    starts(&log);
+    let head = rev(&env, &repo, "HEAD");
+    let n = ["commit", "-q", "--allow-empty", "-n", "--no-gpg-sign", "-m", "skip"];
+    // The environment variable alone, as the sequencer would set it.
+    for action in ["rebase", "rebase -i (pick)", "cherry-pick", "revert"] {
+        let r = git_env(&env, &repo, &n, &[("GIT_REFLOG_ACTION", action)]).fails(1);
+        assert!(r.stderr.contains("[okstra:no-verify] git commit"), "{action}: {}", r.stderr);
+    }
+    // A forged argv[0]: git runs the command after its options whatever argv[0] says.
+    let r = env.command("bash", &repo).args(["-c", "exec -a gitrebase git commit -q --allow-empty -n -m x"]).output();
+    assert_eq!(r.unwrap().status.code(), Some(1));
+    // An alias named like a sequencer, run from a shell: its parent is not a sequencer.
+    env.git(&repo, &["config", "alias.rebasex", "commit -q --allow-empty -n --no-gpg-sign -m x"]);
+    env.git_run(&repo, &["rebasex"]).fails(1);
+    // `git commit -n` run from a rebase's exec line has a shell, not the rebase, as parent.
+    env.commit_file(&repo, "b.txt", "b\n", "second");
+    let r = env.git_run(&repo, &["rebase", "-q", "-x", "git commit -q --amend -n --no-edit", "HEAD~1"]);
+    assert_ne!(r.code, 0, "{}", r.stderr);
+    env.git(&repo, &["rebase", "--abort"]);
+    assert_eq!(rev(&env, &repo, "HEAD~1"), head, "nothing was committed");
+    assert_eq!(audit(&repo).len(), 7);
+    assert_eq!(judged(&log), 7, "each was judged by the binary");
 }

@@ -32,6 +32,10 @@ pub struct HandoffOptions {
     /// Print the drafts and the commands that would run; change nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Ship the branch even though its last push skipped okstra's pre-push hook (asked on a
+    /// terminal; logged).
+    #[arg(long)]
+    pub accept_bypassed_push: bool,
     /// Print one JSON document on stdout.
     #[arg(long)]
     pub json: bool,
@@ -71,6 +75,7 @@ fn handoff_with(task: Option<String>, o: HandoffOptions) -> Result<i32> {
         verification_report: o.verification_report,
         yes: o.yes,
         dry_run: o.dry_run,
+        accept_bypassed_push: o.accept_bypassed_push,
         interactive: handoff::is_terminal(),
     };
     let out = handoff::run(&super::cwd()?, &req)?;

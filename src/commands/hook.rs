@@ -25,7 +25,9 @@ pub enum HookCommand {
         /// The remote's URL.
         url: Option<String>,
     },
-    /// Notice a `push --no-verify` after the fact; reads git's ref lines on stdin.
+    /// Nothing: what earlier versions installed as reference-transaction calls it until
+    /// `git okstra hooks install` removes that hook.
+    #[command(hide = true)]
     ReferenceTransaction {
         /// prepared, committed or aborted.
         state: String,
@@ -77,13 +79,10 @@ pub fn run(cmd: HookCommand) -> Result<i32> {
     match cmd {
         HookCommand::PreCommit | HookCommand::PreMergeCommit => entry::pre_commit(),
         HookCommand::PrepareCommitMsg { .. } => entry::prepare_commit_msg(),
-        HookCommand::PrePush { remote, .. } => entry::pre_push(&entry::read_stdin()?, remote.as_deref()),
-        HookCommand::ReferenceTransaction { state } => {
-            if state != "committed" {
-                return Ok(0);
-            }
-            entry::reference_transaction(&state, &entry::read_stdin()?)
+        HookCommand::PrePush { remote, url } => {
+            entry::pre_push(&entry::read_stdin()?, remote.as_deref(), url.as_deref())
         }
+        HookCommand::ReferenceTransaction { .. } => Ok(0),
         HookCommand::PreReceive => entry::pre_receive(&entry::read_stdin()?),
         HookCommand::AgentGuard(a) => super::guard::agent_guard(a),
     }

@@ -7,6 +7,7 @@ use std::io::{IsTerminal, Write};
 
 use crate::error::{Error, Result};
 use crate::guard::contract::ContractView;
+use crate::hooks::pushes;
 use crate::output;
 use crate::phase::current;
 use crate::phase::lifecycle;
@@ -176,6 +177,8 @@ fn entries(ctx: &Context, a: &ListArgs, gh: Option<&std::path::Path>) -> Result<
     let repo_id = ctx.repo_id();
     let rows: Vec<Row> = reg.tasks.into_values().filter(|r| a.all || r.repo == repo_id).collect();
     let mut entries = board::collect(&ctx.repo, rows, board::Options { dirty: a.dirty });
+    // Only this repository's reflogs are read: a push from another clone is its own to notice.
+    Entry::mark_bypassed(&mut entries, &ctx.repo, &repo_id, &pushes::check_or_warn(&ctx.repo));
     if let Some(gh) = gh {
         board::refresh_prs(gh, &mut entries, &ctx.store)?;
     }
@@ -208,6 +211,11 @@ fn list(a: ListArgs) -> Result<i32> {
         }
     } else {
         print!("{}", render::table(&entries, style()));
+        if entries.iter().any(|e| e.bypassed_push().is_some()) {
+            output::info(
+                "!: the last push of this branch skipped okstra's pre-push hook (`git okstra task show <id>`)",
+            );
+        }
     }
     Ok(code)
 }
@@ -259,7 +267,10 @@ fn show(a: ShowArgs) -> Result<i32> {
     let ctx = Context::require(&super::cwd()?)?;
     let reg = ctx.store.load()?;
     let (_, row) = ctx.resolve_task(&reg, &a.task)?;
-    let e = board::collect(&ctx.repo, vec![row], board::Options { dirty: true }).remove(0);
+    let mut entries = board::collect(&ctx.repo, vec![row], board::Options { dirty: true });
+    Entry::mark_bypassed(&mut entries, &ctx.repo, &ctx.repo_id(), &pushes::check_or_warn(&ctx.repo));
+    let e = entries.remove(0);
+    let bypass = e.bypassed_push().cloned();
     let contract = ContractView::of(current::run_of(&e.row));
     if a.json {
         let mut v = e.to_json();
@@ -287,6 +298,15 @@ fn show(a: ShowArgs) -> Result<i32> {
     // a hand-edited registry may hold anything: nothing reaches the terminal raw
     for (k, v) in lines {
         output::value(format!("{k:<11} {}", printable(&v)));
+    }
+    if let Some(b) = bypass {
+        output::value(format!(
+            "{:<11} {} at {} skipped okstra's pre-push hook (now {}); `git okstra handoff` asks before shipping it",
+            "last push",
+            b.short_ref(),
+            b.at,
+            &b.new[..b.new.len().min(12)]
+        ));
     }
     for p in &row.phases {
         output::value(format!("  {}  {}", p.at, p.phase));

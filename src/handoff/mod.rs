@@ -143,6 +143,8 @@ pub struct Request {
     pub verification_report: Option<PathBuf>,
     pub yes: bool,
     pub dry_run: bool,
+    /// Ship a branch whose last push skipped okstra's pre-push hook without asking.
+    pub accept_bypassed_push: bool,
     /// Questions may be asked (a terminal is attached).
     pub interactive: bool,
 }
@@ -640,6 +642,9 @@ pub fn run(cwd: &Path, req: &Request) -> Result<Outcome> {
     }
     if action == Action::Pr {
         check_push_refmap(&ctx.repo, &row.branch)?;
+        if !confirm_bypassed_push(&ctx, &row.branch, req, &mut out)? {
+            return finish(&ctx, &key, req, finish_early(out, runner, Status::Cancelled)?);
+        }
     }
     let (base, origin_sha) = if action == Action::Pr {
         match choose_base(&mut runner, req, &mut out)? {
@@ -757,6 +762,37 @@ pub fn run(cwd: &Path, req: &Request) -> Result<Outcome> {
         };
     }
     finish(&ctx, &key, req, out)
+}
+
+/// A branch whose last push skipped okstra's pre-push hook (`push --no-verify`, hooks switched
+/// off) is not shipped until the user confirms: `--accept-bypassed-push`, or yes in a menu. The
+/// confirmation is logged and ends the notice. `false`: the user declined.
+fn confirm_bypassed_push(ctx: &Context, branch: &str, req: &Request, out: &mut Outcome) -> Result<bool> {
+    let notices = crate::hooks::pushes::check(&ctx.repo)?;
+    let Some(b) = notices.for_branch(&ctx.repo, branch) else { return Ok(true) };
+    let what = format!("the last push of {branch} ({} at {}) skipped okstra's pre-push hook", b.short_ref(), b.at);
+    if req.accept_bypassed_push {
+        out.select("bypassed push", "accept", "--accept-bypassed-push");
+    } else if req.interactive {
+        let items = [
+            "no  — stop here; nothing is committed or pushed".to_string(),
+            "yes — I checked what that push sent: ship the branch".to_string(),
+        ];
+        if prompt::select(&format!("{what}. Ship it anyway?"), &items, 0)? != Some(1) {
+            out.select("bypassed push", "decline", "menu");
+            return Ok(false);
+        }
+        out.select("bypassed push", "accept", "menu");
+    } else {
+        return Err(Error::failed(what).hint(format!(
+            "check what that push sent (`git log {}`), then hand off again with --accept-bypassed-push",
+            b.short_ref()
+        )));
+    }
+    if !req.dry_run {
+        crate::hooks::pushes::acknowledge(&ctx.repo, branch, "handoff")?;
+    }
+    Ok(true)
 }
 
 fn add_args(paths: &[String]) -> Vec<String> {

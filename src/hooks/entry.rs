@@ -9,8 +9,10 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use super::protocol::{self, Malformed};
-use super::stamp::{self, process, Kind};
+use super::process;
+use super::protocol::{self, Malformed, PushLine};
+use super::push_args::{self, PushArgs};
+use super::stamp::{self, Kind};
 use crate::error::{Error, Result};
 use crate::git::{self, Repo};
 use crate::output;
@@ -50,7 +52,8 @@ pub fn pre_commit() -> Result<i32> {
 
 /// `prepare-commit-msg`: refuse a `git commit`/`git merge` whose `pre-commit`/`pre-merge-commit`
 /// was skipped (`--no-verify`, `-n`). The sequencer (rebase, cherry-pick, revert) commits
-/// without `pre-commit` by design and is let through.
+/// without `pre-commit` by design, in its own process or through a child `git commit -n`: both
+/// are let through, recognised from the processes.
 pub fn prepare_commit_msg() -> Result<i32> {
     let parent = process::parent();
     let dir = git_dir()?;
@@ -59,16 +62,15 @@ pub fn prepare_commit_msg() -> Result<i32> {
     if stamped {
         return Ok(0);
     }
-    let action = std::env::var("GIT_REFLOG_ACTION").unwrap_or_default();
-    if ["rebase", "cherry-pick", "revert"].iter().any(|a| action.starts_with(a)) {
-        return Ok(0);
-    }
     let command = process::argv(parent).and_then(|a| process::git_subcommand(&a));
     let skipped_hook = match command.as_deref() {
         Some("commit") => super::HookName::PreCommit,
         Some("merge") => super::HookName::PreMergeCommit,
         _ => return Ok(0),
     };
+    if process::started_by_sequencer(parent) {
+        return Ok(0);
+    }
     let repo = open_repo()?;
     // Without okstra's stamping hook there is no stamp to expect: say so, never refuse.
     let hook_file = repo.hooks_dir().join(skipped_hook.name());
@@ -105,30 +107,43 @@ fn malformed(source: &str, m: Malformed) -> Violation {
     )
 }
 
-/// Whether this push is a mirror push: `--mirror` on the parent `git push`, or a remote
-/// configured with `remote.<name>.mirror`. Returns how it was asked for.
-fn mirror_push(repo: &Repo, remote: Option<&str>) -> Option<String> {
-    let argv = process::argv(process::parent()).unwrap_or_default();
-    if process::git_subcommand(&argv).as_deref() == Some("push")
-        && argv.iter().skip_while(|a| *a != "push").any(|a| a == "--mirror")
-    {
+/// The values of a multi-valued config key as the running git sees them. `git -c key=… push`
+/// reaches the hook only through git's environment: then (rarely) git itself is asked;
+/// otherwise the config already read in-process answers.
+fn config_values(repo: &Repo, key: &str) -> Vec<String> {
+    let from_env = ["GIT_CONFIG_PARAMETERS", "GIT_CONFIG_COUNT"].iter().any(|v| std::env::var_os(v).is_some());
+    if !from_env {
+        return repo.config_strings(key).unwrap_or_default();
+    }
+    let out = cwd().and_then(|dir| git::exec("git", &["config", "--get-all", key], &dir));
+    out.map(|o| o.stdout.lines().map(str::to_string).collect()).unwrap_or_default()
+}
+
+/// Whether this push is a mirror push: `--mirror` (or an abbreviation) on the parent
+/// `git push`, or a remote configured with `remote.<name>.mirror`. Returns how it was asked for.
+fn mirror_push(repo: &Repo, remote: Option<&str>, args: Option<PushArgs>) -> Option<String> {
+    if args.is_some_and(|a| a.mirror) {
         return Some("--mirror".into());
     }
     let remote = remote.filter(|r| !r.is_empty())?;
     let key = format!("remote.{remote}.mirror");
-    let how = || Some(format!("to remote '{remote}' ({key})"));
-    // `git -c remote.<name>.mirror=… push` reaches the hook only through git's environment:
-    // then (rarely) ask git itself; otherwise the config already read in-process decides.
-    let from_env = ["GIT_CONFIG_PARAMETERS", "GIT_CONFIG_COUNT"].iter().any(|v| std::env::var_os(v).is_some());
-    if from_env {
-        let out = git::exec("git", &["config", "--type=bool", "--get", key.as_str()], &cwd().ok()?).ok()?;
-        return if out.stdout.trim() == "true" { how() } else { None };
-    }
-    let value = repo.config_string(&key)?;
-    matches!(value.to_ascii_lowercase().as_str(), "" | "true" | "yes" | "on" | "1").then(how).flatten()
+    let value = config_values(repo, &key).pop()?;
+    let on = matches!(value.to_ascii_lowercase().as_str(), "" | "true" | "yes" | "on" | "1");
+    on.then(|| format!("to remote '{remote}' ({key})"))
 }
 
-fn ancestry(repo: &Repo, old: &str, new: &str) -> Ancestry {
+/// Whether the push provably forces nothing: its command line has no force in any spelling,
+/// and no `remote.<name>.push` refspec of the remote starts with `+`. `false` when unsure.
+fn provably_unforced(repo: &Repo, remote: Option<&str>, args: Option<PushArgs>) -> bool {
+    if !args.is_some_and(|a| !a.force && !a.mirror) {
+        return false;
+    }
+    let configured = remote.map(|r| config_values(repo, &format!("remote.{r}.push"))).unwrap_or_default();
+    !configured.iter().any(|spec| spec.trim_start().starts_with('+'))
+}
+
+/// Ancestry of two commits as this repository knows it.
+pub(super) fn ancestry(repo: &Repo, old: &str, new: &str) -> Ancestry {
     match repo.is_ancestor(old, new) {
         Some(true) => Ancestry::FastForward,
         Some(false) => Ancestry::NotAncestor,
@@ -136,26 +151,36 @@ fn ancestry(repo: &Repo, old: &str, new: &str) -> Ancestry {
     }
 }
 
-/// `pre-push <remote> <url>`: judge every ref git is about to update on the remote.
-pub fn pre_push(input: &str, remote: Option<&str>) -> Result<i32> {
+/// `pre-push <remote> <url>`: judge every ref git is about to update on the remote, and record
+/// what it lets through ([`super::pushes`] finds the pushes that skipped it by what is not
+/// recorded).
+pub fn pre_push(input: &str, remote: Option<&str>, url: Option<&str>) -> Result<i32> {
     // `push --mirror` does not list the remote branches it deletes on the hook's stdin (seen
     // with git 2.47): judged line by line it could delete every protected branch.
     // (An empty input otherwise means git already rejected the push itself: nothing to check.)
     let repo = open_repo()?;
-    let mirror = mirror_push(&repo, remote);
+    let args = push_args::read(&process::argv(process::parent()).unwrap_or_default());
+    let mirror = mirror_push(&repo, remote, args);
     if input.is_empty() && mirror.is_none() {
         return Ok(0);
-    }
-    // Lets reference-transaction tell this push from one that skipped pre-push.
-    if let Err(e) = stamp::write(repo.gix().git_dir(), Kind::Push, process::parent()) {
-        output::debug(format!("cannot write the push stamp: {e}"));
     }
     let lines = match protocol::parse_pre_push(input) {
         Ok(lines) => lines,
         Err(m) => return Ok(decide("pre-push", &repo.common_dir, vec![malformed("pre-push", m)])),
     };
+    // git rejects an unforced update whose remote tip it does not have ("fetch first") after
+    // this hook, on its own, with its own hint: such a line is left to git, so the other refs
+    // of the push go through as they would without okstra. A forced one is judged.
+    let unforced = std::cell::OnceCell::new();
+    let left_to_git = |l: &PushLine| {
+        !policy::is_zero_oid(&l.remote_oid)
+            && !policy::is_zero_oid(&l.local_oid)
+            && !repo.has_object(&l.remote_oid)
+            && *unforced.get_or_init(|| provably_unforced(&repo, remote, args))
+    };
+    let judged: Vec<&PushLine> = lines.iter().filter(|l| !left_to_git(l)).collect();
     let protected = Protected::from_repo(&repo);
-    let mut violations: Vec<Violation> = lines
+    let mut violations: Vec<Violation> = judged
         .iter()
         .filter_map(|l| {
             policy::judge_ref_update(&protected, &l.remote_ref, &l.remote_oid, &l.local_oid, || {
@@ -172,7 +197,25 @@ pub fn pre_push(input: &str, remote: Option<&str>) -> Result<i32> {
             "push the branches you mean by name (`git push origin <branch>`)",
         ));
     }
-    Ok(decide("pre-push", &repo.common_dir, violations))
+    let code = decide("pre-push", &repo.common_dir, violations);
+    if code == 0 && !args.is_some_and(|a| a.dry_run) {
+        record(&repo, remote, url, &judged);
+    }
+    Ok(code)
+}
+
+/// Record what the push lets through, so that [`super::pushes`] can tell it from a push that
+/// skipped this hook. Deletes are left out (git deletes the tracking ref's reflog with it).
+fn record(repo: &Repo, remote: Option<&str>, url: Option<&str>, lines: &[&PushLine]) {
+    let allowed: Vec<(&str, &str)> = lines
+        .iter()
+        .filter(|l| !policy::is_zero_oid(&l.local_oid))
+        .map(|l| (l.remote_ref.as_str(), l.local_oid.as_str()))
+        .collect();
+    let (remote, url) = (remote.unwrap_or_default(), url.unwrap_or_default());
+    if let Err(e) = super::pushes::record(&repo.common_dir, remote, url, &allowed) {
+        output::warn(format!("cannot record this push under {}: {e}", repo.common_dir.display()));
+    }
 }
 
 /// `pre-receive` in the bare repository: the same policy, whatever the client skipped.
@@ -190,7 +233,26 @@ pub fn pre_receive(input: &str) -> Result<i32> {
     let violations = updates
         .iter()
         .filter_map(|u| {
-            policy::judge_ref_update(&protected, &u.name, &u.old, &u.new, || quarantine_ancestry(&here, &u.old, &u.new))
+            // git updates (and deletes) the branch a symbolic ref points to: the push is judged
+            // as one to every name on the way there (`trunk -> main` is a push to main).
+            let names = std::iter::once(u.name.clone()).chain(repo.symref_chain(&u.name));
+            names
+                .map(|name| {
+                    (
+                        name.clone(),
+                        policy::judge_ref_update(&protected, &name, &u.old, &u.new, || {
+                            quarantine_ancestry(&here, &u.old, &u.new)
+                        }),
+                    )
+                })
+                .find_map(|(name, v)| {
+                    v.map(|mut v| {
+                        if name != u.name {
+                            v.subject = format!("{} (a symbolic ref to {name})", u.name);
+                        }
+                        v
+                    })
+                })
         })
         .collect();
     Ok(decide("pre-receive", &repo.common_dir, violations))
@@ -204,55 +266,6 @@ fn quarantine_ancestry(cwd: &Path, old: &str, new: &str) -> Ancestry {
         Ok(out) if out.code == 1 => Ancestry::NotAncestor,
         _ => Ancestry::Unknown,
     }
-}
-
-/// `reference-transaction <state>`: a remote-tracking branch moved by a `git push` whose
-/// `pre-push` left no stamp means `push --no-verify` — too late to stop; log and warn.
-pub fn reference_transaction(state: &str, input: &str) -> Result<i32> {
-    if state != "committed" || !input.contains(" refs/remotes/") {
-        return Ok(0);
-    }
-    let parent = process::parent();
-    let Some(dir) = stamp::hook_git_dir() else { return Ok(0) };
-    if stamp::check(&dir, Kind::Push, parent, false) {
-        return Ok(0);
-    }
-    if process::argv(parent).and_then(|a| process::git_subcommand(&a)).as_deref() != Some("push") {
-        return Ok(0);
-    }
-    let Ok(updates) = protocol::parse_ref_updates(input) else { return Ok(0) };
-    let repo = open_repo()?;
-    let protected = Protected::from_repo(&repo);
-    for u in updates.iter().filter(|u| u.name.starts_with("refs/remotes/") && !policy::is_zero_oid(&u.new)) {
-        // refs/remotes/<remote>/<branch>, for the usual fetch refspec.
-        let Some((remote, branch)) = u.name["refs/remotes/".len()..].split_once('/') else { continue };
-        let remote_ref = format!("refs/heads/{branch}");
-        let verdict =
-            policy::judge_ref_update(&protected, &remote_ref, &u.old, &u.new, || ancestry(&repo, &u.old, &u.new));
-        let what = match &verdict {
-            Some(v) => format!("and it broke the rule {}: {}", v.rule, v.message),
-            // git reports no old value for a tracking ref it had not read: nothing to compare.
-            None if policy::is_zero_oid(&u.old) => "and okstra cannot tell what it replaced".to_string(),
-            None => "though the update itself would have been allowed".to_string(),
-        };
-        let v = Violation::new(
-            Rule::NoVerify,
-            format!("{remote}/{branch}"),
-            format!(
-                "`git push --no-verify` skipped okstra's pre-push check; {remote}/{branch} is now {}, {what}",
-                short(&u.new)
-            ),
-            "never skip the push checks; if the push was wrong, tell the team and repair it through a pull request",
-        );
-        output::warn(format!("[okstra:{}] {}: {}", v.rule, v.subject, v.message));
-        output::warn(v.fix.clone());
-        log(&repo.common_dir, &AuditRecord::new("reference-transaction", Decision::Warned, &v));
-    }
-    Ok(0)
-}
-
-fn short(oid: &str) -> &str {
-    &oid[..oid.len().min(12)]
 }
 
 fn log(common_dir: &Path, record: &AuditRecord) {

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::shim::{self, ChainStyle, CHAINED_SUFFIX};
-use super::HookName;
+use super::{write_atomic, HookName};
 use crate::error::{io_at, Error, Result};
 use crate::git::{self, Repo};
 
@@ -65,6 +65,8 @@ pub enum State {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct HookStatus {
+    #[serde(skip)]
+    pub hook: HookName,
     pub name: &'static str,
     pub path: PathBuf,
     pub state: State,
@@ -72,6 +74,9 @@ pub struct HookStatus {
     pub chained: Option<PathBuf>,
     /// A file that is not okstra's occupies the hook's place.
     pub foreign: bool,
+    /// A hook okstra no longer installs (its old shim is still there: `stale`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub retired: bool,
 }
 
 /// What install changed outside the hook files, so uninstall can put it back.
@@ -112,17 +117,6 @@ fn read_record(repo: &Repo) -> Result<Option<Record>> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(io_at("cannot read", &p, e)),
     }
-}
-
-/// Write `content` to `path` through a temp file and a rename, with `mode`.
-fn write_atomic(path: &Path, content: &[u8], mode: u32) -> Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{name}.okstra-tmp"));
-    std::fs::write(&tmp, content).map_err(|e| io_at("cannot write", &tmp, e))?;
-    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(mode))
-        .map_err(|e| io_at("cannot chmod", &tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| io_at("cannot write", path, e))
 }
 
 fn write_record(repo: &Repo, record: &Record) -> Result<()> {
@@ -212,6 +206,10 @@ fn set_local_config(repo: &Repo, key: &str, value: Option<&str>) -> Result<()> {
     }
 }
 
+/// Install the hooks. Restartable at every point: the record of what it changes is written
+/// before anything changes, a foreign hook gets its second name before the shim takes its
+/// place, and each file is replaced by a rename; a rerun of install or uninstall finishes or
+/// undoes what a killed one started.
 pub fn install(cwd: &Path, req: &InstallRequest) -> Result<Outcome> {
     check_git_version(cwd)?;
     let repo = require_repo(cwd)?;
@@ -220,39 +218,42 @@ pub fn install(cwd: &Path, req: &InstallRequest) -> Result<Outcome> {
     let mut record = read_record(&repo)?.unwrap_or_default();
     record.version = 1;
     record.server = req.server;
-
     // A relative core.hooksPath resolves against each worktree's top, so task worktrees
     // without that folder would run no hooks: pin it to the main worktree's folder.
-    let mut hooks_path_changed = None;
-    if let Some(raw) = repo.config_string("core.hooksPath").filter(|p| !p.is_empty()) {
-        if !raw.starts_with('/') && !raw.starts_with("~/") {
-            let abs = repo.hooks_dir();
-            if record.hooks_path_before.is_none() {
-                record.hooks_path_before = Some(local_config(&repo, "core.hooksPath")?.unwrap_or_default());
-            }
-            set_local_config(&repo, "core.hooksPath", Some(&abs.to_string_lossy()))?;
-            hooks_path_changed = Some(raw);
-        }
+    let relative =
+        repo.config_string("core.hooksPath").filter(|p| !p.is_empty() && !p.starts_with('/') && !p.starts_with("~/"));
+    if relative.is_some() && record.hooks_path_before.is_none() {
+        record.hooks_path_before = Some(local_config(&repo, "core.hooksPath")?.unwrap_or_default());
+    }
+    if req.server && record.deny_non_fast_forwards_before.is_none() {
+        record.deny_non_fast_forwards_before =
+            Some(local_config(&repo, "receive.denyNonFastForwards")?.unwrap_or_default());
     }
     let dir = repo.hooks_dir();
-    std::fs::create_dir_all(&dir).map_err(|e| io_at("cannot create the hooks folder", &dir, e))?;
     record.hooks_dir = dir.clone();
-
+    write_record(&repo, &record)?;
+    if relative.is_some() {
+        set_local_config(&repo, "core.hooksPath", Some(&dir.to_string_lossy()))?;
+    }
     if req.server {
-        if record.deny_non_fast_forwards_before.is_none() {
-            record.deny_non_fast_forwards_before =
-                Some(local_config(&repo, "receive.denyNonFastForwards")?.unwrap_or_default());
-        }
         set_local_config(&repo, "receive.denyNonFastForwards", Some("true"))?;
     }
-    // Written before the hook files: uninstall must be able to undo a half-finished install.
-    write_record(&repo, &record)?;
-
-    let hooks = HookName::set(req.server)
+    std::fs::create_dir_all(&dir).map_err(|e| io_at("cannot create the hooks folder", &dir, e))?;
+    super::shared::add(&repo, &dir)?;
+    let mut hooks = HookName::set(req.server)
         .iter()
         .map(|hook| install_one(*hook, &dir.join(hook.name()), &binary))
         .collect::<Result<Vec<_>>>()?;
-    Ok(Outcome { hooks_dir: dir, server: req.server, hooks, hooks_path_changed })
+    if !req.server {
+        for hook in HookName::RETIRED {
+            let report = uninstall_one(hook, &dir.join(hook.name()))?;
+            if matches!(report.action, Action::Removed | Action::Restored) {
+                hooks.push(report);
+            }
+        }
+        super::pushes::start(&repo)?;
+    }
+    Ok(Outcome { hooks_dir: dir, server: req.server, hooks, hooks_path_changed: relative })
 }
 
 fn install_one(hook: HookName, path: &Path, binary: &Path) -> Result<HookReport> {
@@ -262,11 +263,9 @@ fn install_one(hook: HookName, path: &Path, binary: &Path) -> Result<HookReport>
         Some(content) if shim::is_shim(&content) => Action::Updated,
         Some(foreign) => {
             match read_hook(&chained)? {
-                // The hook was already chained once (a tool rewrote its file since): the
-                // same bytes twice need one copy; different ones need a person to choose.
-                Some(earlier) if earlier == foreign => {
-                    std::fs::remove_file(path).map_err(|e| io_at("cannot remove", path, e))?
-                }
+                // Already there under its second name (an install cut short, or a tool that
+                // wrote the same bytes again): the shim takes the first one below.
+                Some(earlier) if earlier == foreign => {}
                 Some(_) => {
                     return Err(Error::failed(format!(
                         "{} is not okstra's and {} already holds another foreign hook",
@@ -275,7 +274,7 @@ fn install_one(hook: HookName, path: &Path, binary: &Path) -> Result<HookReport>
                     ))
                     .hint("merge the two into one file or move one away, then install again"))
                 }
-                None => std::fs::rename(path, &chained).map_err(|e| io_at("cannot move aside", path, e))?,
+                None => second_name(path, &chained)?,
             }
             Action::Chained
         }
@@ -289,12 +288,40 @@ fn install_one(hook: HookName, path: &Path, binary: &Path) -> Result<HookReport>
     Ok(HookReport { name: hook.name(), path: path.to_path_buf(), action, chained: chain })
 }
 
+/// Give the foreign hook at `path` the name `chained` too, keeping it where it is: a hard link
+/// (the same file: bytes, mode, a symlink stays a symlink), else a copy renamed into place. So
+/// at no moment is the hook git runs missing.
+fn second_name(path: &Path, chained: &Path) -> Result<()> {
+    if std::fs::hard_link(path, chained).is_ok() {
+        return Ok(());
+    }
+    let meta = std::fs::symlink_metadata(path).map_err(|e| io_at("cannot read", path, e))?;
+    let tmp = temp_of(chained);
+    let _ = std::fs::remove_file(&tmp);
+    let copied = if meta.file_type().is_symlink() {
+        std::fs::read_link(path).and_then(|target| std::os::unix::fs::symlink(target, &tmp))
+    } else {
+        std::fs::copy(path, &tmp).map(drop)
+    };
+    copied.map_err(|e| io_at("cannot copy the hook aside to", &tmp, e))?;
+    std::fs::rename(&tmp, chained).map_err(|e| io_at("cannot move the hook copy to", chained, e))
+}
+
+/// The temp file [`write_atomic`] and [`second_name`] use beside `path`.
+fn temp_of(path: &Path) -> PathBuf {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    path.with_file_name(format!(".{name}.okstra-tmp"))
+}
+
 /// Re-write one okstra hook file as install writes it now: doctor's repair of a stale or missing
 /// shim. A file that is not okstra's is refused, never touched: chaining it is `install`'s call.
 pub fn refresh(cwd: &Path, hook: HookName) -> Result<HookReport> {
     let repo = require_repo(cwd)?;
     let dir = repo.hooks_dir();
     let path = dir.join(hook.name());
+    if HookName::RETIRED.contains(&hook) {
+        return uninstall_one(hook, &path);
+    }
     if read_hook(&path)?.is_some_and(|content| !shim::is_shim(&content)) {
         return Err(Error::failed(format!("{} is not okstra's hook; left alone", path.display()))
             .hint("`git okstra hooks install` keeps it and calls it first (chains it)"));
@@ -308,15 +335,37 @@ pub fn is_recorded(repo: &Repo) -> bool {
     record_path(repo).is_file()
 }
 
-pub fn uninstall(cwd: &Path, server: bool) -> Result<Outcome> {
+/// Remove the hooks. In a hooks folder other repositories use too (an absolute
+/// `core.hooksPath`), only with `shared`: their hooks go with it.
+pub fn uninstall(cwd: &Path, server: bool, shared: bool) -> Result<Outcome> {
     let repo = require_repo(cwd)?;
     let server = server || repo.is_bare();
     let record = read_record(&repo)?;
     let dir = record.as_ref().map(|r| r.hooks_dir.clone()).unwrap_or_else(|| repo.hooks_dir());
+    let others = super::shared::others(&repo, &dir);
+    if !others.is_empty() && !shared {
+        let names: Vec<String> = others.iter().take(3).map(|p| p.display().to_string()).collect();
+        let more = if others.len() > 3 { format!(" and {} more", others.len() - 3) } else { String::new() };
+        return Err(Error::failed(format!(
+            "the hooks folder {} is shared: {} other repositor{} use{} it ({}{more}); nothing was removed",
+            dir.display(),
+            others.len(),
+            if others.len() == 1 { "y" } else { "ies" },
+            if others.len() == 1 { "s" } else { "" },
+            names.join(", ")
+        ))
+        .hint("`git okstra hooks uninstall --shared` removes the hooks for all of them; to stop only this repository using them, `git config --unset core.hooksPath` here"));
+    }
+    let retired: &[HookName] = if server { &[] } else { &HookName::RETIRED };
     let hooks = HookName::set(server)
         .iter()
+        .chain(retired)
         .map(|hook| uninstall_one(*hook, &dir.join(hook.name())))
         .collect::<Result<Vec<_>>>()?;
+    let hooks: Vec<HookReport> = hooks
+        .into_iter()
+        .filter(|h| !(retired.iter().any(|r| r.name() == h.name) && h.action == Action::Absent))
+        .collect();
     let mut hooks_path_changed = None;
     if let Some(record) = &record {
         if let Some(before) = &record.hooks_path_before {
@@ -335,6 +384,10 @@ pub fn uninstall(cwd: &Path, server: bool) -> Result<Outcome> {
                 )?;
             }
         }
+        if !server {
+            super::pushes::forget(&repo.common_dir)?;
+        }
+        super::shared::remove(&repo, &dir, shared)?;
         let p = record_path(&repo);
         std::fs::remove_file(&p).map_err(|e| io_at("cannot remove", &p, e))?;
     }
@@ -343,18 +396,27 @@ pub fn uninstall(cwd: &Path, server: bool) -> Result<Outcome> {
 
 fn uninstall_one(hook: HookName, path: &Path) -> Result<HookReport> {
     let chained = chained_path(path);
+    for tmp in [temp_of(path), temp_of(&chained)] {
+        let _ = std::fs::remove_file(tmp);
+    }
     let report = |action, chained| HookReport { name: hook.name(), path: path.to_path_buf(), action, chained };
-    match read_hook(path)? {
-        None => Ok(report(Action::Absent, None)),
-        Some(content) if !shim::is_shim(&content) => Ok(report(Action::Foreign, None)),
-        Some(_) => {
-            if read_hook(&chained)?.is_some() {
-                std::fs::rename(&chained, path).map_err(|e| io_at("cannot restore", &chained, e))?;
-                Ok(report(Action::Restored, Some(chained)))
-            } else {
-                std::fs::remove_file(path).map_err(|e| io_at("cannot remove", path, e))?;
-                Ok(report(Action::Removed, None))
+    let restore = || std::fs::rename(&chained, path).map_err(|e| io_at("cannot restore", &chained, e));
+    match (read_hook(path)?, read_hook(&chained)?) {
+        // An install cut short between moving a hook aside and writing the shim (by earlier
+        // versions, which renamed it): put it back.
+        (None, Some(_)) => restore().map(|()| report(Action::Restored, Some(chained))),
+        (None, None) => Ok(report(Action::Absent, None)),
+        (Some(content), aside) if !shim::is_shim(&content) => {
+            // Still in place, with the second name an install cut short gave it: drop that.
+            if aside.is_some_and(|a| a == content) {
+                std::fs::remove_file(&chained).map_err(|e| io_at("cannot remove", &chained, e))?;
             }
+            Ok(report(Action::Foreign, None))
+        }
+        (Some(_), Some(_)) => restore().map(|()| report(Action::Restored, Some(chained))),
+        (Some(_), None) => {
+            std::fs::remove_file(path).map_err(|e| io_at("cannot remove", path, e))?;
+            Ok(report(Action::Removed, None))
         }
     }
 }
@@ -364,10 +426,26 @@ pub fn status(cwd: &Path, server: bool) -> Result<(PathBuf, bool, Vec<HookStatus
     let server = server || repo.is_bare();
     let dir = repo.hooks_dir();
     let binary = current_binary()?;
-    let hooks = HookName::set(server)
+    let mut hooks = HookName::set(server)
         .iter()
         .map(|hook| status_one(*hook, &dir.join(hook.name()), &binary))
-        .collect::<Result<_>>()?;
+        .collect::<Result<Vec<_>>>()?;
+    if !server {
+        for hook in HookName::RETIRED {
+            let path = dir.join(hook.name());
+            // okstra's own old shim, or a hook it set aside for it; a foreign hook of that name
+            // alone is the user's.
+            let chained = Some(chained_path(&path)).filter(|c| std::fs::symlink_metadata(c).is_ok());
+            let content = read_hook(&path)?;
+            let state = match &content {
+                Some(c) if shim::is_shim(c) => State::Stale,
+                _ if chained.is_some() => State::Missing,
+                _ => continue,
+            };
+            let foreign = state == State::Missing && content.is_some();
+            hooks.push(HookStatus { hook, name: hook.name(), path, state, chained, foreign, retired: true });
+        }
+    }
     Ok((dir, server, hooks))
 }
 
@@ -381,7 +459,7 @@ pub fn status_one(hook: HookName, path: &Path, binary: &Path) -> Result<HookStat
         Some(_) if chained.is_some() => (State::Chained, false),
         Some(_) => (State::Installed, false),
     };
-    Ok(HookStatus { name: hook.name(), path: path.to_path_buf(), state, chained, foreign })
+    Ok(HookStatus { hook, name: hook.name(), path: path.to_path_buf(), state, chained, foreign, retired: false })
 }
 
 fn require_repo(cwd: &Path) -> Result<Repo> {

@@ -1,8 +1,9 @@
 //! Rendering the hook files from the templates in `hooks/` (compiled in), and recognising
 //! them again. A shim finds the binary and, when a foreign hook was there first, runs it
-//! before okstra. The commit hooks of a shim with no foreign hook also write and consume the
-//! commit stamp in `sh` ([`super::stamp`] holds the same protocol in Rust), so an allowed
-//! commit starts no binary; every decision stays in the binary.
+//! before okstra. The commit hooks also write and consume the commit stamp in `sh`
+//! ([`super::stamp`] holds the same protocol in Rust), and `prepare-commit-msg` recognises the
+//! sequencer's commits in `sh` ([`super::process`] in Rust), so an allowed commit or rebase
+//! starts no binary; every refusal stays in the binary.
 
 use std::path::Path;
 
@@ -13,13 +14,14 @@ use super::HookName;
 const SHIM: &str = include_str!("../../hooks/shim.sh");
 const CHAIN: &str = include_str!("../../hooks/chain.sh");
 const CHAIN_STDIN: &str = include_str!("../../hooks/chain-stdin.sh");
-const FILTER_REFERENCE_TRANSACTION: &str = include_str!("../../hooks/filter-reference-transaction.sh");
 const STAMP: &str = include_str!("../../hooks/stamp.sh");
 const FAST_PRE_COMMIT: &str = include_str!("../../hooks/fast-pre-commit.sh");
 const FAST_PREPARE_COMMIT_MSG: &str = include_str!("../../hooks/fast-prepare-commit-msg.sh");
+const SEQUENCER: &str = include_str!("../../hooks/sequencer.sh");
 
-/// The line that marks a file as okstra's shim (any format version). Format 2 writes the
-/// commit stamp in `sh`; a format 1 shim reads as stale (it differs from what install writes).
+/// The line that marks a file as okstra's shim (any format version). Format 2 wrote the
+/// commit stamp in `sh`, format 3 also recognises the sequencer's commits there; an older shim
+/// reads as stale (it differs from what install writes).
 pub const MARKER: &str = "# git-okstra hook shim (format ";
 
 /// Suffix of a foreign hook moved aside so the shim can call it first.
@@ -74,35 +76,21 @@ pub fn render(hook: HookName, binary: &Path, chain: Option<ChainStyle>) -> Strin
             fill(template, label, &[("RUN", run), ("HOOK", hook.name())])
         }
     };
-    // reference-transaction: the filter keeps only the lines okstra looks at, and hands them on.
-    let (filter, stdin) = match hook {
-        HookName::ReferenceTransaction => (FILTER_REFERENCE_TRANSACTION, " <<okstra_lines\n$lines\nokstra_lines"),
-        _ => ("", ""),
-    };
-    // The commit stamp in sh, only without a chained hook: then the binary handles everything
-    // exactly as it always did, after the foreign hook.
-    let fast = match (hook, chain.is_empty()) {
-        (HookName::PreCommit | HookName::PreMergeCommit, true) => {
+    // The commit stamp and the sequencer's commits in sh (after any chained hook, which has
+    // passed by then).
+    let fast = match hook {
+        HookName::PreCommit | HookName::PreMergeCommit => {
             fill(FAST_PRE_COMMIT, "hooks/fast-pre-commit.sh", &[("STAMP", STAMP)])
         }
-        (HookName::PrepareCommitMsg, true) => {
-            fill(FAST_PREPARE_COMMIT_MSG, "hooks/fast-prepare-commit-msg.sh", &[("STAMP", STAMP)])
-        }
+        HookName::PrepareCommitMsg => fill(
+            FAST_PREPARE_COMMIT_MSG,
+            "hooks/fast-prepare-commit-msg.sh",
+            &[("STAMP", STAMP), ("SEQUENCER", SEQUENCER)],
+        ),
         _ => String::new(),
     };
     let binary = sh_quote(&binary.to_string_lossy());
-    fill(
-        SHIM,
-        "hooks/shim.sh",
-        &[
-            ("CHAIN", &chain),
-            ("FILTER", filter),
-            ("FAST", &fast),
-            ("BINARY", &binary),
-            ("HOOK", hook.name()),
-            ("STDIN", stdin),
-        ],
-    )
+    fill(SHIM, "hooks/shim.sh", &[("CHAIN", &chain), ("FAST", &fast), ("BINARY", &binary), ("HOOK", hook.name())])
 }
 
 /// Whether a hook file's content is an okstra shim.
@@ -132,15 +120,19 @@ mod tests {
                 assert!(text.contains(r"installed='/opt/it'\''s/git-okstra'"));
                 assert!(text.contains(&format!("exec \"$okstra\" hook {hook} \"$@\"")));
                 assert_eq!(text.contains("okstra-chained"), chain.is_some());
-                // The commit stamp in sh: only the commit hooks, only with nothing chained.
+                // The commit stamp in sh: only the commit hooks, after any chained hook.
                 let commit_hook =
                     matches!(hook, HookName::PreCommit | HookName::PreMergeCommit | HookName::PrepareCommitMsg);
-                assert_eq!(text.contains("okstra_stamp_ready"), commit_hook && chain.is_none(), "{text}");
+                assert_eq!(text.contains("okstra_stamp_ready"), commit_hook, "{text}");
+                assert_eq!(text.contains("okstra_sequencer &&"), *hook == HookName::PrepareCommitMsg, "{text}");
+                if let Some(at) = text.find("okstra-chained\"") {
+                    assert!(text.find("okstra_stamp_ready").is_none_or(|s| s > at), "the chained hook runs first");
+                }
             }
         }
     }
 
-    /// The sh fragment finds the same start time as [`super::super::stamp::process::start_time`]
+    /// The sh fragment finds the same start time as [`super::super::process::start_time`]
     /// for its parent (here this test process), and its stamp passes the Rust check.
     #[test]
     fn sh_stamp_is_the_rust_stamp() {
@@ -152,7 +144,7 @@ mod tests {
         assert_eq!(out.code, 0, "{}", out.stderr);
         let me = std::process::id();
         let written = std::fs::read_to_string(tmp.path().join(format!(".git/okstra/stamps/commit-{me}"))).unwrap();
-        assert_eq!(Some(written), super::super::stamp::process::start_time(me));
+        assert_eq!(Some(written), super::super::process::start_time(me));
         assert!(super::super::stamp::check(&tmp.path().join(".git"), super::super::stamp::Kind::Commit, me, true));
     }
 

@@ -1,14 +1,16 @@
 //! Stamps: proof that a skippable hook ran for one git process. `pre-commit` and
-//! `pre-merge-commit` leave a `commit` stamp, `pre-push` a `push` stamp, each named after the
-//! parent git process (the hooks are its direct children: the shim `exec`s the binary). The
-//! hooks `--no-verify` cannot skip look for the stamp of the same process.
+//! `pre-merge-commit` leave a `commit` stamp named after the parent git process (the hooks are
+//! its direct children: the shim `exec`s the binary); `prepare-commit-msg`, which
+//! `--no-verify` cannot skip, looks for the stamp of the same process.
 //!
 //! A stamp holds the process start time where the system reports it, so a recycled pid never
 //! matches an old stamp; elsewhere stamps older than a day are ignored. Also here: finding the
-//! git dir without opening the repository, and reading what the parent process is.
+//! git dir without opening the repository.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
+
+use super::process;
 
 /// Stamps older than this are ignored and swept.
 const MAX_AGE: Duration = Duration::from_secs(24 * 60 * 60);
@@ -16,14 +18,12 @@ const MAX_AGE: Duration = Duration::from_secs(24 * 60 * 60);
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     Commit,
-    Push,
 }
 
 impl Kind {
     fn prefix(self) -> &'static str {
         match self {
             Kind::Commit => "commit",
-            Kind::Push => "push",
         }
     }
 }
@@ -83,10 +83,11 @@ fn too_old(p: &Path) -> bool {
 }
 
 /// Remove the stamps nobody will read: those of a git process that has exited (a commit that
-/// stopped before `prepare-commit-msg`, a push whose `reference-transaction` has run), and,
+/// stopped before `prepare-commit-msg`; the `push-` stamps earlier versions left), and,
 /// where the system does not say which processes live, those older than a day. The commit
 /// shims write and consume stamps in `sh` and leave the binary to sweep: `pre-commit` starts
-/// it once more than 16 commit stamps (consumed or not) are there, and every `pre-push` sweeps.
+/// it once more than 16 commit stamps (consumed or not) are there, and `prepare-commit-msg`
+/// sweeps whenever the binary runs.
 pub fn sweep(git_dir: &Path) {
     sweep_dir(&dir(git_dir));
 }
@@ -104,84 +105,15 @@ fn sweep_dir(d: &Path) {
     }
 }
 
-/// What the parent process is. Linux reads `/proc`; other systems ask `ps`.
-pub mod process {
-    /// The pid of the git process that ran this hook.
-    pub fn parent() -> u32 {
-        std::os::unix::process::parent_id()
-    }
-
-    /// The process start time as the kernel reports it (clock ticks since boot), Linux only.
-    pub fn start_time(pid: u32) -> Option<String> {
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-        // Field 22; the command name (field 2) may contain spaces and ')', so count after the last ')'.
-        let rest = &stat[stat.rfind(')')? + 1..];
-        rest.split_whitespace().nth(19).map(str::to_string)
-    }
-
-    /// The argument vector of a process.
-    pub fn argv(pid: u32) -> Option<Vec<String>> {
-        if let Ok(raw) = std::fs::read(format!("/proc/{pid}/cmdline")) {
-            let text = String::from_utf8_lossy(&raw);
-            return Some(text.split('\0').filter(|a| !a.is_empty()).map(str::to_string).collect());
-        }
-        let pid = pid.to_string();
-        let out = crate::git::exec("ps", &["-o", "args=", "-p", pid.as_str()], std::path::Path::new(".")).ok()?;
-        out.ok().then(|| out.stdout.split_whitespace().map(str::to_string).collect())
-    }
-
-    /// The git subcommand of a git command line (`commit` for `git -C x -c a=b commit -n`),
-    /// also for the dashed form (`git-commit`).
-    pub fn git_subcommand(argv: &[String]) -> Option<String> {
-        let program = argv.first()?;
-        let base = program.rsplit('/').next().unwrap_or(program);
-        if let Some(sub) = base.strip_prefix("git-") {
-            return Some(sub.to_string());
-        }
-        if base != "git" {
-            return None;
-        }
-        let mut args = argv[1..].iter();
-        while let Some(a) = args.next() {
-            match a.as_str() {
-                "-C" | "-c" | "--git-dir" | "--work-tree" | "--namespace" | "--config-env" | "--super-prefix" => {
-                    args.next();
-                }
-                s if s.starts_with('-') => {}
-                s => return Some(s.to_string()),
-            }
-        }
-        None
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use super::process::git_subcommand;
     use super::*;
-
-    fn v(args: &[&str]) -> Vec<String> {
-        args.iter().map(|s| s.to_string()).collect()
-    }
-
-    #[test]
-    fn subcommands() {
-        assert_eq!(git_subcommand(&v(&["git", "commit", "-n"])).as_deref(), Some("commit"));
-        assert_eq!(
-            git_subcommand(&v(&["/usr/bin/git", "-C", "x", "-c", "a=b", "--no-pager", "merge"])).as_deref(),
-            Some("merge")
-        );
-        assert_eq!(git_subcommand(&v(&["/usr/libexec/git-core/git-commit", "-m", "x"])).as_deref(), Some("commit"));
-        assert_eq!(git_subcommand(&v(&["sh", "-c", "git commit"])), None);
-        assert_eq!(git_subcommand(&v(&["git", "--bare"])), None);
-    }
 
     #[test]
     fn stamps_match_their_process_only() {
         let tmp = tempfile::tempdir().unwrap();
         let me = std::process::id();
         write(tmp.path(), Kind::Commit, me).unwrap();
-        assert!(!check(tmp.path(), Kind::Push, me, false));
         assert!(check(tmp.path(), Kind::Commit, me, false));
         assert!(check(tmp.path(), Kind::Commit, me, true));
         assert!(!check(tmp.path(), Kind::Commit, me, true), "consumed");

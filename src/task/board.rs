@@ -43,6 +43,8 @@ pub enum Notice {
     Released,
     /// `gh pr view` failed for the task's pull request.
     PrCheckFailed(String),
+    /// The branch's last push skipped okstra's `pre-push` hook (`git push --no-verify`).
+    BypassedPush(Box<crate::hooks::pushes::Bypass>),
 }
 
 impl Notice {
@@ -51,6 +53,7 @@ impl Notice {
             Notice::Health(h) => h.name().to_string(),
             Notice::Released => "released".to_string(),
             Notice::PrCheckFailed(why) => format!("pr check failed: {why}"),
+            Notice::BypassedPush(b) => format!("! last push ({}) skipped the pre-push hook", b.short_ref()),
         }
     }
 }
@@ -105,7 +108,30 @@ impl Entry {
         v["waiting"] = json!(self.waiting.is_some());
         v["waiting_reason"] = json!(self.waiting);
         v["notices"] = json!(self.notices);
+        v["last_push_bypassed_hooks"] = json!(self.bypassed_push());
         v
+    }
+
+    /// The bypassed push noticed for this task's branch, if any.
+    pub fn bypassed_push(&self) -> Option<&crate::hooks::pushes::Bypass> {
+        self.notices.iter().find_map(|n| match n {
+            Notice::BypassedPush(b) => Some(b.as_ref()),
+            _ => None,
+        })
+    }
+
+    /// Note the bypassed pushes of `notices` on the entries of `repo`'s tasks.
+    pub fn mark_bypassed(
+        entries: &mut [Entry],
+        repo: &crate::git::Repo,
+        repo_id: &str,
+        notices: &crate::hooks::pushes::Notices,
+    ) {
+        for e in entries.iter_mut().filter(|e| e.row.repo == repo_id) {
+            if let Some(b) = notices.for_branch(repo, &e.row.branch) {
+                e.notices.push(Notice::BypassedPush(Box::new(b.clone())));
+            }
+        }
     }
 }
 
