@@ -8,190 +8,6 @@ use std::process::Stdio;
 
 use common::{Env, Run, BIN};
 
-/// (command, the rule that blocks it, or None when it is allowed)
-const TABLE: &[(&str, Option<&str>)] = &[
-    // --no-verify and the -n that means it
-    ("git commit --no-verify -m x", Some("no-verify")),
-    ("git commit -n -m x", Some("no-verify")),
-    ("git commit -nm x", Some("no-verify")),
-    ("git commit -anm x", Some("no-verify")),
-    ("git commit -m x -n", Some("no-verify")),
-    ("git commit --amend --no-edit -n", Some("no-verify")),
-    ("git commit --no-verif -m x", Some("no-verify")),
-    ("git merge --no-verify feat-y", Some("no-verify")),
-    ("git push --no-verify origin feat-x", Some("no-verify")),
-    ("git cherry-pick --no-verify abc123", Some("no-verify")),
-    ("git rebase --no-verify main", Some("no-verify")),
-    ("git am --no-verify fix.patch", Some("no-verify")),
-    ("git am -n fix.patch", Some("no-verify")),
-    ("git pull --no-verify", Some("no-verify")),
-    // -n where it means something else, and look-alikes
-    ("git push -n origin main", None),
-    ("git push --dry-run --force origin main", None),
-    ("git merge -n feat-y", None),
-    ("git cherry-pick -n abc123", None),
-    ("git revert -n abc123", None),
-    ("git rebase -n main", None),
-    ("git commit -m -n", None),
-    ("git commit -mn", None),
-    ("git commit -am 'fix the -n flag'", None),
-    ("git commit -n --verify -m x", None),
-    // hooks switched off another way
-    ("git -c core.hooksPath=/dev/null commit -m x", Some("hook-bypass")),
-    ("git -c core.hookspath=/tmp/none push origin feat-x", Some("hook-bypass")),
-    ("git --config-env=core.hooksPath=EMPTY commit -m x", Some("hook-bypass")),
-    ("HUSKY=0 git commit -m x", Some("hook-bypass")),
-    ("LEFTHOOK=0 git push origin feat-x", Some("hook-bypass")),
-    ("SKIP=flake8 git commit -m x", Some("hook-bypass")),
-    ("PRE_COMMIT_ALLOW_NO_CONFIG=1 git commit -m x", Some("hook-bypass")),
-    ("export HUSKY=0", Some("hook-bypass")),
-    ("env HUSKY=0 git commit -m x", Some("hook-bypass")),
-    ("git config core.hooksPath /dev/null", Some("hook-bypass")),
-    ("git config --unset core.hooksPath", Some("hook-bypass")),
-    ("GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=core.hooksPath GIT_CONFIG_VALUE_0=/x git commit -m x", Some("hook-bypass")),
-    ("git config --get core.hooksPath", None),
-    ("git config core.hooksPath", None),
-    ("git -c user.name=x commit -m y", None),
-    ("HUSKY=1 git commit -m x", None),
-    ("echo HUSKY=0", None),
-    // force pushes
-    ("git push -f", Some("non-fast-forward")),
-    ("git push --force origin feat-x", Some("non-fast-forward")),
-    ("git push --force-with-lease origin feat-x", Some("non-fast-forward")),
-    ("git push --force-with-lease=feat-x:abc origin feat-x", Some("non-fast-forward")),
-    ("git push --force-if-includes origin feat-x", Some("non-fast-forward")),
-    ("git push origin +feat-x", Some("non-fast-forward")),
-    ("git push origin '+refs/heads/feat-x:refs/heads/feat-x'", Some("non-fast-forward")),
-    ("git push --mirror origin", Some("non-fast-forward")),
-    ("git push -uf origin feat-x", Some("non-fast-forward")),
-    // protected branches
-    ("git push origin --delete main", Some("protected-delete")),
-    ("git push origin :dev", Some("protected-delete")),
-    ("git push origin main", Some("protected-update")),
-    ("git push origin HEAD:main", Some("protected-update")),
-    ("git push origin feat-x:refs/heads/staging", Some("protected-update")),
-    ("git push --all origin", Some("protected-update")),
-    ("git push origin feat-x", None),
-    ("git push -u origin HEAD", None),
-    ("git push", None),
-    ("git push origin", None),
-    ("git push origin --delete old-feature", None),
-    ("git push origin main:feat-x", None),
-    ("git push origin tag v1.0", None),
-    // publishing, releasing, deploying
-    ("gh pr merge 12 --squash", Some("publish")),
-    ("gh release create v1.0", Some("publish")),
-    ("gh api -X PUT repos/o/r/pulls/1/merge", Some("publish")),
-    ("npm publish", Some("publish")),
-    ("pnpm publish --access public", Some("publish")),
-    ("yarn publish", Some("publish")),
-    ("cargo publish", Some("publish")),
-    ("twine upload dist/*", Some("publish")),
-    ("python3 -m twine upload dist/*", Some("publish")),
-    ("docker push registry.example/app:1", Some("publish")),
-    ("terraform apply -auto-approve", Some("publish")),
-    ("kubectl apply -f deploy.yaml", Some("publish")),
-    ("kubectl delete pod web-1", Some("publish")),
-    ("gh pr create --base main --head feat-x", None),
-    ("gh pr list --head feat-x", None),
-    ("gh release list", None),
-    ("npm publish --dry-run", None),
-    ("npm --registry https://registry.example.invalid publish", Some("publish")),
-    ("pnpm -C packages/web publish", Some("publish")),
-    ("pnpm --filter web publish --access public", Some("publish")),
-    ("yarn --cwd web npm publish", Some("publish")),
-    ("npm --registry https://registry.example.invalid install", None),
-    ("npm --loglevel=silent publish", Some("publish")),
-    ("npm install -- publish", None),
-    ("pnpm -w publish", Some("publish")),
-    ("cargo publish --dry-run", None),
-    ("kubectl apply --dry-run=client -f deploy.yaml", None),
-    ("kubectl get pods", None),
-    ("terraform plan", None),
-    ("npm install", None),
-    ("docker build -t app .", None),
-    // the override
-    ("OKSTRA_ALLOW=publish npm publish", Some("override")),
-    ("export OKSTRA_ALLOW=no-verify", Some("override")),
-    ("env OKSTRA_ALLOW=non-fast-forward git push -f", Some("override")),
-    ("echo 'never set OKSTRA_ALLOW=x'", None),
-    // malformed shell
-    ("git commit -m 'unclosed", Some("malformed")),
-    ("echo \"unclosed", Some("malformed")),
-    ("echo $(git status", Some("malformed")),
-    ("echo `date", Some("malformed")),
-    // quoting: the words inside an argument are data
-    ("git commit -m \"do not use --no-verify\"", None),
-    ("echo \"git push --force\"", None),
-    ("echo 'gh pr merge 1'", None),
-    ("grep -r 'git push -f' docs/", None),
-    ("ls -la # git push -f", None),
-    ("echo \"a && git push -f\"", None),
-    ("cat <<'EOF' > notes.md\ngit push --force is forbidden\nEOF", None),
-    ("git commit -F msg.txt", None),
-    // chaining, nesting and prefixes
-    ("git status && git push --force", Some("non-fast-forward")),
-    ("cargo test; git commit -n -m wip", Some("no-verify")),
-    ("false || git push -f", Some("non-fast-forward")),
-    ("git log | head -1; git push -f", Some("non-fast-forward")),
-    ("git status\ngit push -f", Some("non-fast-forward")),
-    ("(cd sub && git push -f)", Some("non-fast-forward")),
-    ("git st &\ngit push --mirror", Some("non-fast-forward")),
-    ("sh -c 'git push --force'", Some("non-fast-forward")),
-    ("bash -lc \"git commit --no-verify -m x\"", Some("no-verify")),
-    ("sh -c \"sh -c 'git push -f'\"", Some("non-fast-forward")),
-    ("bash <<'EOF'\ngit push -f\nEOF", Some("non-fast-forward")),
-    ("echo $(git push -f)", Some("non-fast-forward")),
-    ("echo `git push --force`", Some("non-fast-forward")),
-    ("x=\"$(gh pr merge 3)\"", Some("publish")),
-    ("env GIT_TRACE=1 git push -f", Some("non-fast-forward")),
-    ("FOO=1 BAR='a b' git push --force", Some("non-fast-forward")),
-    ("cd sub && git push origin main", Some("protected-update")),
-    ("git -C sub push -f", Some("non-fast-forward")),
-    ("sudo -u ci git push -f", Some("non-fast-forward")),
-    ("timeout 60 git push --force", Some("non-fast-forward")),
-    ("/usr/bin/git push -f", Some("non-fast-forward")),
-    ("eval \"git push --force\"", Some("non-fast-forward")),
-    ("find . -name x -exec git push -f \\;", Some("non-fast-forward")),
-    ("g\\\nit push -f", Some("non-fast-forward")),
-    ("'git' 'push' '--force'", Some("non-fast-forward")),
-    ("{ git push -f; }", Some("non-fast-forward")),
-    ("echo 'git push --force' | sh", Some("non-fast-forward")),
-    ("printf 'cd x\\ngit commit -n -m y\\n' | bash -s", Some("no-verify")),
-    ("bash --rcfile ~/.rc -c 'git push -f'", Some("non-fast-forward")),
-    ("echo 'git push --force' | grep push", None),
-    ("if true; then git push -f; fi", Some("non-fast-forward")),
-    ("for b in a c; do git push origin \"$b\" --force; done", Some("non-fast-forward")),
-    ("! git commit --no-verify -m x", Some("no-verify")),
-    ("git status && git log --oneline | grep force", None),
-    ("FOO=1 git status", None),
-    ("sh -c 'git status'", None),
-    ("git commit -m \"$(cat msg.txt)\"", None),
-    ("git fetch --force origin", None),
-    ("git commit -m \"$(cat <<'EOF'\nfix(guard): don't use --no-verify (ever)\nEOF\n)\"", None),
-    ("git commit -n -m \"$(cat <<'EOF'\nwip\nEOF\n)\"", Some("no-verify")),
-    ("git rebase -x 'git push -f' main", Some("non-fast-forward")),
-    ("git rebase --exec='cargo test' main", None),
-    ("git submodule foreach --recursive 'git push --force'", Some("non-fast-forward")),
-    ("git bisect run cargo test", None),
-    ("git reset --hard HEAD~1", None),
-    ("git worktree add ../x -b feat-z", None),
-    // git aliases (set up in the repository's config by `setup`), expanded as git expands them
-    ("git pf origin feat-x", Some("non-fast-forward")),
-    ("git cin -m x", Some("no-verify")),
-    ("git shipit", Some("non-fast-forward")),
-    ("git toprod", Some("protected-update")),
-    ("git -C sub pf origin feat-x", Some("non-fast-forward")),
-    ("git -c alias.zz='commit --no-verify' zz -m x", Some("no-verify")),
-    ("git -c Alias.Zz='commit -n' zz -m x", Some("no-verify")),
-    ("git -c alias.pf=status pf", None),
-    ("git ci -m x", None),
-    ("git stt", None),
-    ("git status", None),
-    ("git nosuchalias --force", None),
-    ("git loopa", Some("malformed")),
-];
-
 /// A repository on branch `feat-x` with a `sub` folder (protected branches: the defaults).
 fn setup(env: &Env) -> std::path::PathBuf {
     let repo = env.repo("proj");
@@ -212,6 +28,15 @@ fn setup(env: &Env) -> std::path::PathBuf {
         env.git(&repo, &["config", &format!("alias.{name}"), value]);
     }
     std::fs::create_dir_all(repo.join("sub")).unwrap();
+    // For the GraphQL cases: a query file that merges, one that only reads.
+    std::fs::write(
+        repo.join("q.graphql"),
+        "mutation { mergePullRequest(input: {pullRequestId: \"x\"}) { clientMutationId } }\n",
+    )
+    .unwrap();
+    std::fs::write(repo.join("read.graphql"), "query { viewer { login } }\n").unwrap();
+    // A second repository beside it (another agent's checkout), on main.
+    env.repo("other");
     repo
 }
 
@@ -237,32 +62,138 @@ fn audit_lines(repo: &Path) -> Vec<serde_json::Value> {
         .collect()
 }
 
-#[test]
-fn command_table() {
-    assert!(TABLE.len() >= 80, "the table has {} commands", TABLE.len());
-    let env = Env::new();
-    let repo = setup(&env);
-    let mut failures = Vec::new();
-    for (cmd, expect) in TABLE {
-        let r = env.okstra(&repo, &["hook", "agent-guard", cmd]);
-        let got = match r.code {
-            0 => None,
-            2 => Some(r.stderr.trim().to_string()),
-            c => {
-                failures.push(format!("{cmd:?}: exit {c}: {}", r.stderr));
+/// One line of a case file: `<command> => <allow | rule id>`, `⏎` standing for a newline.
+struct Case {
+    at: String,
+    command: String,
+    expect: String,
+}
+
+/// Every case of `tests/guard-cases/*.cases` (comments start with `#`).
+fn cases() -> Vec<Case> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/guard-cases");
+    let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().flatten().map(|e| e.path()).collect();
+    files.sort();
+    let mut out = Vec::new();
+    for f in files.iter().filter(|f| f.extension().is_some_and(|x| x == "cases")) {
+        let name = f.file_name().unwrap().to_string_lossy().into_owned();
+        for (n, line) in std::fs::read_to_string(f).unwrap().lines().enumerate() {
+            if line.trim().is_empty() || line.trim_start().starts_with('#') {
                 continue;
             }
-        };
-        match (expect, &got) {
-            (None, None) if r.stderr.is_empty() && r.stdout.is_empty() => {}
-            (Some(rule), Some(msg))
-                if msg.contains(&format!("[{rule}]")) && msg.lines().count() == 1 && r.stdout.is_empty() => {}
-            _ => failures.push(format!("{cmd:?}: expected {expect:?}, got exit {} {:?}", r.code, r.stderr)),
+            let (command, expect) = line.rsplit_once(" => ").unwrap_or_else(|| panic!("{name}:{}: no ` => `", n + 1));
+            out.push(Case {
+                at: format!("{name}:{}", n + 1),
+                command: command.trim_end().replace('⏎', "\n"),
+                expect: expect.split_whitespace().next().unwrap_or("").to_string(),
+            });
         }
     }
-    assert!(failures.is_empty(), "{} of {} wrong:\n{}", failures.len(), TABLE.len(), failures.join("\n"));
-    let blocked = TABLE.iter().filter(|(_, e)| e.is_some()).count();
-    assert_eq!(audit_lines(&repo).len(), blocked, "every block is audited");
+    out
+}
+
+/// Every rule id in the rule tables (`id: "family:name"` in `src/guard/rules/*.rs`).
+fn rule_ids() -> Vec<String> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/guard/rules");
+    let re = regex::Regex::new(r#"id: "([a-z-]+:[a-z-]+)""#).unwrap();
+    let mut ids = Vec::new();
+    for f in std::fs::read_dir(dir).unwrap().flatten() {
+        let text = std::fs::read_to_string(f.path()).unwrap();
+        ids.extend(re.captures_iter(&text).map(|c| c[1].to_string()));
+    }
+    ids
+}
+
+/// The case files, each judged through the binary with `--explain --json`: the verdict and
+/// its rule id must be the expected ones, and the exit code must agree (0 allow, 2 block).
+#[test]
+fn case_files() {
+    let env = Env::new();
+    let repo = setup(&env);
+    let cases = cases();
+    assert!(cases.len() >= 300, "the case files hold {} cases", cases.len());
+    let failures = std::sync::Mutex::new(Vec::new());
+    let chunks: Vec<&[Case]> = cases.chunks(cases.len().div_ceil(4)).collect();
+    std::thread::scope(|s| {
+        for chunk in chunks {
+            let (env, repo, failures) = (&env, &repo, &failures);
+            s.spawn(move || {
+                for c in chunk {
+                    let r = env.okstra(repo, &["hook", "agent-guard", "--explain", "--json", &c.command]);
+                    let v: serde_json::Value = match serde_json::from_str(&r.stdout) {
+                        Ok(v) => v,
+                        Err(_) => {
+                            failures
+                                .lock()
+                                .unwrap()
+                                .push(format!("{}: {:?}: exit {} {}", c.at, c.command, r.code, r.stderr));
+                            continue;
+                        }
+                    };
+                    let got = match v["verdict"]["decision"].as_str() {
+                        Some("allow") => "allow".to_string(),
+                        _ => v["verdict"]["id"].as_str().unwrap_or("?").to_string(),
+                    };
+                    let code_ok = r.code == if got == "allow" { 0 } else { 2 };
+                    if got != c.expect || !code_ok {
+                        let why = v["verdict"]["message"].as_str().unwrap_or("");
+                        failures.lock().unwrap().push(format!(
+                            "{}: {:?}: expected {}, got {got} (exit {}) {why}",
+                            c.at, c.command, c.expect, r.code
+                        ));
+                    }
+                }
+            });
+        }
+    });
+    let failures = failures.into_inner().unwrap();
+    assert!(failures.is_empty(), "{} of {} cases wrong:\n{}", failures.len(), cases.len(), failures.join("\n"));
+}
+
+/// Every rule of every table is exercised by at least one case, and every case names a rule
+/// that exists.
+#[test]
+fn every_rule_has_a_case() {
+    let ids = rule_ids();
+    assert!(ids.len() > 40, "{ids:?}");
+    let cases = cases();
+    let used: std::collections::HashSet<&str> = cases.iter().map(|c| c.expect.as_str()).collect();
+    let untested: Vec<&String> =
+        ids.iter().filter(|id| !used.contains(id.as_str()) && !TESTED_ELSEWHERE.contains(&id.as_str())).collect();
+    assert!(untested.is_empty(), "rules without a case: {untested:?}");
+    let unknown: Vec<&Case> = cases.iter().filter(|c| c.expect != "allow" && !ids.contains(&c.expect)).collect();
+    assert!(unknown.is_empty(), "cases naming no rule: {:?}", unknown.iter().map(|c| &c.at).collect::<Vec<_>>());
+}
+
+/// Rules a shell command cannot reach; their tests are below (hook JSON, MCP tool calls).
+const TESTED_ELSEWHERE: &[&str] =
+    &["malformed:hook-input", "malformed:too-long", "protected-update:mcp", "publish:mcp-merge"];
+
+/// Blocks are one line on stderr naming the rule id, with nothing on stdout, and audited.
+#[test]
+fn blocks_are_one_audited_line() {
+    let env = Env::new();
+    let repo = setup(&env);
+    let blocked = [
+        ("git push --force-w origin feat-x", "non-fast-forward:force"),
+        ("git reset --hard", "discard:reset-hard"),
+        ("git config okstra.protectedBranch nothing", "self-protect:config"),
+    ];
+    for (cmd, id) in blocked {
+        let r = env.okstra(&repo, &["hook", "agent-guard", cmd]).fails(2);
+        assert!(r.stdout.is_empty(), "{}", r.stdout);
+        assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
+        assert!(r.stderr.starts_with(&format!("blocked by okstra [{id}]: ")), "{}", r.stderr);
+    }
+    let r = env.okstra(&repo, &["hook", "agent-guard", "git status"]).ok();
+    assert!(r.stdout.is_empty() && r.stderr.is_empty());
+    let log = audit_lines(&repo);
+    assert_eq!(log.len(), blocked.len(), "every block is audited, nothing else");
+    assert_eq!(log[1]["rule"], "discard");
+    assert_eq!(log[1]["id"], "discard:reset-hard");
+    // --explain judges without auditing.
+    env.okstra(&repo, &["hook", "agent-guard", "--explain", "git push -f"]).fails(2);
+    assert_eq!(audit_lines(&repo).len(), blocked.len());
 }
 
 #[test]
@@ -280,7 +211,7 @@ fn several_words_are_one_command() {
     let repo = setup(&env);
     env.okstra(&repo, &["hook", "agent-guard", "git", "commit", "-m", "no --no-verify here"]).ok();
     let r = env.okstra(&repo, &["hook", "agent-guard", "git", "push", "--force"]).fails(2);
-    assert!(r.stderr.contains("[non-fast-forward]"), "{}", r.stderr);
+    assert!(r.stderr.contains("[non-fast-forward:"), "{}", r.stderr);
 }
 
 #[test]
@@ -297,7 +228,7 @@ fn claude_code_json() {
     let r = with_stdin(&env, &repo, &["hook", "agent-guard"], &json("git push --force origin feat-x", "Bash")).fails(2);
     assert!(r.stdout.is_empty(), "{}", r.stdout);
     assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
-    assert!(r.stderr.starts_with("blocked by okstra [non-fast-forward]"), "{}", r.stderr);
+    assert!(r.stderr.starts_with("blocked by okstra [non-fast-forward:force]"), "{}", r.stderr);
     assert!(r.stderr.contains("git pull --rebase"), "says what to do instead: {}", r.stderr);
     let r = with_stdin(&env, &repo, &["hook", "agent-guard"], &json("git status", "Bash")).ok();
     assert!(r.stdout.is_empty() && r.stderr.is_empty(), "{}{}", r.stdout, r.stderr);
@@ -326,7 +257,7 @@ fn gemini_cli_json() {
         .to_string()
     };
     let r = with_stdin(&env, &repo, &["hook", "agent-guard"], &json("gh pr merge 7")).fails(2);
-    assert!(r.stderr.contains("[publish]") && r.stdout.is_empty(), "{}{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("[publish:") && r.stdout.is_empty(), "{}{}", r.stdout, r.stderr);
     let r = with_stdin(&env, &repo, &["hook", "agent-guard"], &json("gh pr create --base main")).ok();
     assert!(r.stdout.is_empty() && r.stderr.is_empty());
     assert_eq!(audit_lines(&repo)[0]["agent"], "gemini");
@@ -344,7 +275,7 @@ fn cursor_json() {
         .to_string()
     };
     let r = with_stdin(&env, &repo, &["hook", "agent-guard"], &json("git commit -n -m wip")).fails(2);
-    assert!(r.stderr.contains("[no-verify]"), "{}", r.stderr);
+    assert!(r.stderr.contains("[no-verify:"), "{}", r.stderr);
     let answer: serde_json::Value = serde_json::from_str(r.stdout.trim()).expect("Cursor gets a JSON answer");
     assert_eq!(answer["permission"], "deny");
     assert_eq!(answer["agent_message"].as_str(), Some(r.stderr.trim()));
@@ -358,16 +289,16 @@ fn plain_stdin_and_bad_input_block() {
     let env = Env::new();
     let repo = setup(&env);
     let r = with_stdin(&env, &repo, &["hook", "agent-guard"], "git push -f\n").fails(2);
-    assert!(r.stderr.contains("[non-fast-forward]"));
+    assert!(r.stderr.contains("[non-fast-forward:"));
     with_stdin(&env, &repo, &["hook", "agent-guard"], "git status\n").ok();
     let r = with_stdin(&env, &repo, &["hook", "agent-guard"], "{ git push -f; }").fails(2);
-    assert!(r.stderr.contains("[non-fast-forward]"), "a shell group is not JSON: {}", r.stderr);
+    assert!(r.stderr.contains("[non-fast-forward:"), "a shell group is not JSON: {}", r.stderr);
     let r = with_stdin(&env, &repo, &["hook", "agent-guard"], "{\"tool_input\": ").fails(2);
-    assert!(r.stderr.contains("[malformed]") && r.stderr.contains("not valid JSON"), "{}", r.stderr);
+    assert!(r.stderr.contains("[malformed:") && r.stderr.contains("not valid JSON"), "{}", r.stderr);
     let r = with_stdin(&env, &repo, &["hook", "agent-guard"], r#"{"tool_name":"Bash","tool_input":{}}"#).fails(2);
-    assert!(r.stderr.contains("[malformed]"), "{}", r.stderr);
+    assert!(r.stderr.contains("[malformed:"), "{}", r.stderr);
     let r = with_stdin(&env, &repo, &["hook", "agent-guard"], r#"{"hook_event_name":"Stop"}"#).fails(2);
-    assert!(r.stderr.contains("[malformed]"), "{}", r.stderr);
+    assert!(r.stderr.contains("[malformed:"), "{}", r.stderr);
     let r = with_stdin(&env, &repo, &["hook", "agent-guard"], "  \n").fails(2);
     assert!(r.stderr.contains("no command to check"), "{}", r.stderr);
 }
@@ -384,11 +315,11 @@ fn protected_branches_come_from_the_repository_at_the_hosts_cwd() {
             .to_string()
     };
     let r = with_stdin(&env, &outside, &["hook", "agent-guard"], &json("git push origin trunk")).fails(2);
-    assert!(r.stderr.contains("[protected-update]") && r.stderr.contains("'trunk'"), "{}", r.stderr);
+    assert!(r.stderr.contains("[protected-update:") && r.stderr.contains("'trunk'"), "{}", r.stderr);
     with_stdin(&env, &outside, &["hook", "agent-guard"], &json("git push origin main")).ok();
     // Outside any repository: the defaults apply, and a block is not audited (and does not fail).
     let r = env.okstra(&outside, &["hook", "agent-guard", "git push origin main"]).fails(2);
-    assert!(r.stderr.contains("[protected-update]"), "{}", r.stderr);
+    assert!(r.stderr.contains("[protected-update:"), "{}", r.stderr);
     assert!(!outside.join(".git").exists());
 }
 
@@ -398,7 +329,7 @@ fn pushing_the_current_branch_when_it_is_protected() {
     let repo = env.repo("proj");
     for cmd in ["git push", "git push origin", "git push -u origin HEAD", "git push origin @"] {
         let r = env.okstra(&repo, &["hook", "agent-guard", cmd]).fails(2);
-        assert!(r.stderr.contains("[protected-update]") && r.stderr.contains("'main'"), "{cmd}: {}", r.stderr);
+        assert!(r.stderr.contains("[protected-update:") && r.stderr.contains("'main'"), "{cmd}: {}", r.stderr);
     }
     env.okstra(&repo, &["hook", "agent-guard", "git push --tags"]).ok();
     env.git(&repo, &["checkout", "-q", "--detach"]);

@@ -1,5 +1,6 @@
 //! The host formats: what Claude Code, Gemini CLI and Cursor send the guard on stdin (their
-//! hook JSON), read into one [`Request`]; text that is not JSON is the command itself.
+//! hook JSON), read into one [`Request`] — a shell command, or another tool call (MCP tools,
+//! file edits) — and how such a tool call is judged; text that is not JSON is the command.
 
 use std::path::PathBuf;
 
@@ -29,8 +30,8 @@ impl Host {
 pub enum Request {
     /// A shell command to judge, the host, and the folder it runs in (if the host said).
     Shell { host: Host, command: String, cwd: Option<PathBuf> },
-    /// A tool call that runs no shell command (a host hook matched more than the shell tool).
-    NotShell { host: Host, tool: String },
+    /// A tool call that runs no shell command: an MCP tool, a file edit, a read.
+    Tool { host: Host, tool: String, input: serde_json::Value, cwd: Option<PathBuf> },
 }
 
 /// Tool names that run a shell command.
@@ -55,10 +56,19 @@ pub fn read_request(input: &str) -> Result<Request, String> {
         let tool = obj.get("tool_name").and_then(|t| t.as_str()).unwrap_or("");
         let host = match (event, tool) {
             ("BeforeTool", _) | (_, "run_shell_command") => Host::Gemini,
+            ("beforeMCPExecution", _) => Host::Cursor,
             _ => Host::Claude,
         };
         if !tool.is_empty() && !SHELL_TOOLS.contains(&tool) {
-            return Ok(Request::NotShell { host, tool: tool.to_string() });
+            // Cursor sends an MCP call's input as a JSON string.
+            let input = match input.as_str().map(serde_json::from_str::<serde_json::Value>) {
+                Some(Ok(v)) => v,
+                Some(Err(e)) => {
+                    return Err(format!("the {} hook input's tool_input is not valid JSON ({e})", host.name()))
+                }
+                None => input.clone(),
+            };
+            return Ok(Request::Tool { host, tool: tool.to_string(), input, cwd });
         }
         let command = input
             .get("command")
@@ -73,6 +83,26 @@ pub fn read_request(input: &str) -> Result<Request, String> {
         "the hook input has neither tool_input.command (Claude Code, Gemini CLI) nor command (Cursor){}",
         if event.is_empty() { String::new() } else { format!("; event {event:?}") }
     ))
+}
+
+/// The file tools whose target path is judged (Claude Code, Gemini CLI).
+const FILE_TOOLS: &[&str] = &["Write", "Edit", "MultiEdit", "NotebookEdit", "write_file", "replace", "edit"];
+
+/// Judge a tool call that is not a shell command: MCP tools that merge or write to a branch,
+/// file tools writing the guard's own files. Every other tool is allowed.
+pub fn check_tool(tool: &str, input: &serde_json::Value, ctx: &mut super::Context) -> Option<crate::policy::Violation> {
+    let subject = format!("tool {tool}");
+    if FILE_TOOLS.contains(&tool) {
+        let path = ["file_path", "notebook_path", "absolute_path", "path"]
+            .iter()
+            .find_map(|k| input.get(*k).and_then(|p| p.as_str()))?;
+        return super::rules::self_protect::tool_file(path, &subject, ctx);
+    }
+    if tool.starts_with("mcp_") || tool.contains("__") {
+        return super::rules::publish::mcp(tool, input, &subject)
+            .or_else(|| super::rules::push::mcp(tool, input, &subject, ctx));
+    }
+    None
 }
 
 /// A command given as text (an argument, or stdin that is not JSON).
@@ -97,7 +127,14 @@ mod tests {
         let r = read_request(r#"{"hook_event_name":"beforeShellExecution","command":"ls","cwd":""}"#);
         assert_eq!(r, Ok(Request::Shell { host: Host::Cursor, command: "ls".into(), cwd: None }));
         let r = read_request(r#"{"tool_name":"Read","tool_input":{"file_path":"x"}}"#);
-        assert!(matches!(r, Ok(Request::NotShell { .. })));
+        assert!(matches!(r, Ok(Request::Tool { .. })));
+        let r = read_request(
+            r#"{"hook_event_name":"beforeMCPExecution","tool_name":"merge_pull_request","tool_input":"{\"pull_number\":1}"}"#,
+        );
+        assert!(
+            matches!(r, Ok(Request::Tool { host: Host::Cursor, ref input, .. }) if input["pull_number"] == 1),
+            "{r:?}"
+        );
         assert!(read_request(r#"{"tool_name":"Bash","tool_input":{}}"#).is_err());
         assert!(read_request("{\"not json").is_err());
         assert!(read_request(r#"{"hello":1}"#).is_err());

@@ -1,107 +1,252 @@
-//! The agent guard: reads the command an agent host is about to run (Claude Code, Gemini CLI,
-//! Cursor, or plain text), finds every git, gh and publishing invocation in it with
-//! [`shell`], and judges it with the rule families in [`rules`] and the rules of
-//! [`crate::policy`].
+//! The agent guard: judges what a command an agent host is about to run would do — not how it
+//! is spelled — and refuses what the policy forbids. Pure decisions: it runs nothing; the only
+//! outside reads are the repository's config, refs and folders (through gix), and only when a
+//! rule needs them.
 //!
-//! Pure decisions; the only outside read is the repository's protected-branch list and current
-//! branch (through gix), and only when the command pushes to an explicit ref.
-//!
-//! Where things live: [`hosts`] reads the hosts' hook JSON, [`shell`] splits the command,
-//! [`walk`] goes through its simple commands and the wrappers around them, [`git_command`]
-//! reads one git invocation (global options, aliases) and [`git_grammar`] its options; each
-//! rule family is a file of [`rules`]. [`agents`] writes the hosts' settings files.
+//! Where things live:
+//! - [`hosts`]: the hosts' hook JSON (Claude Code, Gemini CLI, Cursor), shell and other tools;
+//! - [`shell`]: the one reader of shell text; [`expand`]: what bash would expand;
+//! - [`walk`]: the simple commands in order, through wrappers, shells, `eval`, functions;
+//!   [`interpreters`]: inline `python -c`/`node -e`/… code that runs commands;
+//! - [`git_command`]: one git invocation (global options, config, aliases, autocorrect);
+//!   [`git_grammar`] + [`git_options`]: git's own option grammar; [`git_runs`]: the commands
+//!   git itself runs from options, config and environment;
+//! - [`files`]: which files a command writes or removes;
+//! - [`rules`]: one file per rule family, each a table of rules with stable ids;
+//! - [`explain`]: the trace `--explain` prints; [`agents`]: the hosts' settings files.
 
 pub mod agents;
+pub mod expand;
+pub mod explain;
+pub mod files;
 pub mod git_command;
 pub mod git_grammar;
+pub mod git_options;
+pub mod git_runs;
 pub mod hosts;
+pub mod interpreters;
 pub mod rules;
 pub mod shell;
 pub mod walk;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
-use crate::policy::{self, Protected, Rule, Violation};
-
+use crate::git::Repo;
+use crate::policy::Violation;
+pub use expand::{Arg, Var, Vars};
 pub use hosts::{plain, read_request, Host, Request};
 
-/// Where the command runs: the protected branches and the current branch are read from
-/// there, lazily, the first time a push names a ref.
-pub struct Context {
-    pub cwd: PathBuf,
-    repo: Option<Option<RepoFacts>>,
+/// Where one git invocation runs: its folder (after `cd` and `-C`) and git dir override.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Here {
+    /// `None`: only known at run time.
+    pub dir: Option<PathBuf>,
+    pub git_dir: Option<PathBuf>,
 }
 
-struct RepoFacts {
-    protected: Protected,
-    current_branch: Option<String>,
-    /// `alias.<name>` from the repository's config (every level), last value wins.
-    aliases: Vec<(String, String)>,
+/// What the walk knows at a point of the script; a subshell or nested shell gets a copy.
+#[derive(Debug, Clone)]
+pub struct State {
+    pub cwd: Option<PathBuf>,
+    pub vars: Vars,
+    pub env: Vec<(String, Arg)>,
+    pub shell_aliases: Vec<(String, String)>,
+}
+
+/// Everything the rules may consult while judging one request.
+pub struct Context {
+    /// The folder the next command runs in; `None` once it is only known at run time.
+    pub cwd: Option<PathBuf>,
+    /// The host's folder: the task worktree is the one that holds it.
+    pub origin: PathBuf,
+    pub vars: Vars,
+    /// Environment the commands get beyond the guard's own (prefixes, `env`, `export`).
+    pub env: Vec<(String, Arg)>,
+    /// `alias name=value` definitions seen so far.
+    pub shell_aliases: Vec<(String, String)>,
+    /// Filled for `--explain`.
+    pub trace: Option<explain::Trace>,
+    /// Git aliases being expanded (a loop is refused).
+    pub aliases_seen: Vec<String>,
+    /// Branch switches made by earlier commands of the script, by worktree.
+    branch_after: Vec<(PathBuf, BranchNow)>,
+    /// Repositories the script itself creates (`git clone`, `git init`): unreadable now.
+    pub new_repos: Vec<PathBuf>,
+    repos: Vec<(PathBuf, Option<Rc<Repo>>)>,
+    user_allow: Option<Vec<String>>,
+}
+
+/// What `HEAD` names after an earlier command of the script switched it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BranchNow {
+    Branch(String),
+    Detached,
+    Unknown,
 }
 
 impl Context {
     pub fn new(cwd: PathBuf) -> Context {
-        Context { cwd, repo: None }
-    }
-
-    /// A context with a fixed protected list and current branch (no repository is read).
-    pub fn with(protected: Protected, current_branch: Option<&str>) -> Context {
-        let facts = RepoFacts { protected, current_branch: current_branch.map(str::to_string), aliases: Vec::new() };
-        Context { cwd: PathBuf::from("."), repo: Some(Some(facts)) }
-    }
-
-    fn facts(&mut self) -> Option<&RepoFacts> {
-        if self.repo.is_none() {
-            let facts = crate::git::Repo::discover(&self.cwd).ok().flatten().map(|repo| RepoFacts {
-                protected: Protected::from_repo(&repo),
-                current_branch: current_branch(&repo),
-                aliases: aliases(&repo),
-            });
-            self.repo = Some(facts);
+        Context {
+            cwd: Some(cwd.clone()),
+            origin: cwd,
+            vars: Vars::new(),
+            env: Vec::new(),
+            shell_aliases: Vec::new(),
+            trace: None,
+            aliases_seen: Vec::new(),
+            branch_after: Vec::new(),
+            new_repos: Vec::new(),
+            repos: Vec::new(),
+            user_allow: None,
         }
-        self.repo.as_ref().and_then(|r| r.as_ref())
     }
 
-    pub(crate) fn protected(&mut self) -> Protected {
-        self.facts().map(|f| f.protected.clone()).unwrap_or_default()
+    pub fn state(&self) -> State {
+        State {
+            cwd: self.cwd.clone(),
+            vars: self.vars.clone(),
+            env: self.env.clone(),
+            shell_aliases: self.shell_aliases.clone(),
+        }
     }
 
-    pub(crate) fn current_branch(&mut self) -> Option<String> {
-        self.facts().and_then(|f| f.current_branch.clone())
+    pub fn restore(&mut self, s: State) {
+        self.cwd = s.cwd;
+        self.vars = s.vars;
+        self.env = s.env;
+        self.shell_aliases = s.shell_aliases;
     }
 
-    pub(crate) fn alias(&mut self, name: &str) -> Option<String> {
-        let facts = self.facts()?;
-        facts.aliases.iter().rev().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone())
+    /// The repository around `dir` (opened once per folder); none inside one the script creates.
+    pub fn repo(&mut self, dir: &Path) -> Option<Rc<Repo>> {
+        if self.new_repos.iter().any(|r| dir.starts_with(r)) {
+            return None;
+        }
+        if let Some((_, r)) = self.repos.iter().find(|(d, _)| d == dir) {
+            return r.clone();
+        }
+        let repo = Repo::discover(dir).ok().flatten().map(Rc::new);
+        self.repos.push((dir.to_path_buf(), repo.clone()));
+        repo
     }
-}
 
-fn aliases(repo: &crate::git::Repo) -> Vec<(String, String)> {
-    let config = repo.gix().config_snapshot();
-    let Some(sections) = config.plumbing().sections_by_name("alias") else { return Vec::new() };
-    let mut out = Vec::new();
-    for section in sections.filter(|s| s.header().subsection_name().is_none()) {
-        for name in section.value_names() {
-            if let Some(value) = section.value(&name) {
-                out.push((name, value.to_string()));
+    /// The repository a git invocation works on (`--git-dir`/`GIT_DIR` first).
+    pub fn repo_for(&mut self, here: &Here) -> Option<Rc<Repo>> {
+        if let Some(gd) = &here.git_dir {
+            return Repo::open(gd).ok().map(Rc::new);
+        }
+        let dir = here.dir.clone()?;
+        self.repo(&dir)
+    }
+
+    /// The branch `HEAD` names where a git invocation runs: `Some(None)` detached (or no
+    /// repository there: git fails), `None` when it cannot be known before the run.
+    pub fn current_branch(&mut self, here: &Here) -> Option<Option<String>> {
+        let dir = here.dir.clone()?;
+        if self.new_repos.iter().any(|r| dir.starts_with(r)) {
+            return None;
+        }
+        let Some(repo) = self.repo_for(here) else {
+            return dir.is_dir().then_some(None);
+        };
+        let key = repo.current_worktree.clone().unwrap_or(dir);
+        match self.branch_after.iter().rev().find(|(k, _)| *k == key).map(|(_, b)| b.clone()) {
+            Some(BranchNow::Branch(b)) => Some(Some(b)),
+            Some(BranchNow::Detached) => Some(None),
+            Some(BranchNow::Unknown) => None,
+            None => Some(repo.head_branch()),
+        }
+    }
+
+    /// Record that a command of the script switched the branch where it ran.
+    pub fn set_branch(&mut self, here: &Here, now: BranchNow) {
+        let Some(dir) = here.dir.clone() else { return };
+        let key = self.repo_for(here).and_then(|r| r.current_worktree.clone()).unwrap_or(dir);
+        self.branch_after.push((key, now));
+    }
+
+    /// The folder the command starts in, resolved against the current one.
+    pub fn resolve(&self, path: &str) -> Option<PathBuf> {
+        let p = Path::new(path);
+        if p.is_absolute() {
+            return Some(files::normalize(p));
+        }
+        self.cwd.as_ref().map(|c| files::normalize(&c.join(p)))
+    }
+
+    /// The task worktree: the top of the worktree holding the host's folder, else that folder.
+    pub fn task_root(&mut self) -> PathBuf {
+        let origin = self.origin.clone();
+        self.repo(&origin).and_then(|r| r.current_worktree.clone()).unwrap_or(origin)
+    }
+
+    /// The value of a command substitution the guard can know without running it: the
+    /// current branch idioms, `pwd`, the worktree top, `mktemp` (a path in the temp folder).
+    pub fn command_value(&mut self, source: &str) -> Option<String> {
+        let cmds = shell::parse(source).ok()?;
+        let [cmd] = cmds.as_slice() else { return None };
+        let words: Vec<String> = cmd.words.iter().map(shell::Word::literal).collect::<Option<_>>()?;
+        let words: Vec<&str> = words.iter().map(String::as_str).collect();
+        let cwd = self.cwd.clone()?;
+        match words.as_slice() {
+            ["git", "branch", "--show-current"]
+            | ["git", "rev-parse", "--abbrev-ref", "HEAD"]
+            | ["git", "symbolic-ref", "--short", "HEAD"]
+            | ["git", "symbolic-ref", "--short", "-q", "HEAD"] => self.repo(&cwd)?.head_branch(),
+            ["git", "rev-parse", "--show-toplevel"] => {
+                self.repo(&cwd)?.current_worktree.as_ref().map(|p| p.to_string_lossy().into_owned())
             }
+            ["pwd"] | ["pwd", "-P"] | ["pwd", "-L"] => Some(cwd.to_string_lossy().into_owned()),
+            ["mktemp", rest @ ..] => Some(mktemp_path(rest)),
+            _ => None,
         }
     }
-    out
+
+    /// Whether the user's own config (`okstra.guardAllow`, user level only) lets agents do
+    /// what this rule forbids: its family name or its id.
+    pub fn allowed_by_user(&mut self, def: &rules::RuleDef) -> bool {
+        let allow =
+            self.user_allow.get_or_insert_with(|| crate::git::user_config_strings(crate::config::KEY_GUARD_ALLOW));
+        let family = def.rule.name();
+        rules::USER_ALLOWABLE.contains(&family)
+            && allow.iter().flat_map(|v| v.split([',', ' '])).any(|n| n.trim() == family || n.trim() == def.id)
+    }
+
+    /// Add to the `--explain` trace, when one is kept.
+    pub fn note(&mut self, f: impl FnOnce(&mut explain::Trace)) {
+        if let Some(t) = self.trace.as_mut() {
+            f(t);
+        }
+    }
 }
 
-fn current_branch(repo: &crate::git::Repo) -> Option<String> {
-    let name = repo.gix().head_name().ok()??;
-    Some(name.shorten().to_string())
+/// Where `mktemp [-d] [-p DIR] [TEMPLATE]` creates its file.
+fn mktemp_path(args: &[&str]) -> String {
+    let mut dir = expand::temp_dir();
+    let mut template = "tmp.XXXXXXXXXX".to_string();
+    let mut i = 0;
+    while let Some(a) = args.get(i) {
+        match *a {
+            "-p" | "--tmpdir" => {
+                if let Some(d) = args.get(i + 1) {
+                    dir = d.to_string();
+                }
+                i += 1;
+            }
+            s if s.starts_with("--tmpdir=") => dir = s["--tmpdir=".len()..].to_string(),
+            s if s.starts_with('-') => {}
+            s if s.contains('/') => return s.to_string(),
+            s => template = s.to_string(),
+        }
+        i += 1;
+    }
+    format!("{}/{template}", dir.trim_end_matches('/'))
 }
 
 /// Judge a whole shell command; the first violation found, if any.
 pub fn check(command: &str, ctx: &mut Context) -> Option<Violation> {
     walk::check_script(command, 0, ctx)
-}
-
-pub(crate) fn violation(rule: Rule, subject: &str, message: impl Into<String>) -> Violation {
-    Violation::new(rule, subject, message, policy::command_fix(rule))
 }
 
 /// At most 160 characters of a command, for messages.
@@ -119,9 +264,16 @@ mod tests {
 
     proptest::proptest! {
         #[test]
-        fn never_panics(text in "(git |push |commit |-f |-n |-m |--no-verify |sh |-c |' |\" |\\$\\( |\\) |; |&& |env |A=1 |main |:dev |\\+x |-C |-c |find |-exec |\\\\; |gh |api |-X |<<E\n|E\n)*") {
-            let mut ctx = Context::with(Protected::default(), Some("feat-x"));
+        fn never_panics(text in "(git |push |commit |-f |-n |-m |--no-verify |sh |-c |' |\" |\\$\\( |\\) |; |&& |env |A=1 |main |:dev |\\+x |-C |-c |find |-exec |\\\\; |gh |api |-X |<<E\n|E\n|rm |-rf |\\{a,b\\} |\\$X |X=main |cd |\\.\\. |> |\\.git/config |python -c |for x in a b; do |done )*") {
+            let mut ctx = Context::new(std::env::temp_dir());
             let _ = check(&text, &mut ctx);
         }
+    }
+
+    #[test]
+    fn mktemp_paths() {
+        assert!(mktemp_path(&["-d"]).starts_with(&expand::temp_dir()));
+        assert_eq!(mktemp_path(&["-p", "/x", "a.XXX"]), "/x/a.XXX");
+        assert_eq!(mktemp_path(&["/var/tmp/q.XXX"]), "/var/tmp/q.XXX");
     }
 }
