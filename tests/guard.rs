@@ -393,7 +393,7 @@ fn claude_settings_merge() {
         let pre = v["hooks"]["PreToolUse"].as_array().unwrap();
         assert_eq!(pre.len(), 2);
         assert_eq!(pre[0]["hooks"][0]["command"], "./mine.sh");
-        assert_eq!(pre[1]["matcher"], "Bash");
+        assert_eq!(pre[1]["matcher"], "Bash|Write|Edit|MultiEdit|NotebookEdit|mcp__.*");
         assert_eq!(pre[1]["hooks"][0]["type"], "command");
         assert_eq!(pre[1]["hooks"][0]["command"], "git-okstra hook agent-guard");
     });
@@ -406,7 +406,7 @@ fn gemini_settings_merge() {
         assert_eq!(v["theme"], "GitHub");
         let before = v["hooks"]["BeforeTool"].as_array().unwrap();
         assert_eq!(before[0]["matcher"], "write_file");
-        assert_eq!(before[1]["matcher"], "run_shell_command");
+        assert_eq!(before[1]["matcher"], "run_shell_command|write_file|replace|mcp__.*");
         assert_eq!(before[1]["hooks"][0]["command"], "git-okstra hook agent-guard");
         assert_eq!(before[1]["hooks"][0]["type"], "command");
     });
@@ -433,10 +433,13 @@ fn fresh_install_creates_and_uninstall_removes_the_files() {
     let cursor = read_json(&repo.join(".cursor/hooks.json"));
     assert_eq!(
         cursor,
-        serde_json::json!({"version": 1, "hooks": {"beforeShellExecution": [{"command": "git-okstra hook agent-guard"}]}})
+        serde_json::json!({"version": 1, "hooks": {
+            "beforeShellExecution": [{"command": "git-okstra hook agent-guard"}],
+            "beforeMCPExecution": [{"command": "git-okstra hook agent-guard"}]
+        }})
     );
     let claude = read_json(&repo.join(".claude/settings.json"));
-    assert_eq!(claude["hooks"]["PreToolUse"][0]["matcher"], "Bash");
+    assert_eq!(claude["hooks"]["PreToolUse"][0]["matcher"], "Bash|Write|Edit|MultiEdit|NotebookEdit|mcp__.*");
     let st = env.okstra(&repo, &["hooks", "status"]).ok();
     assert_eq!(st.stdout.matches(" installed ").count(), 3, "{}", st.stdout);
     // From a subfolder: the same checkout.
@@ -499,7 +502,7 @@ fn task_start_installs_the_configured_agents() {
     let wt3 = std::path::PathBuf::from(out["path"].as_str().unwrap());
     let gemini = read_json(&wt3.join(".gemini/settings.json"));
     assert_eq!(gemini["theme"], "x");
-    assert_eq!(gemini["hooks"]["BeforeTool"][0]["matcher"], "run_shell_command");
+    assert_eq!(gemini["hooks"]["BeforeTool"][0]["matcher"], "run_shell_command|write_file|replace|mcp__.*");
     assert_eq!(env.git(&wt3, &["status", "--porcelain"]), " M .gemini/settings.json");
 
     env.git(&repo, &["config", "okstra.agentGuard", "claude,codex"]);
@@ -509,4 +512,226 @@ fn task_start_installs_the_configured_agents() {
         env.git_run(&repo, &["rev-parse", "--verify", "-q", "refs/heads/feat-dev-2"]).code != 0,
         "nothing was created"
     );
+}
+
+#[test]
+fn an_older_install_is_brought_up_to_date() {
+    let env = Env::new();
+    let repo = setup(&env);
+    let path = repo.join(".claude/settings.json");
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let old = r#"{"hooks": {"PreToolUse": [{"matcher": "Bash", "hooks": [{"type": "command", "command": "git-okstra hook agent-guard"}]}]}}"#;
+    std::fs::write(&path, old).unwrap();
+    let r = env.okstra(&repo, &["hooks", "install", "--agent", "claude", "--json"]).ok().json();
+    assert_eq!(r["agents"][0]["result"], "updated");
+    let v = read_json(&path);
+    assert_eq!(v["hooks"]["PreToolUse"].as_array().unwrap().len(), 1, "the entry is updated, not doubled");
+    assert_eq!(v["hooks"]["PreToolUse"][0]["matcher"], "Bash|Write|Edit|MultiEdit|NotebookEdit|mcp__.*");
+    let r = env.okstra(&repo, &["hooks", "install", "--agent", "claude", "--json"]).ok().json();
+    assert_eq!(r["agents"][0]["result"], "already-installed");
+    // Cursor: an install that predates the MCP event gets it added.
+    let cursor = repo.join(".cursor/hooks.json");
+    std::fs::create_dir_all(cursor.parent().unwrap()).unwrap();
+    std::fs::write(
+        &cursor,
+        r#"{"version": 1, "hooks": {"beforeShellExecution": [{"command": "git-okstra hook agent-guard"}]}}"#,
+    )
+    .unwrap();
+    let r = env.okstra(&repo, &["hooks", "install", "--agent", "cursor", "--json"]).ok().json();
+    assert_eq!(r["agents"][0]["result"], "updated");
+    assert_eq!(read_json(&cursor)["hooks"]["beforeMCPExecution"][0]["command"], "git-okstra hook agent-guard");
+}
+
+fn claude_tool(repo: &Path, tool: &str, input: serde_json::Value) -> String {
+    serde_json::json!({"hook_event_name": "PreToolUse", "tool_name": tool, "tool_input": input, "cwd": repo})
+        .to_string()
+}
+
+#[test]
+fn mcp_tool_calls_are_judged() {
+    let env = Env::new();
+    let repo = setup(&env);
+    let guard = |json: String| with_stdin(&env, &repo, &["hook", "agent-guard"], &json);
+    let r = guard(claude_tool(
+        &repo,
+        "mcp__github__merge_pull_request",
+        serde_json::json!({"owner": "o", "repo": "r", "pullNumber": 3}),
+    ))
+    .fails(2);
+    assert!(r.stderr.starts_with("blocked by okstra [publish:mcp-merge]"), "{}", r.stderr);
+    for (tool, branch) in [
+        ("mcp__github__push_files", "main"),
+        ("mcp__github__create_or_update_file", "refs/heads/dev"),
+        ("mcp__gh__delete_file", "prod"),
+    ] {
+        let r = guard(claude_tool(
+            &repo,
+            tool,
+            serde_json::json!({"owner": "o", "repo": "r", "branch": branch, "path": "x"}),
+        ))
+        .fails(2);
+        assert!(r.stderr.starts_with("blocked by okstra [protected-update:mcp]"), "{tool}: {}", r.stderr);
+    }
+    let r = guard(claude_tool(
+        &repo,
+        "mcp__github__push_files",
+        serde_json::json!({"owner": "o", "repo": "r", "files": []}),
+    ))
+    .fails(2);
+    assert!(r.stderr.contains("default branch"), "no branch: the default one: {}", r.stderr);
+    guard(claude_tool(&repo, "mcp__github__push_files", serde_json::json!({"branch": "feat-x", "files": []}))).ok();
+    guard(claude_tool(
+        &repo,
+        "mcp__github__create_pull_request",
+        serde_json::json!({"base": "main", "head": "feat-x"}),
+    ))
+    .ok();
+    guard(claude_tool(&repo, "mcp__github__get_pull_request", serde_json::json!({"pullNumber": 3}))).ok();
+    // Cursor sends the MCP input as a JSON string; its answer is JSON on stdout.
+    let cursor = serde_json::json!({"hook_event_name": "beforeMCPExecution", "tool_name": "merge_pull_request",
+        "tool_input": "{\"owner\":\"o\",\"repo\":\"r\",\"pullNumber\":3}", "cwd": repo})
+    .to_string();
+    let r = guard(cursor).fails(2);
+    assert_eq!(serde_json::from_str::<serde_json::Value>(r.stdout.trim()).unwrap()["permission"], "deny");
+    let bad = serde_json::json!({"hook_event_name": "beforeMCPExecution", "tool_name": "merge_pull_request", "tool_input": "{not json"}).to_string();
+    let r = guard(bad).fails(2);
+    assert!(r.stderr.contains("[malformed:hook-input]"), "{}", r.stderr);
+    // Gemini CLI names MCP tools the same way.
+    let gemini = serde_json::json!({"hook_event_name": "BeforeTool", "tool_name": "mcp__github__merge_pull_request", "tool_input": {}, "cwd": repo}).to_string();
+    guard(gemini).fails(2);
+    let log = audit_lines(&repo);
+    assert!(log.iter().any(|l| l["id"] == "protected-update:mcp" && l["agent"] == "claude"), "{log:?}");
+}
+
+#[test]
+fn file_tools_may_not_write_the_guards_own_files() {
+    let env = Env::new();
+    let repo = setup(&env);
+    let guard = |json: String| with_stdin(&env, &repo, &["hook", "agent-guard"], &json);
+    let settings = repo.join(".claude/settings.json");
+    let r = guard(claude_tool(&repo, "Write", serde_json::json!({"file_path": settings, "content": "{}"}))).fails(2);
+    assert!(r.stderr.starts_with("blocked by okstra [self-protect:host-settings]"), "{}", r.stderr);
+    let hook = repo.join(".git/hooks/pre-push");
+    let r =
+        guard(claude_tool(&repo, "Edit", serde_json::json!({"file_path": hook, "old_string": "a", "new_string": "b"})))
+            .fails(2);
+    assert!(r.stderr.contains("[self-protect:hook-file]"), "{}", r.stderr);
+    let gemini = serde_json::json!({"hook_event_name": "BeforeTool", "tool_name": "write_file", "cwd": repo,
+        "tool_input": {"file_path": ".git/config", "content": ""}})
+    .to_string();
+    guard(gemini).fails(2);
+    guard(claude_tool(&repo, "Write", serde_json::json!({"file_path": repo.join("src/lib.rs"), "content": "x"}))).ok();
+    guard(claude_tool(&repo, "Read", serde_json::json!({"file_path": settings}))).ok();
+}
+
+#[test]
+fn empty_input_is_malformed_both_ways() {
+    let env = Env::new();
+    let repo = setup(&env);
+    let by_arg = env.okstra(&repo, &["hook", "agent-guard", ""]).fails(2);
+    let by_stdin = with_stdin(&env, &repo, &["hook", "agent-guard"], "").fails(2);
+    let blank = with_stdin(&env, &repo, &["hook", "agent-guard"], " \n\t\n").fails(2);
+    for r in [&by_arg, &by_stdin, &blank] {
+        assert!(r.stderr.starts_with("blocked by okstra [malformed:empty]"), "{}", r.stderr);
+    }
+    let json =
+        serde_json::json!({"hook_event_name": "PreToolUse", "tool_name": "Bash", "tool_input": {"command": "  "}})
+            .to_string();
+    let r = with_stdin(&env, &repo, &["hook", "agent-guard"], &json).fails(2);
+    assert!(r.stderr.starts_with("blocked by okstra [malformed:empty]"), "{}", r.stderr);
+}
+
+#[test]
+fn oversized_input_is_malformed() {
+    let env = Env::new();
+    let repo = setup(&env);
+    // The first 4 MiB are harmless; the tail pushes. Judging only the head would let it through.
+    let mut text = format!("echo {}", "x".repeat(4 * 1024 * 1024));
+    text.push_str("\ngit push --force origin main\n");
+    let r = with_stdin(&env, &repo, &["hook", "agent-guard"], &text).fails(2);
+    assert!(r.stderr.starts_with("blocked by okstra [malformed:too-long]"), "{}", r.stderr);
+    // Input that fits is judged on all of it.
+    let fits = format!("echo {}\ngit status\n", "x".repeat(4 * 1024 * 1024 - 32));
+    with_stdin(&env, &repo, &["hook", "agent-guard"], &fits).ok();
+}
+
+#[test]
+fn explain_shows_how_the_command_was_read() {
+    let env = Env::new();
+    let repo = setup(&env);
+    let r = env
+        .okstra(
+            &repo,
+            &[
+                "hook",
+                "agent-guard",
+                "--explain",
+                "--json",
+                "sudo -u ci git push -n --no-dry-run --force-w origin HEAD:heads/main",
+            ],
+        )
+        .fails(2);
+    let v = r.json();
+    assert_eq!(v["schema"], 1);
+    assert_eq!(v["verdict"]["decision"], "block");
+    assert_eq!(v["verdict"]["id"], "non-fast-forward:force");
+    let steps = v["commands"].as_array().unwrap();
+    assert_eq!(steps[0]["words"][0], "sudo");
+    let git = steps.iter().find(|s| s["git"].is_object()).expect("a git step");
+    assert_eq!(git["words"][0], "git", "the command after unwrapping: {git}");
+    assert_eq!(git["git"]["subcommand"], "push");
+    let opts: Vec<&str> = git["git"]["options"].as_array().unwrap().iter().map(|o| o.as_str().unwrap()).collect();
+    assert_eq!(opts, ["--dry-run", "--no-dry-run", "--force-with-lease"], "options as git reads them");
+    assert_eq!(git["git"]["operands"], serde_json::json!(["origin", "HEAD:heads/main"]));
+    // The refs a push would update, and the rule that decided.
+    let r = env
+        .okstra(&repo, &["hook", "agent-guard", "--explain", "--json", "git push origin HEAD:heads/main"])
+        .fails(2)
+        .json();
+    let git = r["commands"].as_array().unwrap().iter().find(|s| s["git"].is_object()).unwrap();
+    assert_eq!(git["git"]["updates"][0]["dst"], "refs/heads/main or refs/heads/heads/main");
+    assert_eq!(r["verdict"]["id"], "protected-update:refspec");
+    let r = env
+        .okstra(&repo, &["hook", "agent-guard", "--explain", "git push -u origin \"$(git branch --show-current)\""])
+        .ok();
+    assert!(r.stdout.contains("runs: git push -u origin feat-x"), "the idiom is expanded:\n{}", r.stdout);
+    assert!(r.stdout.contains("updates refs/heads/feat-x (from feat-x)"), "{}", r.stdout);
+    assert!(r.stdout.trim_end().ends_with("verdict: allowed"), "{}", r.stdout);
+    let r = env
+        .okstra(&repo, &["hook", "agent-guard", "--explain", "git -c alias.zz='commit --no-verify' zz -m x"])
+        .fails(2);
+    assert!(r.stdout.contains("git commit  options: --no-verify --message=x"), "{}", r.stdout);
+    assert!(r.stdout.contains("verdict: blocked by no-verify:commit"), "{}", r.stdout);
+    // --json needs --explain.
+    env.okstra(&repo, &["hook", "agent-guard", "--json", "git status"]).fails(2);
+}
+
+#[test]
+fn guard_allow_discard_is_read_from_the_users_own_config_only() {
+    let env = Env::new();
+    let repo = setup(&env);
+    let cmd = "git reset --hard";
+    env.okstra(&repo, &["hook", "agent-guard", cmd]).fails(2);
+    // Repository level (which an agent could reach were it not for self-protect): ignored.
+    env.git(&repo, &["config", "okstra.guardAllow", "discard"]);
+    env.okstra(&repo, &["hook", "agent-guard", cmd]).fails(2);
+    // An included file is not the user's own config either.
+    let included = env.root().join("included.cfg");
+    std::fs::write(&included, "[okstra]\n\tguardAllow = discard\n").unwrap();
+    env.git(&repo, &["config", "--global", "include.path", included.to_str().unwrap()]);
+    env.okstra(&repo, &["hook", "agent-guard", cmd]).fails(2);
+    // The user's ~/.gitconfig: allowed, and --explain says why.
+    env.git(&repo, &["config", "--global", "okstra.guardAllow", "discard"]);
+    env.okstra(&repo, &["hook", "agent-guard", cmd]).ok();
+    env.okstra(&repo, &["hook", "agent-guard", "rm -rf ../other"]).ok();
+    let r = env.okstra(&repo, &["hook", "agent-guard", "--explain", cmd]).ok();
+    assert!(r.stdout.contains("allowed by okstra.guardAllow: discard:reset-hard"), "{}", r.stdout);
+    // It lifts discard only; and the agent still cannot write it.
+    env.okstra(&repo, &["hook", "agent-guard", "git push --force"]).fails(2);
+    let r = env.okstra(&repo, &["hook", "agent-guard", "git config --global --unset okstra.guardAllow"]).fails(2);
+    assert!(r.stderr.contains("[self-protect:config]"), "{}", r.stderr);
+    // One rule's id is enough too.
+    env.git(&repo, &["config", "--global", "--replace-all", "okstra.guardAllow", "discard:stash-drop"]);
+    env.okstra(&repo, &["hook", "agent-guard", "git stash drop"]).ok();
+    env.okstra(&repo, &["hook", "agent-guard", cmd]).fails(2);
 }

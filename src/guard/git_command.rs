@@ -217,6 +217,9 @@ fn where_git_runs(dirs: &[Arg], git_dir: Option<&Arg>, subject: &str, ctx: &mut 
 /// Rules on what git runs with: inline config and environment.
 fn environment(call: &Call, ctx: &mut Context) -> Option<Violation> {
     for (key, value) in &call.config {
+        if key.to_ascii_lowercase().starts_with("alias.") {
+            continue; // an inline alias is judged where it is used, with its arguments
+        }
         let v = hooks::inline_config(key, value, call.subject)
             .or_else(|| self_protect::inline_config(key, call.subject))
             .or_else(|| git_runs::config(key, value, call.subject, call.depth, ctx));

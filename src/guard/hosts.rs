@@ -98,11 +98,8 @@ pub fn check_tool(tool: &str, input: &serde_json::Value, ctx: &mut super::Contex
             .find_map(|k| input.get(*k).and_then(|p| p.as_str()))?;
         return super::rules::self_protect::tool_file(path, &subject, ctx);
     }
-    if tool.starts_with("mcp_") || tool.contains("__") {
-        return super::rules::publish::mcp(tool, input, &subject)
-            .or_else(|| super::rules::push::mcp(tool, input, &subject, ctx));
-    }
-    None
+    // MCP tools by their name (`mcp__github__merge_pull_request`; Cursor sends it bare).
+    super::rules::publish::mcp(tool, input, &subject).or_else(|| super::rules::push::mcp(tool, input, &subject, ctx))
 }
 
 /// A command given as text (an argument, or stdin that is not JSON).
