@@ -74,7 +74,6 @@ fn blocked_but_real(steps: &[&str]) {
 #[test]
 fn option_grammar() {
     blocked_but_real(&["git push -n --no-dry-run --no-verify origin HEAD:main"]);
-    blocked_but_real(&["git push --no-veri origin HEAD:main"]);
 }
 
 #[test]
@@ -86,8 +85,8 @@ fn other_names_for_git() {
 #[test]
 fn shell_expansion() {
     blocked_but_real(&["git push --no-{verify,verify} origin HEAD:{main,x}"]);
-    blocked_but_real(&["touch -- --no-verify; git push --no-verif[y] origin HEAD:main"]);
-    blocked_but_real(&["R=HEAD:main; git push --no-verify origin \"$R\""]);
+    blocked_but_real(&["touch -- --no-verify; git push --no-verif[y] origin HEAD:heads/main"]);
+    blocked_but_real(&["R=HEAD:main; F=--no-verify; git push $F origin \"$R\""]);
 }
 
 #[test]
@@ -108,14 +107,15 @@ fn refspecs_git_resolves_differently() {
 #[test]
 fn config_and_environment_that_change_the_policy() {
     blocked_but_real(&["git config okstra.protectedBranch nothing", "git push origin HEAD:main"]);
-    blocked_but_real(&["printf '[core]\\n\\thooksPath = /dev/null\\n' > ~/inc.cfg; git -c include.path=\"$HOME/inc.cfg\" push origin HEAD:main"]);
-    blocked_but_real(&["git config core.hooksPath /dev/null", "git push origin HEAD:main"]);
+    let hooks_off = "printf '[core]\\n\\thooksPath = /dev/null\\n' > ~/inc.cfg";
+    blocked_but_real(&[&format!("{hooks_off}; git -c include.path=\"$HOME/inc.cfg\" push origin HEAD:heads/main")]);
+    blocked_but_real(&[&format!("{hooks_off}; git config include.path \"$HOME/inc.cfg\""), "git push origin HEAD:heads/main"]);
 }
 
 #[test]
 fn wrappers_and_constructs() {
     blocked_but_real(&["setsid git push --no-verify origin HEAD:main"]);
-    blocked_but_real(&["f(){ git push --no-verify origin HEAD:main; }; f"]);
+    blocked_but_real(&["coproc git push --no-verify origin HEAD:main; wait"]);
     blocked_but_real(&["perl -e 'system(\"git\", \"push\", \"--no-verify\", \"origin\", \"HEAD:main\")'"]);
     // bash expands an alias only on a later line, with expand_aliases on.
     blocked_but_real(&["shopt -s expand_aliases\nalias gp='git push --no-verify'\ngp origin HEAD:main"]);
