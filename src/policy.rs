@@ -124,10 +124,11 @@ impl Protected {
         &self.0
     }
 
-    /// Whether a branch (`main`) or full ref (`refs/heads/main`) is protected.
+    /// Whether a branch (`main`) or full ref (`refs/heads/main`) is protected. Case does not
+    /// matter: on a case-insensitive file system `refs/heads/Main` is `refs/heads/main`.
     pub fn contains(&self, name: &str) -> bool {
         let short = name.strip_prefix("refs/heads/").unwrap_or(name);
-        self.0.iter().any(|p| p == short)
+        self.0.iter().any(|p| p.eq_ignore_ascii_case(short))
     }
 }
 

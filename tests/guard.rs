@@ -35,6 +35,10 @@ fn setup(env: &Env) -> std::path::PathBuf {
     )
     .unwrap();
     std::fs::write(repo.join("read.graphql"), "query { viewer { login } }\n").unwrap();
+    // Script files, for the cases that run one.
+    std::fs::create_dir_all(repo.join("scripts")).unwrap();
+    common::write_exec(&repo.join("scripts/push.sh"), "#!/usr/bin/env bash\nset -e\ngit push --force origin feat-x\n");
+    common::write_exec(&repo.join("scripts/ok.sh"), "#!/bin/sh\necho hi\ncargo test\n");
     // A second repository beside it (another agent's checkout), on main.
     env.repo("other");
     repo

@@ -109,7 +109,10 @@ fn config_and_environment_that_change_the_policy() {
     blocked_but_real(&["git config okstra.protectedBranch nothing", "git push origin HEAD:main"]);
     let hooks_off = "printf '[core]\\n\\thooksPath = /dev/null\\n' > ~/inc.cfg";
     blocked_but_real(&[&format!("{hooks_off}; git -c include.path=\"$HOME/inc.cfg\" push origin HEAD:heads/main")]);
-    blocked_but_real(&[&format!("{hooks_off}; git config include.path \"$HOME/inc.cfg\""), "git push origin HEAD:heads/main"]);
+    blocked_but_real(&[
+        &format!("{hooks_off}; git config include.path \"$HOME/inc.cfg\""),
+        "git push origin HEAD:heads/main",
+    ]);
 }
 
 #[test]

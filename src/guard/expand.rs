@@ -86,7 +86,7 @@ impl Vars {
         self.map.insert(format!("\0{name}"), Var::Known(String::new()));
     }
 
-    fn assigned(&self, name: &str) -> bool {
+    pub fn assigned(&self, name: &str) -> bool {
         self.map.contains_key(&format!("\0{name}"))
     }
 
@@ -162,6 +162,9 @@ fn loop_values(w: &Word, ctx: &Context) -> Option<Vec<String>> {
 }
 
 fn pieces(w: &Word, ctx: &mut Context) -> Vec<Piece> {
+    // A script that changes IFS splits unquoted values where the guard does not: unknown.
+    let ifs_default = matches!(ctx.vars.get("IFS"), Var::Unknown) || ctx.vars.get("IFS") == Var::Known(" \t\n".into());
+    let ifs_changed = ctx.vars.assigned("IFS") && !ifs_default;
     let mut out = Vec::new();
     for p in &w.parts {
         let (text, quoted, known, literal) = match p {
@@ -178,6 +181,7 @@ fn pieces(w: &Word, ctx: &mut Context) -> Vec<Piece> {
             },
             Part::Unknown { source, quoted } => (source.clone(), *quoted, false, false),
         };
+        let known = known && (quoted || literal || !ifs_changed);
         out.push(Piece { text, quoted, known, literal });
     }
     out

@@ -480,10 +480,27 @@ fn track(call: &Call, p: &Parsed, ctx: &mut Context) {
             }
         }
         "branch" if ["move", "M", "copy", "C"].iter().any(|o| p.on(o)) => BranchNow::Unknown,
+        // `rebase <upstream> <branch>` and `stash branch <name>` check a branch out first.
+        "rebase" if p.operands.len() >= 2 => named(&p.operands[1]),
+        "stash" if p.operands.first().and_then(Arg::known) == Some("branch") => {
+            p.operands.get(1).map_or(BranchNow::Unknown, named)
+        }
+        "symbolic-ref" if p.operands.len() >= 2 => {
+            match p.operands[1].known().and_then(|r| r.strip_prefix("refs/heads/")) {
+                Some(b) => BranchNow::Branch(b.to_string()),
+                None => BranchNow::Unknown,
+            }
+        }
+        "update-ref" if p.operands.first().and_then(Arg::known) == Some("HEAD") => BranchNow::Unknown,
+        "bisect" if matches!(p.operands.first().and_then(Arg::known), Some("start" | "reset")) => BranchNow::Unknown,
         "clone" | "init" | "worktree" => return new_repository(call, p, ctx),
         _ => return,
     };
     ctx.set_branch(&call.here, now);
+}
+
+fn named(a: &Arg) -> BranchNow {
+    a.known().map_or(BranchNow::Unknown, |b| BranchNow::Branch(b.to_string()))
 }
 
 /// `git checkout <name>` leaves HEAD on that branch when it is one (or a remote one git

@@ -73,6 +73,9 @@ pub struct Context {
     branch_after: Vec<(PathBuf, BranchNow)>,
     /// Repositories the script itself creates (`git clone`, `git init`): unreadable now.
     pub new_repos: Vec<PathBuf>,
+    /// Files the script changes before later commands run (a script file among them is not
+    /// read: what it will hold is unknown).
+    pub written: Vec<PathBuf>,
     repos: Vec<(PathBuf, Option<Rc<Repo>>)>,
     user_allow: Option<Vec<String>>,
 }
@@ -97,6 +100,7 @@ impl Context {
             aliases_seen: Vec::new(),
             branch_after: Vec::new(),
             new_repos: Vec::new(),
+            written: Vec::new(),
             repos: Vec::new(),
             user_allow: None,
         }

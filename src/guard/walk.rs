@@ -147,11 +147,18 @@ pub fn run(argv: &[Arg], stdin: &[String], subject: &str, depth: usize, ctx: &mu
     if let Some(v) = shell_alias(&prog, first, args, depth, ctx) {
         return v;
     }
+    if first.exact && first.text.contains('/') && shell_script(&first.text, ctx) {
+        let saved = ctx.state();
+        let v = script_file(first, subject, depth, ctx);
+        ctx.restore(saved);
+        return v;
+    }
     if let Some(w) = WRAPPERS.iter().find(|w| w.names.contains(&prog.as_str())) {
         return wrapped(w, args, stdin, subject, depth, ctx);
     }
     match prog.as_str() {
         "env" => env_command(args, stdin, subject, depth, ctx),
+        "source" | "." => args.first().and_then(|f| script_file(f, subject, depth, ctx)),
         // `function f { …; }`: the body's commands.
         "function" => match args {
             [_, open, rest @ ..] if open.text == "{" || open.text == "(" => run(rest, stdin, subject, depth, ctx),
@@ -180,7 +187,12 @@ pub fn run(argv: &[Arg], stdin: &[String], subject: &str, depth: usize, ctx: &mu
         "for" | "select" => loop_var(args, ctx),
         "read" | "mapfile" | "readarray" | "getopts" => unknown_vars(args, ctx),
         "unset" => {
-            args.iter().filter(|a| !a.text.starts_with('-')).for_each(|a| ctx.vars.unset(&a.text));
+            for a in args.iter().filter(|a| !a.text.starts_with('-')) {
+                if matches!(a.text.as_str(), "HOME" | "XDG_CONFIG_HOME") {
+                    return Some(hooks::config_source(&a.text, "", subject));
+                }
+                ctx.vars.unset(&a.text);
+            }
             None
         }
         "rm" => files_changed("rm", args, subject, ctx).or_else(|| discard::rm(args, subject, ctx)),
@@ -339,6 +351,11 @@ fn env_command(args: &[Arg], stdin: &[String], subject: &str, depth: usize, ctx:
         let t = a.text.as_str();
         match t {
             "-u" | "--unset" => i += 2,
+            // No HOME for git: no global config, so hooks configured there do not run.
+            "-i" | "--ignore-environment" | "-" => {
+                ctx.env.push(("HOME".into(), Arg::lit("")));
+                i += 1;
+            }
             "-C" | "--chdir" => {
                 ctx.cwd = args.get(i + 1).and_then(|d| d.known()).and_then(|d| ctx.resolve(d));
                 i += 2;
@@ -421,13 +438,57 @@ fn shell_command(args: &[Arg], stdin: &[String], subject: &str, depth: usize, ct
     if has_c {
         return nested(args.get(i)?, subject, depth, ctx);
     }
-    if args.get(i).is_some() {
-        return None; // a script file: not read
+    if let Some(file) = args.get(i) {
+        let saved = ctx.state();
+        let v = script_file(file, subject, depth, ctx);
+        ctx.restore(saved);
+        return v;
     }
     let saved = ctx.state();
     let v = stdin.iter().find_map(|s| check_script(s, depth + 1, ctx));
     ctx.restore(saved);
     v
+}
+
+/// Largest script file read (a larger one is not judged: a documented limit).
+const MAX_SCRIPT: u64 = 256 * 1024;
+
+/// Whether `./x.sh` is a shell script (a `#!` line naming a shell).
+fn shell_script(path: &str, ctx: &Context) -> bool {
+    use std::io::Read;
+    let Some(p) = ctx.resolve(path) else { return false };
+    let mut head = [0u8; 128];
+    let n = std::fs::File::open(p).and_then(|mut f| f.read(&mut head)).unwrap_or(0);
+    let line = String::from_utf8_lossy(&head[..n]);
+    let Some(shebang) = line.strip_prefix("#!").and_then(|l| l.lines().next()) else { return false };
+    let mut words = shebang.split_whitespace();
+    let interp = words.next().map(|w| w.rsplit('/').next().unwrap_or(w)).unwrap_or("");
+    let interp = if interp == "env" { words.find(|w| !w.starts_with('-')).unwrap_or("") } else { interp };
+    SHELLS.contains(&interp)
+}
+
+/// A script file a shell runs (`sh x.sh`, `source x`, `./x.sh`), judged as the script it
+/// holds. One this same command writes, or one only known at run time (a variable, a process
+/// substitution), is refused; a missing one runs nothing.
+fn script_file(a: &Arg, subject: &str, depth: usize, ctx: &mut Context) -> Option<Violation> {
+    if !a.exact || a.text.starts_with("/dev/fd/") {
+        return Some(run_time(subject, a, "is the script this runs"));
+    }
+    let Some(p) = ctx.resolve(&a.text) else {
+        return Some(run_time(subject, a, "is a script relative to a folder only known at run time"));
+    };
+    if ctx.written.iter().any(|w| *w == p || files::real(&p, false) == *w) {
+        return Some(run_time(subject, a, "is a script this same command writes first"));
+    }
+    let meta = std::fs::metadata(&p).ok()?;
+    if meta.len() > MAX_SCRIPT {
+        return None;
+    }
+    let bytes = std::fs::read(&p).ok()?;
+    if bytes.contains(&0) {
+        return None;
+    }
+    check_script(&String::from_utf8_lossy(&bytes), depth + 1, ctx)
 }
 
 /// A script run by a new shell.

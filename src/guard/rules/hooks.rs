@@ -140,7 +140,7 @@ fn same_as_now(name: &str, value: &Arg) -> bool {
     value.exact && std::env::var(name).is_ok_and(|now| now == value.text)
 }
 
-fn config_source(name: &str, v: &str, subject: &str) -> Violation {
+pub fn config_source(name: &str, v: &str, subject: &str) -> Violation {
     block("hook-bypass:config-source", subject, format!("{name}={v} makes git (and its hooks) read other config"))
 }
 

@@ -244,6 +244,14 @@ fn implicit(remote: Option<&Arg>, call: &Call, ctx: &mut Context) -> Result<Vec<
             .or_else(|| branch.as_ref().and_then(|b| call.config_value(&format!("branch.{b}.remote"), ctx)))
             .unwrap_or_else(|| "origin".into()),
     };
+    let mirror = call.config_value(&format!("remote.{remote}.mirror"), ctx).map(|v| v.to_ascii_lowercase());
+    if matches!(mirror.as_deref(), Some("true" | "yes" | "on" | "1")) {
+        return Err(block(
+            "non-fast-forward:mirror",
+            call.subject,
+            format!("`remote.{remote}.mirror` makes this push a mirror push, which rewrites and deletes remote refs"),
+        ));
+    }
     let configured = call.config_values(&format!("remote.{remote}.push"), ctx);
     if !configured.is_empty() {
         let mut out = Vec::new();

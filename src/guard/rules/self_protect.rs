@@ -155,6 +155,7 @@ pub fn path(effect: Effect, a: &Arg, subject: &str, ctx: &mut Context) -> Option
         return Some(run_time(subject, a, "is relative to a folder only known at run time"));
     };
     let p = files::real(&p, a.text.ends_with('/'));
+    ctx.written.push(p.clone());
     let (id, what) = protected(&p, effect, ctx)?;
     Some(block(id, subject, format!("this command {} {} ({what})", effect.verb(), p.display())))
 }
@@ -231,6 +232,10 @@ fn protected(p: &Path, effect: Effect, ctx: &mut Context) -> Option<(&'static st
                 return Some(("self-protect:git-config-file", "the repository's git config"))
             }
             ["hooks", ..] => return Some(("self-protect:hook-file", "the git hooks")),
+            // Written directly, HEAD would name a branch the guard did not see the switch to.
+            ["HEAD"] | ["worktrees", _, "HEAD"] => {
+                return Some(("self-protect:git-config-file", "the repository's HEAD"))
+            }
             ["okstra", ..] => return Some(("self-protect:audit-log", "okstra's audit log")),
             ["worktrees", _, "config.worktree", ..] => {
                 return Some(("self-protect:git-config-file", "a worktree's git config"))
