@@ -5,8 +5,6 @@
 //! backticks) are judged as the command they form, and a call whose command is built at run
 //! time is refused. Scripts in files are not read.
 
-use regex::Regex;
-
 use super::expand::Arg;
 use super::files::Effect;
 use super::git_command::run_time;
@@ -149,23 +147,102 @@ fn literals(code: &str, l: Lang) -> Vec<Lit> {
     out
 }
 
+/// A call the code makes: a name (`subprocess.` ends in a dot: any function of it) and
+/// whether its arguments may follow without parentheses (`system "…"` in perl and ruby).
+type Callee = (&'static str, bool);
+
 /// Calls that start a process, per language.
-fn process_calls(l: Lang) -> &'static str {
+fn process_calls(l: Lang) -> &'static [Callee] {
     match l {
-        Lang::Python => {
-            r"\b(?:subprocess\.\w+|os\.system|os\.popen|os\.exec\w*|os\.spawn\w*|pty\.spawn|run|call|check_call|check_output|Popen|getoutput|getstatusoutput|system|popen)\s*\("
-        }
-        Lang::Js => {
-            r"\b(?:execSync|exec|execFileSync|execFile|spawnSync|spawn|fork|Bun\.spawn\w*|Deno\.run|new\s+Deno\.Command|Deno\.Command)\s*\("
-        }
-        Lang::Perl => r"\b(?:system|exec|qx|open)\b\s*\(?",
-        Lang::Ruby => r"\b(?:system|exec|spawn|IO\.popen|Open3\.\w+|Process\.spawn|%x)\b\s*\(?",
-        Lang::Php => r"\b(?:shell_exec|exec|system|passthru|proc_open|popen)\s*\(",
+        Lang::Python => &[
+            ("subprocess.", false),
+            ("os.system", false),
+            ("os.popen", false),
+            ("os.exec", false),
+            ("os.spawn", false),
+            ("pty.spawn", false),
+            ("run", false),
+            ("call", false),
+            ("check_call", false),
+            ("check_output", false),
+            ("Popen", false),
+            ("getoutput", false),
+            ("getstatusoutput", false),
+            ("system", false),
+            ("popen", false),
+        ],
+        Lang::Js => &[
+            ("execSync", false),
+            ("exec", false),
+            ("execFileSync", false),
+            ("execFile", false),
+            ("spawnSync", false),
+            ("spawn", false),
+            ("fork", false),
+            ("Bun.spawn", false),
+            ("Deno.run", false),
+            ("Deno.Command", false),
+        ],
+        Lang::Perl => &[("system", true), ("exec", true), ("qx", true), ("open", true)],
+        Lang::Ruby => &[
+            ("system", true),
+            ("exec", true),
+            ("spawn", true),
+            ("IO.popen", true),
+            ("Process.spawn", true),
+            ("Open3.", true),
+            ("%x", true),
+        ],
+        Lang::Php => &[
+            ("shell_exec", false),
+            ("exec", false),
+            ("system", false),
+            ("passthru", false),
+            ("proc_open", false),
+            ("popen", false),
+        ],
     }
 }
 
 /// Calls that delete a folder tree.
-const TREE_DELETES: &str = r"\b(?:rmtree|rmSync|rm_rf|rm_r|remove_tree|rimraf|rmdirSync)\s*\(";
+const TREE_DELETES: &[Callee] = &[
+    ("rmtree", false),
+    ("rmSync", false),
+    ("rm_rf", false),
+    ("rm_r", false),
+    ("remove_tree", false),
+    ("rimraf", false),
+    ("rmdirSync", false),
+];
+
+/// Where the arguments of each call of `callees` start, outside string literals.
+fn call_sites(code: &str, lits: &[Lit], callees: &[Callee]) -> Vec<usize> {
+    let ident = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    let mut out = Vec::new();
+    for (name, bare) in callees {
+        for (at, _) in code.match_indices(name) {
+            if lits.iter().any(|l| l.start <= at && at < l.end) || code[..at].chars().next_back().is_some_and(ident) {
+                continue;
+            }
+            let mut rest = &code[at + name.len()..];
+            if name.ends_with('.') {
+                rest = rest.trim_start_matches(ident);
+            } else if rest.starts_with(ident) {
+                continue; // `runner(`, not `run(`
+            }
+            let after = rest.trim_start();
+            let start = code.len() - after.len();
+            match after.chars().next() {
+                Some('(') => out.push(start + 1),
+                Some(_) if *bare && rest.starts_with([' ', '\t']) => out.push(start),
+                _ => {}
+            }
+        }
+    }
+    out.sort_unstable();
+    out.dedup();
+    out
+}
 
 fn judge(l: Lang, code: &str, subject: &str, depth: usize, ctx: &mut Context) -> Option<Violation> {
     let lits = literals(code, l);
@@ -198,18 +275,17 @@ fn judge(l: Lang, code: &str, subject: &str, depth: usize, ctx: &mut Context) ->
     calls(code, &lits, process_calls(l), subject, ctx, |args, s, ctx| process(args, s, depth, ctx))
 }
 
-/// Each call matching `pattern`: its arguments (literals, or run-time values) handed to `f`.
+/// Each call of `callees`: its arguments (literals, or run-time values) handed to `f`.
 fn calls(
     code: &str,
     lits: &[Lit],
-    pattern: &str,
+    callees: &[Callee],
     subject: &str,
     ctx: &mut Context,
     mut f: impl FnMut(&[Arg], &str, &mut Context) -> Option<Violation>,
 ) -> Option<Violation> {
-    let re = Regex::new(pattern).expect("a valid pattern");
-    for m in re.find_iter(code) {
-        let args = call_args(code, m.end(), lits);
+    for at in call_sites(code, lits, callees) {
+        let args = call_args(code, at, lits);
         if let Some(v) = f(&args, subject, ctx) {
             return Some(v);
         }
