@@ -110,7 +110,7 @@ pub const SETTINGS: &[Setting] = &[
         name: KEY_GUARD_ALLOW,
         source: Source::GitConfig,
         default: "unset",
-        doc: "`discard`: the agent guard lets agents discard local work (`reset --hard`, `clean -f`, `rm -rf` outside the worktree, …). Read only from your own `~/.gitconfig` (or `$XDG_CONFIG_HOME/git/config`), never from a repository, an included file or `-c`; agents cannot write it.",
+        doc: "`discard`: the agent guard lets agents discard local work (`reset --hard`, `clean -f`, `rm -rf` outside the worktree, and the rest of the discard rule). Read only from your own `~/.gitconfig` (or `$XDG_CONFIG_HOME/git/config`), never from a repository, an included file or `-c`; agents cannot write it.",
     },
     Setting {
         name: "okstra.executor.<name>",
