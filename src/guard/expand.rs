@@ -191,6 +191,12 @@ fn is_glob_char(c: char) -> bool {
     matches!(c, '*' | '?' | '[')
 }
 
+/// Whether unquoted text holds a pattern: `*`, `?`, or a `[` closed by a later `]`
+/// (a lone `[`, as in `[ -n x ]` or `[[`, is literal).
+fn has_glob(text: &str) -> bool {
+    text.contains(['*', '?']) || text.find('[').is_some_and(|i| text[i + 1..].contains(']'))
+}
+
 /// Field splitting and globbing of the expanded pieces.
 fn split(pieces: Vec<Piece>, w: &Word) -> Vec<Arg> {
     let mut fields: Vec<Arg> = Vec::new();
@@ -210,7 +216,7 @@ fn split(pieces: Vec<Piece>, w: &Word) -> Vec<Arg> {
             continue;
         }
         if p.quoted || p.literal {
-            if !p.quoted && p.text.chars().any(is_glob_char) {
+            if !p.quoted && has_glob(&p.text) {
                 cur.glob = true;
             }
             if lead_known.is_none() && !p.text.is_empty() {
@@ -233,7 +239,7 @@ fn split(pieces: Vec<Piece>, w: &Word) -> Vec<Arg> {
                 if lead_known.is_none() {
                     lead_known = Some(true);
                 }
-                cur.glob |= s.chars().any(is_glob_char);
+                cur.glob |= has_glob(s);
                 cur.text.push_str(s);
                 started = true;
             }

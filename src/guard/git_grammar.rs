@@ -271,6 +271,7 @@ pub const GUARDED: &[&str] = &[
     "reflog expire",
     "reset",
     "restore",
+    "rm",
     "send-pack",
     "switch",
     "update-ref",

@@ -142,6 +142,11 @@ pub const SPECS: &[Spec] = &[
         short: "s:source S:staged W:worktree q:quiet m:merge 2:ours 3:theirs p:patch",
     },
     Spec {
+        cmd: "rm",
+        long: "--dry-run --quiet --cached --force --ignore-unmatch --sparse --pathspec-from-file= --pathspec-file-nul --no-dry-run -- --no-quiet --no-cached --no-force --no-ignore-unmatch --no-sparse --no-pathspec-from-file --no-pathspec-file-nul",
+        short: "n:dry-run q:quiet f:force r",
+    },
+    Spec {
         cmd: "send-pack",
         long: "--verbose --quiet --receive-pack= --exec= --remote= --all --dry-run --mirror --force --signed --push-option= --progress --thin --atomic --stateless-rpc --stdin --helper-status --force-with-lease --force-if-includes --no-verbose -- --no-quiet --no-receive-pack --no-exec --no-remote --no-all --no-dry-run --no-mirror --no-force --no-signed --no-push-option --no-progress --no-thin --no-atomic --no-stateless-rpc --no-stdin --no-helper-status --no-force-with-lease --no-force-if-includes",
         short: "v:verbose q:quiet n:dry-run f:force",

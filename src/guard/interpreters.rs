@@ -81,7 +81,13 @@ pub fn is_interpreter(prog: &str) -> bool {
 /// Judge an interpreter's inline code.
 pub fn check(prog: &str, args: &[Arg], subject: &str, depth: usize, ctx: &mut Context) -> Option<Violation> {
     let l = lang(prog)?;
-    for c in code(prog, l, args)? {
+    let Some(code) = code(prog, l, args) else {
+        // No code on the command line and no script file: the code comes on stdin.
+        let reads_stdin = args.iter().all(|a| a.text.starts_with('-')) || args.iter().any(|a| a.text == "-");
+        return (reads_stdin && ctx.stdin_unknown)
+            .then(|| run_time(subject, &Arg::unknown("(its stdin)"), &format!("is the code `{prog}` reads")));
+    };
+    for c in code {
         if !c.exact {
             return Some(run_time(subject, &c, &format!("is the code `{prog}` runs")));
         }

@@ -73,6 +73,8 @@ pub struct Context {
     branch_after: Vec<(PathBuf, BranchNow)>,
     /// Repositories the script itself creates (`git clone`, `git init`): unreadable now.
     pub new_repos: Vec<PathBuf>,
+    /// The command being judged reads a pipe whose text is only known at run time.
+    pub stdin_unknown: bool,
     /// Files the script changes before later commands run (a script file among them is not
     /// read: what it will hold is unknown).
     pub written: Vec<PathBuf>,
@@ -101,6 +103,7 @@ impl Context {
             branch_after: Vec::new(),
             new_repos: Vec::new(),
             written: Vec::new(),
+            stdin_unknown: false,
             repos: Vec::new(),
             user_allow: None,
         }

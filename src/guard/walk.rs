@@ -14,8 +14,7 @@ use super::{clip, git_runs, interpreters, Context};
 use crate::policy::Violation;
 
 /// Words that open or close a compound command; the command proper follows them.
-const RESERVED: &[&str] =
-    &["!", "{", "}", "then", "do", "else", "elif", "if", "while", "until", "fi", "done", "esac", "time"];
+const RESERVED: &[&str] = &["!", "{", "}", "then", "do", "else", "elif", "if", "while", "until", "fi", "done", "esac"];
 const SHELLS: &[&str] = &["sh", "bash", "zsh", "dash", "ksh", "mksh", "ash", "yash", "fish", "busybox-sh"];
 
 /// Judge a script (a command line, `sh -c` text, a heredoc fed to a shell, …).
@@ -44,7 +43,10 @@ pub fn check_script(text: &str, depth: usize, ctx: &mut Context) -> Option<Viola
             }
         }
         let fed = previous.filter(|_| c.piped).and_then(|p| echoed_text(p, ctx));
+        let unknown_input = c.piped && fed.is_none();
+        let outer = std::mem::replace(&mut ctx.stdin_unknown, unknown_input);
         verdict = command(c, fed, depth, ctx);
+        ctx.stdin_unknown = outer;
         if verdict.is_some() {
             break;
         }
@@ -56,15 +58,33 @@ pub fn check_script(text: &str, depth: usize, ctx: &mut Context) -> Option<Viola
     verdict
 }
 
-/// What `echo …` / `printf …` writes, roughly (enough to read it as a script).
+/// What `echo …`, `printf …` or `cat` (of its heredoc, or of a file) writes, roughly
+/// (enough to read it as a script); `None` when it cannot be known.
 fn echoed_text(cmd: &SimpleCommand, ctx: &mut Context) -> Option<String> {
     let words: Vec<Arg> = cmd.words.iter().flat_map(|w| expand::word(w, ctx)).collect();
     let (first, args) = words.split_first()?;
+    if args.iter().any(|a| !a.exact) {
+        return None;
+    }
+    let joined = || args.iter().map(|a| a.text.as_str()).collect::<Vec<_>>();
     match first.text.as_str() {
         "echo" => Some(
             args.iter().skip_while(|a| a.text.starts_with('-')).map(|a| a.text.as_str()).collect::<Vec<_>>().join(" "),
         ),
-        "printf" => Some(args.iter().map(|a| a.text.as_str()).collect::<Vec<_>>().join(" ").replace("\\n", "\n")),
+        "printf" => Some(joined().join(" ").replace("\\n", "\n")),
+        "cat" if args.is_empty() => (!cmd.stdin.is_empty()).then(|| cmd.stdin.join("")),
+        "cat" => {
+            let mut text = String::new();
+            for a in args.iter().filter(|a| !a.text.starts_with('-')) {
+                let p = ctx.resolve(&a.text)?;
+                let big = std::fs::metadata(&p).ok()?.len() > MAX_SCRIPT;
+                if p.starts_with("/dev") || p.starts_with("/proc") || ctx.written.contains(&p) || big {
+                    return None;
+                }
+                text.push_str(&std::fs::read_to_string(p).ok()?);
+            }
+            Some(text)
+        }
         _ => None,
     }
 }
@@ -444,6 +464,9 @@ fn shell_command(args: &[Arg], stdin: &[String], subject: &str, depth: usize, ct
         ctx.restore(saved);
         return v;
     }
+    if stdin.is_empty() && ctx.stdin_unknown {
+        return Some(run_time(subject, &Arg::unknown("(its stdin)"), "is the script this shell reads"));
+    }
     let saved = ctx.state();
     let v = stdin.iter().find_map(|s| check_script(s, depth + 1, ctx));
     ctx.restore(saved);
@@ -471,7 +494,7 @@ fn shell_script(path: &str, ctx: &Context) -> bool {
 /// holds. One this same command writes, or one only known at run time (a variable, a process
 /// substitution), is refused; a missing one runs nothing.
 fn script_file(a: &Arg, subject: &str, depth: usize, ctx: &mut Context) -> Option<Violation> {
-    if !a.exact || a.text.starts_with("/dev/fd/") {
+    if !a.exact || a.text.starts_with("/dev/") || a.text.starts_with("/proc/") {
         return Some(run_time(subject, a, "is the script this runs"));
     }
     let Some(p) = ctx.resolve(&a.text) else {

@@ -22,6 +22,7 @@ pub const RULES: &[RuleDef] = &[
     RuleDef { id: "discard:checkout-paths", rule: Rule::Discard, what: "`git checkout -- <path>`, `checkout .`, `checkout <ref> [--] <path>`, `--ours/--theirs <path>` (the paths' changes)", instead: "`git stash` first; `git restore --staged <path>` only unstages" },
     RuleDef { id: "discard:checkout-force", rule: Rule::Discard, what: "`git checkout -f`, `git switch -f`/`--discard-changes`", instead: "`git stash` first, then switch without force" },
     RuleDef { id: "discard:restore", rule: Rule::Discard, what: "`git restore` of the working tree (not `--staged` alone)", instead: "`git stash` first; `git restore --staged <path>` only unstages" },
+    RuleDef { id: "discard:git-rm-force", rule: Rule::Discard, what: "`git rm -f` (not `--cached`): the files' uncommitted changes", instead: "commit or `git stash` the changes first; `git rm --cached` only unstages" },
     RuleDef { id: "discard:clean", rule: Rule::Discard, what: "`git clean -f` (untracked files; `-n` is fine)", instead: "`git clean -n` shows what it would delete; ask the user" },
     RuleDef { id: "discard:stash-drop", rule: Rule::Discard, what: "`git stash drop`, `git stash clear`", instead: "leave the stash; `git stash list` shows it" },
     RuleDef { id: "discard:branch-force-delete", rule: Rule::Discard, what: "`git branch -D`, `-d -f`, `--delete --force` (unmerged commits)", instead: "`git branch -d`, which refuses to delete unmerged work" },
@@ -57,6 +58,9 @@ pub fn check(call: &Call, key: &str, p: &Parsed, ctx: &mut Context) -> Option<Vi
         }
         "switch" if p.on("force") || p.on("discard-changes") => {
             ("discard:checkout-force", "`git switch --force` throws away uncommitted changes".into())
+        }
+        "rm" if p.on("force") && !p.on("cached") => {
+            ("discard:git-rm-force", "`git rm -f` deletes the files with their uncommitted changes".into())
         }
         "clean" if cleans(call, p, ctx) => ("discard:clean", "`git clean` deletes untracked files for good".into()),
         "stash" if matches!(first, Some("drop" | "clear")) => (
@@ -94,7 +98,7 @@ pub fn check(call: &Call, key: &str, p: &Parsed, ctx: &mut Context) -> Option<Vi
 
 fn restores_worktree(p: &Parsed) -> bool {
     let worktree = p.on("worktree") || !p.on("staged");
-    worktree && (!p.operands.is_empty() || !p.values("pathspec-from-file").is_empty())
+    worktree && (!p.operands.is_empty() || !p.values("pathspec-from-file").is_empty() || p.on("patch"))
 }
 
 fn force_deletes(p: &Parsed) -> bool {
@@ -133,7 +137,8 @@ fn checkout(call: &Call, p: &Parsed, ctx: &mut Context) -> Option<Violation> {
     }
     let creates = ["b", "B", "orphan"].iter().any(|o| p.on(o));
     let (before, after) = p.split_operands();
-    let paths = !after.is_empty() || !p.values("pathspec-from-file").is_empty() || before.len() > 1;
+    // `-p` offers every change to throw away, answered from stdin.
+    let paths = !after.is_empty() || !p.values("pathspec-from-file").is_empty() || before.len() > 1 || p.on("patch");
     let lone = match before {
         [one] if after.is_empty() && !creates => Some(one),
         _ => None,
