@@ -39,6 +39,9 @@ fn setup(env: &Env) -> std::path::PathBuf {
     std::fs::create_dir_all(repo.join("scripts")).unwrap();
     common::write_exec(&repo.join("scripts/push.sh"), "#!/usr/bin/env bash\nset -e\ngit push --force origin feat-x\n");
     common::write_exec(&repo.join("scripts/ok.sh"), "#!/bin/sh\necho hi\ncargo test\n");
+    // A script with its own run-time values (not the agent's to write out) that also surely pushes.
+    common::write_exec(&repo.join("scripts/args.sh"), "#!/bin/sh\ncase \"$1\" in -*) echo \"$@\";; esac\ncp \"$1\" \"$2\"\nrm -f \"$TMP_FILE\"\ngit push origin HEAD:main\n");
+    common::write_exec(&repo.join("scripts/vars.sh"), "#!/bin/sh\nset -eu\ndest=\"${1:-out}\"\nmkdir -p \"$dest\"\ncp -r src \"$dest/\"\nfor f in \"$dest\"/*; do echo \"$f\"; done\n");
     // A second repository beside it (another agent's checkout), on main.
     env.repo("other");
     repo

@@ -75,6 +75,9 @@ pub struct Context {
     pub new_repos: Vec<PathBuf>,
     /// The command being judged reads a pipe whose text is only known at run time.
     pub stdin_unknown: bool,
+    /// Judging a script file the agent did not write on this command line: what it surely does
+    /// is judged, what only its run can tell (its `$1`, its variables) is not refused.
+    pub in_file: bool,
     /// Files the script changes before later commands run (a script file among them is not
     /// read: what it will hold is unknown).
     pub written: Vec<PathBuf>,
@@ -104,6 +107,7 @@ impl Context {
             new_repos: Vec::new(),
             written: Vec::new(),
             stdin_unknown: false,
+            in_file: false,
             repos: Vec::new(),
             user_allow: None,
         }

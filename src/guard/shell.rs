@@ -145,7 +145,16 @@ pub fn parse_at_depth(text: &str, depth: usize) -> Result<Vec<SimpleCommand>, Pa
     if depth > MAX_DEPTH {
         return Err(ParseError::TooDeep);
     }
-    let mut p = Parser { s: text.chars().collect(), i: 0, depth, out: Vec::new(), groups: Vec::new(), next_group: 1 };
+    let mut p = Parser {
+        s: text.chars().collect(),
+        i: 0,
+        depth,
+        out: Vec::new(),
+        groups: Vec::new(),
+        next_group: 1,
+        cases: 0,
+        pattern: false,
+    };
     p.list(false)?;
     Ok(p.out)
 }
@@ -181,6 +190,9 @@ struct Parser {
     /// The `( … )` groups open at the cursor.
     groups: Vec<u32>,
     next_group: u32,
+    /// `case … in` statements open, and whether the words at the cursor are a pattern.
+    cases: usize,
+    pattern: bool,
 }
 
 /// Words after which a command starts afresh (`then X=1 cmd`, `if (…)`).
@@ -252,7 +264,15 @@ impl Parser {
                     self.finish(&mut cur, &mut pending);
                     self.read_heredocs(&mut pending)?;
                 }
+                '|' if self.pattern => self.i += 1, // `a|b)`: alternatives of a case pattern
                 ';' | '&' | '|' => self.separator(c, &mut cur, &mut pending)?,
+                '(' if self.pattern => self.i += 1, // `(a)`: a case pattern's optional paren
+                ')' if self.pattern => {
+                    // The pattern ends; its commands follow (after the `case … in` line, if first).
+                    self.i += 1;
+                    self.pattern = false;
+                    self.finish(&mut cur, &mut pending);
+                }
                 '(' => {
                     self.i += 1;
                     if !self.opens_subshell(&cur) {
@@ -298,11 +318,17 @@ impl Parser {
         }
         let doubled = matches!(self.peek(), Some('&' | '|' | ';'));
         let pipe = c == '|' && (!doubled || self.peek() == Some('&'));
+        let case_end = c == ';' && matches!(self.peek(), Some(';' | '&'));
         if doubled {
             self.i += 1;
         }
+        if case_end && self.peek() == Some('&') {
+            self.i += 1; // `;;&`
+        }
         self.finish(cur, pending);
         cur.piped = pipe;
+        // `;;`, `;&`, `;;&` end a case branch: a pattern (or `esac`) comes next.
+        self.pattern |= case_end && self.cases > 0;
         Ok(())
     }
 
@@ -331,6 +357,15 @@ impl Parser {
     /// A word in command position: an assignment, a descriptor redirection (`2>`), or a word.
     fn command_word(&mut self, cur: &mut SimpleCommand) -> Result<(), ParseError> {
         let start = self.i;
+        if self.pattern {
+            // A case pattern is not a command; `esac` closes the statement.
+            let w = self.word_parts()?;
+            if w.literal().as_deref() == Some("esac") {
+                self.pattern = false;
+                self.cases = self.cases.saturating_sub(1);
+            }
+            return Ok(());
+        }
         let assignment = is_assignment_raw(&self.s[start..]);
         let mut w = self.word_parts()?;
         let fd_redirect = matches!(self.peek(), Some('<' | '>'))
@@ -347,8 +382,17 @@ impl Parser {
         }
         if assignment && cur.words.iter().all(|w| KEYWORDS.contains(&w.literal().unwrap_or_default().as_str())) {
             cur.assigns.push(unbrace(w));
-        } else {
-            cur.words.extend(brace_expand(w));
+            return Ok(());
+        }
+        let lit = w.literal().unwrap_or_default();
+        if lit == "esac" && cur.words.is_empty() {
+            self.cases = self.cases.saturating_sub(1);
+        }
+        cur.words.extend(brace_expand(w));
+        let head: Vec<String> = cur.words.iter().map(|w| w.literal().unwrap_or_default()).collect();
+        if head.len() == 3 && head[0] == "case" && head[2] == "in" {
+            self.cases += 1;
+            self.pattern = true;
         }
         Ok(())
     }
@@ -502,6 +546,8 @@ impl Parser {
             out: Vec::new(),
             groups: self.groups.clone(),
             next_group: self.next_group,
+            cases: 0,
+            pattern: false,
         };
         while let Some(c) = sub.peek() {
             match c {
@@ -657,6 +703,8 @@ impl Parser {
             out: Vec::new(),
             groups: self.groups.clone(),
             next_group: self.next_group,
+            cases: 0,
+            pattern: false,
         };
         sub.open_group();
         sub.list(false)?;
@@ -1019,6 +1067,18 @@ mod tests {
         assert_eq!(words("echo hi # git push --force"), w(&[&["echo", "hi"]]));
         let groups: Vec<Vec<u32>> = parse("a; (b; (c)); d").unwrap().into_iter().map(|c| c.groups).collect();
         assert_eq!(groups, vec![vec![], vec![1], vec![1, 2], vec![]]);
+    }
+
+    #[test]
+    fn case_patterns_are_not_commands() {
+        assert_eq!(
+            words("case \"$1\" in -*|--h*) git push -f;; (x) echo x ;& *) ls;;& esac; y"),
+            w(&[&["case", "$1", "in"], &["git", "push", "-f"], &["echo", "x"], &["ls"], &["y"]])
+        );
+        assert_eq!(
+            words("case x in\n a) b ;;\n c) d\nesac\ne"),
+            w(&[&["case", "x", "in"], &["b"], &["d"], &["esac"], &["e"]])
+        );
     }
 
     #[test]

@@ -21,6 +21,7 @@ const SHELLS: &[&str] = &["sh", "bash", "zsh", "dash", "ksh", "mksh", "ash", "ya
 pub fn check_script(text: &str, depth: usize, ctx: &mut Context) -> Option<Violation> {
     let commands = match shell::parse_at_depth(text, depth) {
         Ok(c) => c,
+        Err(_) if ctx.in_file => return None,
         Err(ParseError::TooDeep) => {
             return Some(block("malformed:too-deep", &clip(text), "the command nests shells too deeply to read"))
         }
@@ -47,6 +48,9 @@ pub fn check_script(text: &str, depth: usize, ctx: &mut Context) -> Option<Viola
         let outer = std::mem::replace(&mut ctx.stdin_unknown, unknown_input);
         verdict = command(c, fed, depth, ctx);
         ctx.stdin_unknown = outer;
+        if ctx.in_file && verdict.as_ref().is_some_and(|v| v.rule == crate::policy::Rule::Malformed) {
+            verdict = None; // a script file's unknowns are not the agent's to write out
+        }
         if verdict.is_some() {
             break;
         }
@@ -491,8 +495,10 @@ fn shell_script(path: &str, ctx: &Context) -> bool {
 }
 
 /// A script file a shell runs (`sh x.sh`, `source x`, `./x.sh`), judged as the script it
-/// holds. One this same command writes, or one only known at run time (a variable, a process
-/// substitution), is refused; a missing one runs nothing.
+/// holds: what it surely does (its own run-time values and syntax the reader does not follow
+/// are not refused: the agent cannot write them out). One this same command writes, or one
+/// only known at run time (a variable, a process substitution), is refused; a missing one
+/// runs nothing.
 fn script_file(a: &Arg, subject: &str, depth: usize, ctx: &mut Context) -> Option<Violation> {
     if !a.exact || a.text.starts_with("/dev/") || a.text.starts_with("/proc/") {
         return Some(run_time(subject, a, "is the script this runs"));
@@ -511,7 +517,10 @@ fn script_file(a: &Arg, subject: &str, depth: usize, ctx: &mut Context) -> Optio
     if bytes.contains(&0) {
         return None;
     }
-    check_script(&String::from_utf8_lossy(&bytes), depth + 1, ctx)
+    let outer = std::mem::replace(&mut ctx.in_file, true);
+    let v = check_script(&String::from_utf8_lossy(&bytes), depth + 1, ctx);
+    ctx.in_file = outer;
+    v
 }
 
 /// A script run by a new shell.

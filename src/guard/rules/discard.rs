@@ -195,6 +195,9 @@ pub fn rm(args: &[Arg], subject: &str, ctx: &mut Context) -> Option<Violation> {
 
 /// One path `rm -rf` (or `find … -delete`) removes.
 pub fn removal(a: &Arg, subject: &str, ctx: &mut Context) -> Option<Violation> {
+    if a.exact && a.text.is_empty() {
+        return None; // `rm -f ""` removes nothing
+    }
     if !a.alts.is_empty() {
         return a.alts.iter().find_map(|alt| removal(&alt_arg(alt), subject, ctx));
     }
