@@ -242,6 +242,9 @@ fn resolve(call: &mut Call, ctx: &mut Context, may_correct: bool) -> Option<Viol
     if matches!(sub.as_str(), "filter-repo") {
         return judge(call, ctx);
     }
+    if sub == "okstra" {
+        return self_protect::okstra(&call.args, call.subject);
+    }
     if may_correct && autocorrect_on(call, ctx) {
         return autocorrect(call, ctx);
     }

@@ -308,6 +308,23 @@ fn locations(p: &Path, effect: Effect, ctx: &mut Context) -> Option<(&'static st
     None
 }
 
+/// `git okstra hooks uninstall [--agent …]`: the guard's own hooks or host settings taken out.
+pub fn okstra(args: &[Arg], subject: &str) -> Option<Violation> {
+    let words: Vec<&str> =
+        args.iter().map(|a| a.text.as_str()).filter(|w| !w.starts_with('-') || *w == "--agent").collect();
+    match words.as_slice() {
+        ["hooks", "uninstall", "--agent", ..] => Some(block(
+            "self-protect:host-settings",
+            subject,
+            "`git okstra hooks uninstall --agent` takes the guard out of the agent host's settings",
+        )),
+        ["hooks", "uninstall", ..] => {
+            Some(block("self-protect:hook-file", subject, "`git okstra hooks uninstall` takes the git hooks out"))
+        }
+        _ => None,
+    }
+}
+
 /// A host's file tool (Claude Code `Write`/`Edit`, Gemini CLI `write_file`/`replace`) writing `path`.
 pub fn tool_file(path_text: &str, subject: &str, ctx: &mut Context) -> Option<Violation> {
     path(Effect::Write, &Arg::lit(path_text), subject, ctx)
