@@ -259,7 +259,7 @@ fn presence(
 ) -> Result<Presence> {
     let Some(list) = event_list_ref(doc, event, path)? else { return Ok(Presence::Absent) };
     let Some(item) = list.iter().find(|i| holds_ours(agent, i)) else { return Ok(Presence::Absent) };
-    let same = matcher.is_none_or(|m| item.get("matcher").and_then(Value::as_str) == Some(m));
+    let same = matcher.map_or(true, |m| item.get("matcher").and_then(Value::as_str) == Some(m));
     Ok(if same { Presence::Current } else { Presence::Stale })
 }
 

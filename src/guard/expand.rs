@@ -263,7 +263,7 @@ fn finish(mut a: Arg, lead_known: Option<bool>, split_risk: bool) -> Arg {
     if a.glob {
         a.exact = false;
         let first = a.text.chars().next();
-        a.can_be_option = first.is_none_or(|c| c == '-' || is_glob_char(c));
+        a.can_be_option = first.map_or(true, |c| c == '-' || is_glob_char(c));
     }
     if !a.exact && !a.glob {
         a.can_be_option = split_risk || lead_known != Some(true) || a.text.starts_with('-');

@@ -280,7 +280,7 @@ fn expand_alias(call: &mut Call, name: &str, value: &str, ctx: &mut Context) -> 
         }
         None => {
             let mut words: Vec<Arg> = split_cmdline(value).into_iter().map(Arg::lit).collect();
-            let Some(first) = (!words.is_empty()).then(|| words.remove(0)) else { return None };
+            let first = (!words.is_empty()).then(|| words.remove(0))?;
             words.extend(call.args.iter().cloned());
             let mut inner = Call {
                 sub: first.text,

@@ -338,10 +338,8 @@ fn call_args(code: &str, from: usize, lits: &[Lit]) -> Vec<Arg> {
     let expression = rest.split([',', '[', ']', '(', ')', ' ', '\t', '\n']).any(|t| {
         let t = t.trim();
         // Keyword arguments (`check=True`, `cwd=root`) and option objects (`{stdio: …}`) are not the command.
-        !t.is_empty()
-            && !matches!(t, "=" | "=>" | "{" | "}" | "true" | "false")
-            && !(t.contains('=') && !t.starts_with('='))
-            && !t.contains(':')
+        let keyword = t.contains('=') && !t.starts_with('=');
+        !t.is_empty() && !matches!(t, "=" | "=>" | "{" | "}" | "true" | "false") && !keyword && !t.contains(':')
     });
     let mut args: Vec<Arg> =
         inside.iter().map(|l| if l.dynamic { Arg::unknown(&l.text) } else { Arg::lit(&l.text) }).collect();

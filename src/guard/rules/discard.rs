@@ -257,7 +257,7 @@ fn scratch(p: &Path, ctx: &mut Context) -> bool {
     if home.iter().chain(okstra.iter()).any(|h| files::within(p, &files::normalize(h))) {
         return false;
     }
-    files::existing_ancestor(p).is_none_or(|a| ctx.repo(&a).is_none())
+    files::existing_ancestor(p).map_or(true, |a| ctx.repo(&a).is_none())
 }
 
 /// What inside `.git` may go: stale locks and the state of an operation in progress (a stuck
