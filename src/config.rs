@@ -12,6 +12,8 @@ pub const KEY_CATEGORY: &str = "okstra.category";
 pub const KEY_SYNC_DIR: &str = "okstra.syncDir";
 pub const KEY_PROTECTED_BRANCH: &str = "okstra.protectedBranch";
 pub const KEY_AGENT_GUARD: &str = "okstra.agentGuard";
+/// Rules the agent guard lets agents break after all; read from the user's own config only.
+pub const KEY_GUARD_ALLOW: &str = "okstra.guardAllow";
 /// `okstra.executor.<name>`: an argv template for a custom agent CLI.
 pub const KEY_EXECUTOR_PREFIX: &str = "okstra.executor";
 
@@ -112,6 +114,12 @@ pub const SETTINGS: &[Setting] = &[
         source: Source::GitConfig,
         default: "unset",
         doc: "Agent hosts (claude, gemini, cursor; multi-valued or comma-separated) whose settings get the agent guard in every worktree `task start` creates.",
+    },
+    Setting {
+        name: KEY_GUARD_ALLOW,
+        source: Source::GitConfig,
+        default: "unset",
+        doc: "`discard`: the agent guard lets agents discard local work (`reset --hard`, `clean -f`, `rm -rf` outside the worktree, and the rest of the discard rule). Read only from your own `~/.gitconfig` (or `$XDG_CONFIG_HOME/git/config`), never from a repository, an included file or `-c`; agents cannot write it.",
     },
     Setting {
         name: "okstra.executor.<name>",

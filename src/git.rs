@@ -309,10 +309,65 @@ impl Repo {
             || index.prefixed_entries(below.as_bytes().as_bstr()).is_some_and(|e| !e.is_empty())
     }
 
+    /// The branch `HEAD` names in the worktree this handle was opened for (`None`: detached
+    /// or unborn-less reads failed).
+    pub fn head_branch(&self) -> Option<String> {
+        let name = self.repo.head_name().ok()??;
+        Some(name.shorten().to_string())
+    }
+
+    /// Whether a revision (branch, tag, commit, `HEAD~2`) resolves in this repository.
+    pub fn resolves(&self, spec: &str) -> bool {
+        self.repo.rev_parse_single(spec).is_ok()
+    }
+
+    /// Whether some remote has a branch of this name (`git checkout <name>` then creates it).
+    pub fn remote_branch_named(&self, name: &str) -> bool {
+        let Ok(platform) = self.repo.references() else { return false };
+        let Ok(iter) = platform.prefixed("refs/remotes/") else { return false };
+        let suffix = format!("/{name}");
+        iter.flatten().any(|r| r.name().as_bstr().to_string().ends_with(&suffix))
+    }
+
+    /// This worktree's own git dir (`.git`, or `.git/worktrees/<id>` for a linked one).
+    pub fn git_dir(&self) -> PathBuf {
+        canon(self.repo.git_dir())
+    }
+
+    /// `alias.<name>` values (section without subsection), in config order, names as written.
+    pub fn aliases(&self) -> Vec<(String, String)> {
+        let config = self.repo.config_snapshot();
+        let Some(sections) = config.plumbing().sections_by_name("alias") else { return Vec::new() };
+        let mut out = Vec::new();
+        for section in sections.filter(|s| s.header().subsection_name().is_none()) {
+            for name in section.value_names() {
+                if let Some(value) = section.value(&name) {
+                    out.push((name.to_string(), value.to_string()));
+                }
+            }
+        }
+        out
+    }
+
     /// The underlying gix handle, for reads this type does not wrap yet.
     pub fn gix(&self) -> &gix::Repository {
         &self.repo
     }
+}
+
+/// Values of `key` in the user's own config files (`~/.gitconfig`, `$XDG_CONFIG_HOME/git/config`),
+/// read without includes: what no repository-level file, included file or `-c` can add to.
+pub fn user_config_strings(key: &str) -> Vec<String> {
+    let Some(home) = std::env::var_os("HOME").filter(|h| !h.is_empty()).map(PathBuf::from) else { return Vec::new() };
+    let xdg = std::env::var_os("XDG_CONFIG_HOME").filter(|x| !x.is_empty()).map(PathBuf::from);
+    let files = [xdg.unwrap_or_else(|| home.join(".config")).join("git/config"), home.join(".gitconfig")];
+    let mut out = Vec::new();
+    for f in files.into_iter().filter(|f| f.is_file()) {
+        if let Ok(file) = gix::config::File::from_path_no_includes(f, gix::config::Source::User) {
+            out.extend(file.strings(key).unwrap_or_default().into_iter().map(|v| v.to_string()));
+        }
+    }
+    out
 }
 
 /// One `[remote "<name>"]` of the config.

@@ -23,6 +23,7 @@ const HAND: &[(&str, &str)] = &[
     ("git-okstra-task", include_str!("../man/src/git-okstra-task.roff")),
     ("git-okstra-phase", include_str!("../man/src/git-okstra-phase.roff")),
     ("git-okstra-handoff", include_str!("../man/src/git-okstra-handoff.roff")),
+    ("git-okstra-hook", include_str!("../man/src/git-okstra-hook.roff")),
     ("git-okstra-hooks", include_str!("../man/src/git-okstra-hooks.roff")),
     ("git-okstra-doctor", include_str!("../man/src/git-okstra-doctor.roff")),
     ("git-okstra-completions", include_str!("../man/src/git-okstra-completions.roff")),
@@ -200,9 +201,26 @@ fn group_page(group: &Command, groups: &[&Command], source: &str) -> Page {
         }
     }
     t.push_str(&rest_of_hand(&hand, &[]));
+    if name == "git-okstra-hook" {
+        t.push_str(&guard_rules());
+    }
     t.push_str(&exit_status());
     t.push_str(&see_also(&name, groups));
     Page { file: format!("{name}.1"), text: t }
+}
+
+/// Markdown-ish rule text as roff body text (no backticks; ASCII dots for an ellipsis).
+fn plain(s: &str) -> String {
+    esc(&s.replace('`', "").replace('…', "..."))
+}
+
+/// The agent guard's rules, from their tables: id, what it refuses, what to do instead.
+fn guard_rules() -> String {
+    let mut t = String::from(".SH \"AGENT GUARD RULES\"\n");
+    for d in crate::guard::rules::all() {
+        t.push_str(&format!(".TP\n\\fB{}\\fR\n{}; instead: {}.\n", esc(d.id), plain(d.what), plain(d.instead)));
+    }
+    t
 }
 
 /// A subcommand as a `.SS` subsection: its help, synopsis and options (and its own

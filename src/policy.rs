@@ -33,10 +33,14 @@ pub enum Rule {
     Malformed,
     /// An agent using the `OKSTRA_ALLOW` override itself.
     Override,
+    /// Local work that cannot be brought back (`reset --hard`, `clean -f`, `rm -rf` outside).
+    Discard,
+    /// An agent changing what judges it: okstra/hook/include config, hook files, host settings.
+    SelfProtect,
 }
 
 impl Rule {
-    pub const ALL: [Rule; 8] = [
+    pub const ALL: [Rule; 10] = [
         Rule::NonFastForward,
         Rule::ProtectedDelete,
         Rule::ProtectedUpdate,
@@ -45,6 +49,8 @@ impl Rule {
         Rule::Publish,
         Rule::Malformed,
         Rule::Override,
+        Rule::Discard,
+        Rule::SelfProtect,
     ];
 
     pub fn name(self) -> &'static str {
@@ -57,6 +63,8 @@ impl Rule {
             Rule::Publish => "publish",
             Rule::Malformed => "malformed",
             Rule::Override => "override",
+            Rule::Discard => "discard",
+            Rule::SelfProtect => "self-protect",
         }
     }
 }
@@ -74,10 +82,12 @@ impl FromStr for Rule {
     }
 }
 
-/// One refusal: the rule, what it is about (a ref or a command), why, and what to do.
+/// One refusal: the rule, the stable id of the exact check (`discard:reset-hard`; the rule's
+/// name where a rule has one check), what it is about (a ref or a command), why, and what to do.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Violation {
     pub rule: Rule,
+    pub id: &'static str,
     pub subject: String,
     pub message: String,
     pub fix: String,
@@ -85,7 +95,7 @@ pub struct Violation {
 
 impl Violation {
     pub fn new(rule: Rule, subject: impl Into<String>, message: impl Into<String>, fix: impl Into<String>) -> Self {
-        Violation { rule, subject: subject.into(), message: message.into(), fix: fix.into() }
+        Violation { rule, id: rule.name(), subject: subject.into(), message: message.into(), fix: fix.into() }
     }
 
     /// `[okstra:<rule>] <message> (<subject>). <fix>` — one line.
@@ -114,10 +124,11 @@ impl Protected {
         &self.0
     }
 
-    /// Whether a branch (`main`) or full ref (`refs/heads/main`) is protected.
+    /// Whether a branch (`main`) or full ref (`refs/heads/main`) is protected. Case does not
+    /// matter: on a case-insensitive file system `refs/heads/Main` is `refs/heads/main`.
     pub fn contains(&self, name: &str) -> bool {
         let short = name.strip_prefix("refs/heads/").unwrap_or(name);
-        self.0.iter().any(|p| p == short)
+        self.0.iter().any(|p| p.eq_ignore_ascii_case(short))
     }
 }
 
@@ -219,6 +230,8 @@ pub struct AuditRecord<'a> {
     pub source: &'a str,
     pub decision: Decision,
     pub rule: Rule,
+    /// The check's stable id (`--explain` and the guard's messages show the same).
+    pub id: &'a str,
     pub subject: &'a str,
     pub message: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -235,6 +248,7 @@ impl<'a> AuditRecord<'a> {
             source,
             decision,
             rule: v.rule,
+            id: v.id,
             subject: &v.subject,
             message: &v.message,
             agent: None,
@@ -255,24 +269,10 @@ pub fn audit(common_dir: &Path, record: &AuditRecord) -> std::io::Result<()> {
     f.write_all(line.as_bytes())
 }
 
-/// What to do instead of a command the agent guard refused, per rule (one clause, no full stop).
-pub fn command_fix(rule: Rule) -> &'static str {
-    match rule {
-        Rule::NoVerify => "run it again without --no-verify/-n and fix what the hooks report",
-        Rule::HookBypass => "leave the hooks switched on (no core.hooksPath override, HUSKY=0, LEFTHOOK=0 or SKIP=) and fix what they report",
-        Rule::NonFastForward => "integrate the remote work instead (`git pull --rebase`), then push without force",
-        Rule::ProtectedDelete => "protected branches are changed through reviewed pull requests only; ask the user",
-        Rule::ProtectedUpdate => "push your feature branch (`git push -u origin <feature-branch>`) and open a pull request instead",
-        Rule::Publish => "publishing, releasing, merging and deploying are the user's decisions; stop and ask the user",
-        Rule::Malformed => "rewrite the command so every quote and substitution is closed",
-        Rule::Override => "never set OKSTRA_ALLOW yourself; only the user may use the override",
-    }
-}
-
 impl Violation {
-    /// `blocked by okstra [<rule>]: <message> (<subject>); <fix>.` — one sentence for an agent.
+    /// `blocked by okstra [<id>]: <message> (<subject>); <fix>.` — one sentence for an agent.
     pub fn sentence(&self) -> String {
-        format!("blocked by okstra [{}]: {} ({}); {}.", self.rule, self.message, self.subject, self.fix)
+        format!("blocked by okstra [{}]: {} ({}); {}.", self.id, self.message, self.subject, self.fix)
     }
 }
 

@@ -8,190 +8,6 @@ use std::process::Stdio;
 
 use common::{Env, Run, BIN};
 
-/// (command, the rule that blocks it, or None when it is allowed)
-const TABLE: &[(&str, Option<&str>)] = &[
-    // --no-verify and the -n that means it
-    ("git commit --no-verify -m x", Some("no-verify")),
-    ("git commit -n -m x", Some("no-verify")),
-    ("git commit -nm x", Some("no-verify")),
-    ("git commit -anm x", Some("no-verify")),
-    ("git commit -m x -n", Some("no-verify")),
-    ("git commit --amend --no-edit -n", Some("no-verify")),
-    ("git commit --no-verif -m x", Some("no-verify")),
-    ("git merge --no-verify feat-y", Some("no-verify")),
-    ("git push --no-verify origin feat-x", Some("no-verify")),
-    ("git cherry-pick --no-verify abc123", Some("no-verify")),
-    ("git rebase --no-verify main", Some("no-verify")),
-    ("git am --no-verify fix.patch", Some("no-verify")),
-    ("git am -n fix.patch", Some("no-verify")),
-    ("git pull --no-verify", Some("no-verify")),
-    // -n where it means something else, and look-alikes
-    ("git push -n origin main", None),
-    ("git push --dry-run --force origin main", None),
-    ("git merge -n feat-y", None),
-    ("git cherry-pick -n abc123", None),
-    ("git revert -n abc123", None),
-    ("git rebase -n main", None),
-    ("git commit -m -n", None),
-    ("git commit -mn", None),
-    ("git commit -am 'fix the -n flag'", None),
-    ("git commit -n --verify -m x", None),
-    // hooks switched off another way
-    ("git -c core.hooksPath=/dev/null commit -m x", Some("hook-bypass")),
-    ("git -c core.hookspath=/tmp/none push origin feat-x", Some("hook-bypass")),
-    ("git --config-env=core.hooksPath=EMPTY commit -m x", Some("hook-bypass")),
-    ("HUSKY=0 git commit -m x", Some("hook-bypass")),
-    ("LEFTHOOK=0 git push origin feat-x", Some("hook-bypass")),
-    ("SKIP=flake8 git commit -m x", Some("hook-bypass")),
-    ("PRE_COMMIT_ALLOW_NO_CONFIG=1 git commit -m x", Some("hook-bypass")),
-    ("export HUSKY=0", Some("hook-bypass")),
-    ("env HUSKY=0 git commit -m x", Some("hook-bypass")),
-    ("git config core.hooksPath /dev/null", Some("hook-bypass")),
-    ("git config --unset core.hooksPath", Some("hook-bypass")),
-    ("GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=core.hooksPath GIT_CONFIG_VALUE_0=/x git commit -m x", Some("hook-bypass")),
-    ("git config --get core.hooksPath", None),
-    ("git config core.hooksPath", None),
-    ("git -c user.name=x commit -m y", None),
-    ("HUSKY=1 git commit -m x", None),
-    ("echo HUSKY=0", None),
-    // force pushes
-    ("git push -f", Some("non-fast-forward")),
-    ("git push --force origin feat-x", Some("non-fast-forward")),
-    ("git push --force-with-lease origin feat-x", Some("non-fast-forward")),
-    ("git push --force-with-lease=feat-x:abc origin feat-x", Some("non-fast-forward")),
-    ("git push --force-if-includes origin feat-x", Some("non-fast-forward")),
-    ("git push origin +feat-x", Some("non-fast-forward")),
-    ("git push origin '+refs/heads/feat-x:refs/heads/feat-x'", Some("non-fast-forward")),
-    ("git push --mirror origin", Some("non-fast-forward")),
-    ("git push -uf origin feat-x", Some("non-fast-forward")),
-    // protected branches
-    ("git push origin --delete main", Some("protected-delete")),
-    ("git push origin :dev", Some("protected-delete")),
-    ("git push origin main", Some("protected-update")),
-    ("git push origin HEAD:main", Some("protected-update")),
-    ("git push origin feat-x:refs/heads/staging", Some("protected-update")),
-    ("git push --all origin", Some("protected-update")),
-    ("git push origin feat-x", None),
-    ("git push -u origin HEAD", None),
-    ("git push", None),
-    ("git push origin", None),
-    ("git push origin --delete old-feature", None),
-    ("git push origin main:feat-x", None),
-    ("git push origin tag v1.0", None),
-    // publishing, releasing, deploying
-    ("gh pr merge 12 --squash", Some("publish")),
-    ("gh release create v1.0", Some("publish")),
-    ("gh api -X PUT repos/o/r/pulls/1/merge", Some("publish")),
-    ("npm publish", Some("publish")),
-    ("pnpm publish --access public", Some("publish")),
-    ("yarn publish", Some("publish")),
-    ("cargo publish", Some("publish")),
-    ("twine upload dist/*", Some("publish")),
-    ("python3 -m twine upload dist/*", Some("publish")),
-    ("docker push registry.example/app:1", Some("publish")),
-    ("terraform apply -auto-approve", Some("publish")),
-    ("kubectl apply -f deploy.yaml", Some("publish")),
-    ("kubectl delete pod web-1", Some("publish")),
-    ("gh pr create --base main --head feat-x", None),
-    ("gh pr list --head feat-x", None),
-    ("gh release list", None),
-    ("npm publish --dry-run", None),
-    ("npm --registry https://registry.example.invalid publish", Some("publish")),
-    ("pnpm -C packages/web publish", Some("publish")),
-    ("pnpm --filter web publish --access public", Some("publish")),
-    ("yarn --cwd web npm publish", Some("publish")),
-    ("npm --registry https://registry.example.invalid install", None),
-    ("npm --loglevel=silent publish", Some("publish")),
-    ("npm install -- publish", None),
-    ("pnpm -w publish", Some("publish")),
-    ("cargo publish --dry-run", None),
-    ("kubectl apply --dry-run=client -f deploy.yaml", None),
-    ("kubectl get pods", None),
-    ("terraform plan", None),
-    ("npm install", None),
-    ("docker build -t app .", None),
-    // the override
-    ("OKSTRA_ALLOW=publish npm publish", Some("override")),
-    ("export OKSTRA_ALLOW=no-verify", Some("override")),
-    ("env OKSTRA_ALLOW=non-fast-forward git push -f", Some("override")),
-    ("echo 'never set OKSTRA_ALLOW=x'", None),
-    // malformed shell
-    ("git commit -m 'unclosed", Some("malformed")),
-    ("echo \"unclosed", Some("malformed")),
-    ("echo $(git status", Some("malformed")),
-    ("echo `date", Some("malformed")),
-    // quoting: the words inside an argument are data
-    ("git commit -m \"do not use --no-verify\"", None),
-    ("echo \"git push --force\"", None),
-    ("echo 'gh pr merge 1'", None),
-    ("grep -r 'git push -f' docs/", None),
-    ("ls -la # git push -f", None),
-    ("echo \"a && git push -f\"", None),
-    ("cat <<'EOF' > notes.md\ngit push --force is forbidden\nEOF", None),
-    ("git commit -F msg.txt", None),
-    // chaining, nesting and prefixes
-    ("git status && git push --force", Some("non-fast-forward")),
-    ("cargo test; git commit -n -m wip", Some("no-verify")),
-    ("false || git push -f", Some("non-fast-forward")),
-    ("git log | head -1; git push -f", Some("non-fast-forward")),
-    ("git status\ngit push -f", Some("non-fast-forward")),
-    ("(cd sub && git push -f)", Some("non-fast-forward")),
-    ("git st &\ngit push --mirror", Some("non-fast-forward")),
-    ("sh -c 'git push --force'", Some("non-fast-forward")),
-    ("bash -lc \"git commit --no-verify -m x\"", Some("no-verify")),
-    ("sh -c \"sh -c 'git push -f'\"", Some("non-fast-forward")),
-    ("bash <<'EOF'\ngit push -f\nEOF", Some("non-fast-forward")),
-    ("echo $(git push -f)", Some("non-fast-forward")),
-    ("echo `git push --force`", Some("non-fast-forward")),
-    ("x=\"$(gh pr merge 3)\"", Some("publish")),
-    ("env GIT_TRACE=1 git push -f", Some("non-fast-forward")),
-    ("FOO=1 BAR='a b' git push --force", Some("non-fast-forward")),
-    ("cd sub && git push origin main", Some("protected-update")),
-    ("git -C sub push -f", Some("non-fast-forward")),
-    ("sudo -u ci git push -f", Some("non-fast-forward")),
-    ("timeout 60 git push --force", Some("non-fast-forward")),
-    ("/usr/bin/git push -f", Some("non-fast-forward")),
-    ("eval \"git push --force\"", Some("non-fast-forward")),
-    ("find . -name x -exec git push -f \\;", Some("non-fast-forward")),
-    ("g\\\nit push -f", Some("non-fast-forward")),
-    ("'git' 'push' '--force'", Some("non-fast-forward")),
-    ("{ git push -f; }", Some("non-fast-forward")),
-    ("echo 'git push --force' | sh", Some("non-fast-forward")),
-    ("printf 'cd x\\ngit commit -n -m y\\n' | bash -s", Some("no-verify")),
-    ("bash --rcfile ~/.rc -c 'git push -f'", Some("non-fast-forward")),
-    ("echo 'git push --force' | grep push", None),
-    ("if true; then git push -f; fi", Some("non-fast-forward")),
-    ("for b in a c; do git push origin \"$b\" --force; done", Some("non-fast-forward")),
-    ("! git commit --no-verify -m x", Some("no-verify")),
-    ("git status && git log --oneline | grep force", None),
-    ("FOO=1 git status", None),
-    ("sh -c 'git status'", None),
-    ("git commit -m \"$(cat msg.txt)\"", None),
-    ("git fetch --force origin", None),
-    ("git commit -m \"$(cat <<'EOF'\nfix(guard): don't use --no-verify (ever)\nEOF\n)\"", None),
-    ("git commit -n -m \"$(cat <<'EOF'\nwip\nEOF\n)\"", Some("no-verify")),
-    ("git rebase -x 'git push -f' main", Some("non-fast-forward")),
-    ("git rebase --exec='cargo test' main", None),
-    ("git submodule foreach --recursive 'git push --force'", Some("non-fast-forward")),
-    ("git bisect run cargo test", None),
-    ("git reset --hard HEAD~1", None),
-    ("git worktree add ../x -b feat-z", None),
-    // git aliases (set up in the repository's config by `setup`), expanded as git expands them
-    ("git pf origin feat-x", Some("non-fast-forward")),
-    ("git cin -m x", Some("no-verify")),
-    ("git shipit", Some("non-fast-forward")),
-    ("git toprod", Some("protected-update")),
-    ("git -C sub pf origin feat-x", Some("non-fast-forward")),
-    ("git -c alias.zz='commit --no-verify' zz -m x", Some("no-verify")),
-    ("git -c Alias.Zz='commit -n' zz -m x", Some("no-verify")),
-    ("git -c alias.pf=status pf", None),
-    ("git ci -m x", None),
-    ("git stt", None),
-    ("git status", None),
-    ("git nosuchalias --force", None),
-    ("git loopa", Some("malformed")),
-];
-
 /// A repository on branch `feat-x` with a `sub` folder (protected branches: the defaults).
 fn setup(env: &Env) -> std::path::PathBuf {
     let repo = env.repo("proj");
@@ -212,6 +28,22 @@ fn setup(env: &Env) -> std::path::PathBuf {
         env.git(&repo, &["config", &format!("alias.{name}"), value]);
     }
     std::fs::create_dir_all(repo.join("sub")).unwrap();
+    // For the GraphQL cases: a query file that merges, one that only reads.
+    std::fs::write(
+        repo.join("q.graphql"),
+        "mutation { mergePullRequest(input: {pullRequestId: \"x\"}) { clientMutationId } }\n",
+    )
+    .unwrap();
+    std::fs::write(repo.join("read.graphql"), "query { viewer { login } }\n").unwrap();
+    // Script files, for the cases that run one.
+    std::fs::create_dir_all(repo.join("scripts")).unwrap();
+    common::write_exec(&repo.join("scripts/push.sh"), "#!/usr/bin/env bash\nset -e\ngit push --force origin feat-x\n");
+    common::write_exec(&repo.join("scripts/ok.sh"), "#!/bin/sh\necho hi\ncargo test\n");
+    // A script with its own run-time values (not the agent's to write out) that also surely pushes.
+    common::write_exec(&repo.join("scripts/args.sh"), "#!/bin/sh\ncase \"$1\" in -*) echo \"$@\";; esac\ncp \"$1\" \"$2\"\nrm -f \"$TMP_FILE\"\ngit push origin HEAD:main\n");
+    common::write_exec(&repo.join("scripts/vars.sh"), "#!/bin/sh\nset -eu\ndest=\"${1:-out}\"\nmkdir -p \"$dest\"\ncp -r src \"$dest/\"\nfor f in \"$dest\"/*; do echo \"$f\"; done\n");
+    // A second repository beside it (another agent's checkout), on main.
+    env.repo("other");
     repo
 }
 
@@ -237,32 +69,138 @@ fn audit_lines(repo: &Path) -> Vec<serde_json::Value> {
         .collect()
 }
 
-#[test]
-fn command_table() {
-    assert!(TABLE.len() >= 80, "the table has {} commands", TABLE.len());
-    let env = Env::new();
-    let repo = setup(&env);
-    let mut failures = Vec::new();
-    for (cmd, expect) in TABLE {
-        let r = env.okstra(&repo, &["hook", "agent-guard", cmd]);
-        let got = match r.code {
-            0 => None,
-            2 => Some(r.stderr.trim().to_string()),
-            c => {
-                failures.push(format!("{cmd:?}: exit {c}: {}", r.stderr));
+/// One line of a case file: `<command> => <allow | rule id>`, `⏎` standing for a newline.
+struct Case {
+    at: String,
+    command: String,
+    expect: String,
+}
+
+/// Every case of `tests/guard-cases/*.cases` (comments start with `#`).
+fn cases() -> Vec<Case> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/guard-cases");
+    let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().flatten().map(|e| e.path()).collect();
+    files.sort();
+    let mut out = Vec::new();
+    for f in files.iter().filter(|f| f.extension().is_some_and(|x| x == "cases")) {
+        let name = f.file_name().unwrap().to_string_lossy().into_owned();
+        for (n, line) in std::fs::read_to_string(f).unwrap().lines().enumerate() {
+            if line.trim().is_empty() || line.trim_start().starts_with('#') {
                 continue;
             }
-        };
-        match (expect, &got) {
-            (None, None) if r.stderr.is_empty() && r.stdout.is_empty() => {}
-            (Some(rule), Some(msg))
-                if msg.contains(&format!("[{rule}]")) && msg.lines().count() == 1 && r.stdout.is_empty() => {}
-            _ => failures.push(format!("{cmd:?}: expected {expect:?}, got exit {} {:?}", r.code, r.stderr)),
+            let (command, expect) = line.rsplit_once(" => ").unwrap_or_else(|| panic!("{name}:{}: no ` => `", n + 1));
+            out.push(Case {
+                at: format!("{name}:{}", n + 1),
+                command: command.trim_end().replace('⏎', "\n"),
+                expect: expect.split_whitespace().next().unwrap_or("").to_string(),
+            });
         }
     }
-    assert!(failures.is_empty(), "{} of {} wrong:\n{}", failures.len(), TABLE.len(), failures.join("\n"));
-    let blocked = TABLE.iter().filter(|(_, e)| e.is_some()).count();
-    assert_eq!(audit_lines(&repo).len(), blocked, "every block is audited");
+    out
+}
+
+/// Every rule id in the rule tables (`id: "family:name"` in `src/guard/rules/*.rs`).
+fn rule_ids() -> Vec<String> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/guard/rules");
+    let re = regex::Regex::new(r#"id: "([a-z-]+:[a-z-]+)""#).unwrap();
+    let mut ids = Vec::new();
+    for f in std::fs::read_dir(dir).unwrap().flatten() {
+        let text = std::fs::read_to_string(f.path()).unwrap();
+        ids.extend(re.captures_iter(&text).map(|c| c[1].to_string()));
+    }
+    ids
+}
+
+/// The case files, each judged through the binary with `--explain --json`: the verdict and
+/// its rule id must be the expected ones, and the exit code must agree (0 allow, 2 block).
+#[test]
+fn case_files() {
+    let env = Env::new();
+    let repo = setup(&env);
+    let cases = cases();
+    assert!(cases.len() >= 300, "the case files hold {} cases", cases.len());
+    let failures = std::sync::Mutex::new(Vec::new());
+    let chunks: Vec<&[Case]> = cases.chunks(cases.len().div_ceil(4)).collect();
+    std::thread::scope(|s| {
+        for chunk in chunks {
+            let (env, repo, failures) = (&env, &repo, &failures);
+            s.spawn(move || {
+                for c in chunk {
+                    let r = env.okstra(repo, &["hook", "agent-guard", "--explain", "--json", &c.command]);
+                    let v: serde_json::Value = match serde_json::from_str(&r.stdout) {
+                        Ok(v) => v,
+                        Err(_) => {
+                            failures
+                                .lock()
+                                .unwrap()
+                                .push(format!("{}: {:?}: exit {} {}", c.at, c.command, r.code, r.stderr));
+                            continue;
+                        }
+                    };
+                    let got = match v["verdict"]["decision"].as_str() {
+                        Some("allow") => "allow".to_string(),
+                        _ => v["verdict"]["id"].as_str().unwrap_or("?").to_string(),
+                    };
+                    let code_ok = r.code == if got == "allow" { 0 } else { 2 };
+                    if got != c.expect || !code_ok {
+                        let why = v["verdict"]["message"].as_str().unwrap_or("");
+                        failures.lock().unwrap().push(format!(
+                            "{}: {:?}: expected {}, got {got} (exit {}) {why}",
+                            c.at, c.command, c.expect, r.code
+                        ));
+                    }
+                }
+            });
+        }
+    });
+    let failures = failures.into_inner().unwrap();
+    assert!(failures.is_empty(), "{} of {} cases wrong:\n{}", failures.len(), cases.len(), failures.join("\n"));
+}
+
+/// Every rule of every table is exercised by at least one case, and every case names a rule
+/// that exists.
+#[test]
+fn every_rule_has_a_case() {
+    let ids = rule_ids();
+    assert!(ids.len() > 40, "{ids:?}");
+    let cases = cases();
+    let used: std::collections::HashSet<&str> = cases.iter().map(|c| c.expect.as_str()).collect();
+    let untested: Vec<&String> =
+        ids.iter().filter(|id| !used.contains(id.as_str()) && !TESTED_ELSEWHERE.contains(&id.as_str())).collect();
+    assert!(untested.is_empty(), "rules without a case: {untested:?}");
+    let unknown: Vec<&Case> = cases.iter().filter(|c| c.expect != "allow" && !ids.contains(&c.expect)).collect();
+    assert!(unknown.is_empty(), "cases naming no rule: {:?}", unknown.iter().map(|c| &c.at).collect::<Vec<_>>());
+}
+
+/// Rules a shell command cannot reach; their tests are below (hook JSON, MCP tool calls).
+const TESTED_ELSEWHERE: &[&str] =
+    &["malformed:hook-input", "malformed:too-long", "protected-update:mcp", "publish:mcp-merge"];
+
+/// Blocks are one line on stderr naming the rule id, with nothing on stdout, and audited.
+#[test]
+fn blocks_are_one_audited_line() {
+    let env = Env::new();
+    let repo = setup(&env);
+    let blocked = [
+        ("git push --force-w origin feat-x", "non-fast-forward:force"),
+        ("git reset --hard", "discard:reset-hard"),
+        ("git config okstra.protectedBranch nothing", "self-protect:config"),
+    ];
+    for (cmd, id) in blocked {
+        let r = env.okstra(&repo, &["hook", "agent-guard", cmd]).fails(2);
+        assert!(r.stdout.is_empty(), "{}", r.stdout);
+        assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
+        assert!(r.stderr.starts_with(&format!("blocked by okstra [{id}]: ")), "{}", r.stderr);
+    }
+    let r = env.okstra(&repo, &["hook", "agent-guard", "git status"]).ok();
+    assert!(r.stdout.is_empty() && r.stderr.is_empty());
+    let log = audit_lines(&repo);
+    assert_eq!(log.len(), blocked.len(), "every block is audited, nothing else");
+    assert_eq!(log[1]["rule"], "discard");
+    assert_eq!(log[1]["id"], "discard:reset-hard");
+    // --explain judges without auditing.
+    env.okstra(&repo, &["hook", "agent-guard", "--explain", "git push -f"]).fails(2);
+    assert_eq!(audit_lines(&repo).len(), blocked.len());
 }
 
 #[test]
@@ -280,7 +218,7 @@ fn several_words_are_one_command() {
     let repo = setup(&env);
     env.okstra(&repo, &["hook", "agent-guard", "git", "commit", "-m", "no --no-verify here"]).ok();
     let r = env.okstra(&repo, &["hook", "agent-guard", "git", "push", "--force"]).fails(2);
-    assert!(r.stderr.contains("[non-fast-forward]"), "{}", r.stderr);
+    assert!(r.stderr.contains("[non-fast-forward:"), "{}", r.stderr);
 }
 
 #[test]
@@ -297,7 +235,7 @@ fn claude_code_json() {
     let r = with_stdin(&env, &repo, &["hook", "agent-guard"], &json("git push --force origin feat-x", "Bash")).fails(2);
     assert!(r.stdout.is_empty(), "{}", r.stdout);
     assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
-    assert!(r.stderr.starts_with("blocked by okstra [non-fast-forward]"), "{}", r.stderr);
+    assert!(r.stderr.starts_with("blocked by okstra [non-fast-forward:force]"), "{}", r.stderr);
     assert!(r.stderr.contains("git pull --rebase"), "says what to do instead: {}", r.stderr);
     let r = with_stdin(&env, &repo, &["hook", "agent-guard"], &json("git status", "Bash")).ok();
     assert!(r.stdout.is_empty() && r.stderr.is_empty(), "{}{}", r.stdout, r.stderr);
@@ -326,7 +264,7 @@ fn gemini_cli_json() {
         .to_string()
     };
     let r = with_stdin(&env, &repo, &["hook", "agent-guard"], &json("gh pr merge 7")).fails(2);
-    assert!(r.stderr.contains("[publish]") && r.stdout.is_empty(), "{}{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("[publish:") && r.stdout.is_empty(), "{}{}", r.stdout, r.stderr);
     let r = with_stdin(&env, &repo, &["hook", "agent-guard"], &json("gh pr create --base main")).ok();
     assert!(r.stdout.is_empty() && r.stderr.is_empty());
     assert_eq!(audit_lines(&repo)[0]["agent"], "gemini");
@@ -344,7 +282,7 @@ fn cursor_json() {
         .to_string()
     };
     let r = with_stdin(&env, &repo, &["hook", "agent-guard"], &json("git commit -n -m wip")).fails(2);
-    assert!(r.stderr.contains("[no-verify]"), "{}", r.stderr);
+    assert!(r.stderr.contains("[no-verify:"), "{}", r.stderr);
     let answer: serde_json::Value = serde_json::from_str(r.stdout.trim()).expect("Cursor gets a JSON answer");
     assert_eq!(answer["permission"], "deny");
     assert_eq!(answer["agent_message"].as_str(), Some(r.stderr.trim()));
@@ -358,16 +296,16 @@ fn plain_stdin_and_bad_input_block() {
     let env = Env::new();
     let repo = setup(&env);
     let r = with_stdin(&env, &repo, &["hook", "agent-guard"], "git push -f\n").fails(2);
-    assert!(r.stderr.contains("[non-fast-forward]"));
+    assert!(r.stderr.contains("[non-fast-forward:"));
     with_stdin(&env, &repo, &["hook", "agent-guard"], "git status\n").ok();
     let r = with_stdin(&env, &repo, &["hook", "agent-guard"], "{ git push -f; }").fails(2);
-    assert!(r.stderr.contains("[non-fast-forward]"), "a shell group is not JSON: {}", r.stderr);
+    assert!(r.stderr.contains("[non-fast-forward:"), "a shell group is not JSON: {}", r.stderr);
     let r = with_stdin(&env, &repo, &["hook", "agent-guard"], "{\"tool_input\": ").fails(2);
-    assert!(r.stderr.contains("[malformed]") && r.stderr.contains("not valid JSON"), "{}", r.stderr);
+    assert!(r.stderr.contains("[malformed:") && r.stderr.contains("not valid JSON"), "{}", r.stderr);
     let r = with_stdin(&env, &repo, &["hook", "agent-guard"], r#"{"tool_name":"Bash","tool_input":{}}"#).fails(2);
-    assert!(r.stderr.contains("[malformed]"), "{}", r.stderr);
+    assert!(r.stderr.contains("[malformed:"), "{}", r.stderr);
     let r = with_stdin(&env, &repo, &["hook", "agent-guard"], r#"{"hook_event_name":"Stop"}"#).fails(2);
-    assert!(r.stderr.contains("[malformed]"), "{}", r.stderr);
+    assert!(r.stderr.contains("[malformed:"), "{}", r.stderr);
     let r = with_stdin(&env, &repo, &["hook", "agent-guard"], "  \n").fails(2);
     assert!(r.stderr.contains("no command to check"), "{}", r.stderr);
 }
@@ -384,11 +322,11 @@ fn protected_branches_come_from_the_repository_at_the_hosts_cwd() {
             .to_string()
     };
     let r = with_stdin(&env, &outside, &["hook", "agent-guard"], &json("git push origin trunk")).fails(2);
-    assert!(r.stderr.contains("[protected-update]") && r.stderr.contains("'trunk'"), "{}", r.stderr);
+    assert!(r.stderr.contains("[protected-update:") && r.stderr.contains("'trunk'"), "{}", r.stderr);
     with_stdin(&env, &outside, &["hook", "agent-guard"], &json("git push origin main")).ok();
     // Outside any repository: the defaults apply, and a block is not audited (and does not fail).
     let r = env.okstra(&outside, &["hook", "agent-guard", "git push origin main"]).fails(2);
-    assert!(r.stderr.contains("[protected-update]"), "{}", r.stderr);
+    assert!(r.stderr.contains("[protected-update:"), "{}", r.stderr);
     assert!(!outside.join(".git").exists());
 }
 
@@ -398,7 +336,7 @@ fn pushing_the_current_branch_when_it_is_protected() {
     let repo = env.repo("proj");
     for cmd in ["git push", "git push origin", "git push -u origin HEAD", "git push origin @"] {
         let r = env.okstra(&repo, &["hook", "agent-guard", cmd]).fails(2);
-        assert!(r.stderr.contains("[protected-update]") && r.stderr.contains("'main'"), "{cmd}: {}", r.stderr);
+        assert!(r.stderr.contains("[protected-update:") && r.stderr.contains("'main'"), "{cmd}: {}", r.stderr);
     }
     env.okstra(&repo, &["hook", "agent-guard", "git push --tags"]).ok();
     env.git(&repo, &["checkout", "-q", "--detach"]);
@@ -462,7 +400,7 @@ fn claude_settings_merge() {
         let pre = v["hooks"]["PreToolUse"].as_array().unwrap();
         assert_eq!(pre.len(), 2);
         assert_eq!(pre[0]["hooks"][0]["command"], "./mine.sh");
-        assert_eq!(pre[1]["matcher"], "Bash");
+        assert_eq!(pre[1]["matcher"], "Bash|Write|Edit|MultiEdit|NotebookEdit|mcp__.*");
         assert_eq!(pre[1]["hooks"][0]["type"], "command");
         assert_eq!(pre[1]["hooks"][0]["command"], "git-okstra hook agent-guard");
     });
@@ -475,7 +413,7 @@ fn gemini_settings_merge() {
         assert_eq!(v["theme"], "GitHub");
         let before = v["hooks"]["BeforeTool"].as_array().unwrap();
         assert_eq!(before[0]["matcher"], "write_file");
-        assert_eq!(before[1]["matcher"], "run_shell_command");
+        assert_eq!(before[1]["matcher"], "run_shell_command|write_file|replace|mcp__.*");
         assert_eq!(before[1]["hooks"][0]["command"], "git-okstra hook agent-guard");
         assert_eq!(before[1]["hooks"][0]["type"], "command");
     });
@@ -502,10 +440,13 @@ fn fresh_install_creates_and_uninstall_removes_the_files() {
     let cursor = read_json(&repo.join(".cursor/hooks.json"));
     assert_eq!(
         cursor,
-        serde_json::json!({"version": 1, "hooks": {"beforeShellExecution": [{"command": "git-okstra hook agent-guard"}]}})
+        serde_json::json!({"version": 1, "hooks": {
+            "beforeShellExecution": [{"command": "git-okstra hook agent-guard"}],
+            "beforeMCPExecution": [{"command": "git-okstra hook agent-guard"}]
+        }})
     );
     let claude = read_json(&repo.join(".claude/settings.json"));
-    assert_eq!(claude["hooks"]["PreToolUse"][0]["matcher"], "Bash");
+    assert_eq!(claude["hooks"]["PreToolUse"][0]["matcher"], "Bash|Write|Edit|MultiEdit|NotebookEdit|mcp__.*");
     let st = env.okstra(&repo, &["hooks", "status"]).ok();
     assert_eq!(st.stdout.matches(" installed ").count(), 3, "{}", st.stdout);
     // From a subfolder: the same checkout.
@@ -612,7 +553,7 @@ fn task_start_installs_the_configured_agents() {
     let wt3 = std::path::PathBuf::from(out["path"].as_str().unwrap());
     let gemini = read_json(&wt3.join(".gemini/settings.json"));
     assert_eq!(gemini["theme"], "x");
-    assert_eq!(gemini["hooks"]["BeforeTool"][0]["matcher"], "run_shell_command");
+    assert_eq!(gemini["hooks"]["BeforeTool"][0]["matcher"], "run_shell_command|write_file|replace|mcp__.*");
     assert_eq!(env.git(&wt3, &["status", "--porcelain"]), " M .gemini/settings.json");
 
     env.git(&repo, &["config", "okstra.agentGuard", "claude,codex"]);
@@ -622,4 +563,226 @@ fn task_start_installs_the_configured_agents() {
         env.git_run(&repo, &["rev-parse", "--verify", "-q", "refs/heads/feat-dev-2"]).code != 0,
         "nothing was created"
     );
+}
+
+#[test]
+fn an_older_install_is_brought_up_to_date() {
+    let env = Env::new();
+    let repo = setup(&env);
+    let path = repo.join(".claude/settings.json");
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let old = r#"{"hooks": {"PreToolUse": [{"matcher": "Bash", "hooks": [{"type": "command", "command": "git-okstra hook agent-guard"}]}]}}"#;
+    std::fs::write(&path, old).unwrap();
+    let r = env.okstra(&repo, &["hooks", "install", "--agent", "claude", "--json"]).ok().json();
+    assert_eq!(r["agents"][0]["result"], "updated");
+    let v = read_json(&path);
+    assert_eq!(v["hooks"]["PreToolUse"].as_array().unwrap().len(), 1, "the entry is updated, not doubled");
+    assert_eq!(v["hooks"]["PreToolUse"][0]["matcher"], "Bash|Write|Edit|MultiEdit|NotebookEdit|mcp__.*");
+    let r = env.okstra(&repo, &["hooks", "install", "--agent", "claude", "--json"]).ok().json();
+    assert_eq!(r["agents"][0]["result"], "already-installed");
+    // Cursor: an install that predates the MCP event gets it added.
+    let cursor = repo.join(".cursor/hooks.json");
+    std::fs::create_dir_all(cursor.parent().unwrap()).unwrap();
+    std::fs::write(
+        &cursor,
+        r#"{"version": 1, "hooks": {"beforeShellExecution": [{"command": "git-okstra hook agent-guard"}]}}"#,
+    )
+    .unwrap();
+    let r = env.okstra(&repo, &["hooks", "install", "--agent", "cursor", "--json"]).ok().json();
+    assert_eq!(r["agents"][0]["result"], "updated");
+    assert_eq!(read_json(&cursor)["hooks"]["beforeMCPExecution"][0]["command"], "git-okstra hook agent-guard");
+}
+
+fn claude_tool(repo: &Path, tool: &str, input: serde_json::Value) -> String {
+    serde_json::json!({"hook_event_name": "PreToolUse", "tool_name": tool, "tool_input": input, "cwd": repo})
+        .to_string()
+}
+
+#[test]
+fn mcp_tool_calls_are_judged() {
+    let env = Env::new();
+    let repo = setup(&env);
+    let guard = |json: String| with_stdin(&env, &repo, &["hook", "agent-guard"], &json);
+    let r = guard(claude_tool(
+        &repo,
+        "mcp__github__merge_pull_request",
+        serde_json::json!({"owner": "o", "repo": "r", "pullNumber": 3}),
+    ))
+    .fails(2);
+    assert!(r.stderr.starts_with("blocked by okstra [publish:mcp-merge]"), "{}", r.stderr);
+    for (tool, branch) in [
+        ("mcp__github__push_files", "main"),
+        ("mcp__github__create_or_update_file", "refs/heads/dev"),
+        ("mcp__gh__delete_file", "prod"),
+    ] {
+        let r = guard(claude_tool(
+            &repo,
+            tool,
+            serde_json::json!({"owner": "o", "repo": "r", "branch": branch, "path": "x"}),
+        ))
+        .fails(2);
+        assert!(r.stderr.starts_with("blocked by okstra [protected-update:mcp]"), "{tool}: {}", r.stderr);
+    }
+    let r = guard(claude_tool(
+        &repo,
+        "mcp__github__push_files",
+        serde_json::json!({"owner": "o", "repo": "r", "files": []}),
+    ))
+    .fails(2);
+    assert!(r.stderr.contains("default branch"), "no branch: the default one: {}", r.stderr);
+    guard(claude_tool(&repo, "mcp__github__push_files", serde_json::json!({"branch": "feat-x", "files": []}))).ok();
+    guard(claude_tool(
+        &repo,
+        "mcp__github__create_pull_request",
+        serde_json::json!({"base": "main", "head": "feat-x"}),
+    ))
+    .ok();
+    guard(claude_tool(&repo, "mcp__github__get_pull_request", serde_json::json!({"pullNumber": 3}))).ok();
+    // Cursor sends the MCP input as a JSON string; its answer is JSON on stdout.
+    let cursor = serde_json::json!({"hook_event_name": "beforeMCPExecution", "tool_name": "merge_pull_request",
+        "tool_input": "{\"owner\":\"o\",\"repo\":\"r\",\"pullNumber\":3}", "cwd": repo})
+    .to_string();
+    let r = guard(cursor).fails(2);
+    assert_eq!(serde_json::from_str::<serde_json::Value>(r.stdout.trim()).unwrap()["permission"], "deny");
+    let bad = serde_json::json!({"hook_event_name": "beforeMCPExecution", "tool_name": "merge_pull_request", "tool_input": "{not json"}).to_string();
+    let r = guard(bad).fails(2);
+    assert!(r.stderr.contains("[malformed:hook-input]"), "{}", r.stderr);
+    // Gemini CLI names MCP tools the same way.
+    let gemini = serde_json::json!({"hook_event_name": "BeforeTool", "tool_name": "mcp__github__merge_pull_request", "tool_input": {}, "cwd": repo}).to_string();
+    guard(gemini).fails(2);
+    let log = audit_lines(&repo);
+    assert!(log.iter().any(|l| l["id"] == "protected-update:mcp" && l["agent"] == "claude"), "{log:?}");
+}
+
+#[test]
+fn file_tools_may_not_write_the_guards_own_files() {
+    let env = Env::new();
+    let repo = setup(&env);
+    let guard = |json: String| with_stdin(&env, &repo, &["hook", "agent-guard"], &json);
+    let settings = repo.join(".claude/settings.json");
+    let r = guard(claude_tool(&repo, "Write", serde_json::json!({"file_path": settings, "content": "{}"}))).fails(2);
+    assert!(r.stderr.starts_with("blocked by okstra [self-protect:host-settings]"), "{}", r.stderr);
+    let hook = repo.join(".git/hooks/pre-push");
+    let r =
+        guard(claude_tool(&repo, "Edit", serde_json::json!({"file_path": hook, "old_string": "a", "new_string": "b"})))
+            .fails(2);
+    assert!(r.stderr.contains("[self-protect:hook-file]"), "{}", r.stderr);
+    let gemini = serde_json::json!({"hook_event_name": "BeforeTool", "tool_name": "write_file", "cwd": repo,
+        "tool_input": {"file_path": ".git/config", "content": ""}})
+    .to_string();
+    guard(gemini).fails(2);
+    guard(claude_tool(&repo, "Write", serde_json::json!({"file_path": repo.join("src/lib.rs"), "content": "x"}))).ok();
+    guard(claude_tool(&repo, "Read", serde_json::json!({"file_path": settings}))).ok();
+}
+
+#[test]
+fn empty_input_is_malformed_both_ways() {
+    let env = Env::new();
+    let repo = setup(&env);
+    let by_arg = env.okstra(&repo, &["hook", "agent-guard", ""]).fails(2);
+    let by_stdin = with_stdin(&env, &repo, &["hook", "agent-guard"], "").fails(2);
+    let blank = with_stdin(&env, &repo, &["hook", "agent-guard"], " \n\t\n").fails(2);
+    for r in [&by_arg, &by_stdin, &blank] {
+        assert!(r.stderr.starts_with("blocked by okstra [malformed:empty]"), "{}", r.stderr);
+    }
+    let json =
+        serde_json::json!({"hook_event_name": "PreToolUse", "tool_name": "Bash", "tool_input": {"command": "  "}})
+            .to_string();
+    let r = with_stdin(&env, &repo, &["hook", "agent-guard"], &json).fails(2);
+    assert!(r.stderr.starts_with("blocked by okstra [malformed:empty]"), "{}", r.stderr);
+}
+
+#[test]
+fn oversized_input_is_malformed() {
+    let env = Env::new();
+    let repo = setup(&env);
+    // The first 4 MiB are harmless; the tail pushes. Judging only the head would let it through.
+    let mut text = format!("echo {}", "x".repeat(4 * 1024 * 1024));
+    text.push_str("\ngit push --force origin main\n");
+    let r = with_stdin(&env, &repo, &["hook", "agent-guard"], &text).fails(2);
+    assert!(r.stderr.starts_with("blocked by okstra [malformed:too-long]"), "{}", r.stderr);
+    // Input that fits is judged on all of it.
+    let fits = format!("echo {}\ngit status\n", "x".repeat(4 * 1024 * 1024 - 32));
+    with_stdin(&env, &repo, &["hook", "agent-guard"], &fits).ok();
+}
+
+#[test]
+fn explain_shows_how_the_command_was_read() {
+    let env = Env::new();
+    let repo = setup(&env);
+    let r = env
+        .okstra(
+            &repo,
+            &[
+                "hook",
+                "agent-guard",
+                "--explain",
+                "--json",
+                "sudo -u ci git push -n --no-dry-run --force-w origin HEAD:heads/main",
+            ],
+        )
+        .fails(2);
+    let v = r.json();
+    assert_eq!(v["schema"], 1);
+    assert_eq!(v["verdict"]["decision"], "block");
+    assert_eq!(v["verdict"]["id"], "non-fast-forward:force");
+    let steps = v["commands"].as_array().unwrap();
+    assert_eq!(steps[0]["words"][0], "sudo");
+    let git = steps.iter().find(|s| s["git"].is_object()).expect("a git step");
+    assert_eq!(git["words"][0], "git", "the command after unwrapping: {git}");
+    assert_eq!(git["git"]["subcommand"], "push");
+    let opts: Vec<&str> = git["git"]["options"].as_array().unwrap().iter().map(|o| o.as_str().unwrap()).collect();
+    assert_eq!(opts, ["--dry-run", "--no-dry-run", "--force-with-lease"], "options as git reads them");
+    assert_eq!(git["git"]["operands"], serde_json::json!(["origin", "HEAD:heads/main"]));
+    // The refs a push would update, and the rule that decided.
+    let r = env
+        .okstra(&repo, &["hook", "agent-guard", "--explain", "--json", "git push origin HEAD:heads/main"])
+        .fails(2)
+        .json();
+    let git = r["commands"].as_array().unwrap().iter().find(|s| s["git"].is_object()).unwrap();
+    assert_eq!(git["git"]["updates"][0]["dst"], "refs/heads/main or refs/heads/heads/main");
+    assert_eq!(r["verdict"]["id"], "protected-update:refspec");
+    let r = env
+        .okstra(&repo, &["hook", "agent-guard", "--explain", "git push -u origin \"$(git branch --show-current)\""])
+        .ok();
+    assert!(r.stdout.contains("runs: git push -u origin feat-x"), "the idiom is expanded:\n{}", r.stdout);
+    assert!(r.stdout.contains("updates refs/heads/feat-x (from feat-x)"), "{}", r.stdout);
+    assert!(r.stdout.trim_end().ends_with("verdict: allowed"), "{}", r.stdout);
+    let r = env
+        .okstra(&repo, &["hook", "agent-guard", "--explain", "git -c alias.zz='commit --no-verify' zz -m x"])
+        .fails(2);
+    assert!(r.stdout.contains("git commit  options: --no-verify --message=x"), "{}", r.stdout);
+    assert!(r.stdout.contains("verdict: blocked by no-verify:commit"), "{}", r.stdout);
+    // --json needs --explain.
+    env.okstra(&repo, &["hook", "agent-guard", "--json", "git status"]).fails(2);
+}
+
+#[test]
+fn guard_allow_discard_is_read_from_the_users_own_config_only() {
+    let env = Env::new();
+    let repo = setup(&env);
+    let cmd = "git reset --hard";
+    env.okstra(&repo, &["hook", "agent-guard", cmd]).fails(2);
+    // Repository level (which an agent could reach were it not for self-protect): ignored.
+    env.git(&repo, &["config", "okstra.guardAllow", "discard"]);
+    env.okstra(&repo, &["hook", "agent-guard", cmd]).fails(2);
+    // An included file is not the user's own config either.
+    let included = env.root().join("included.cfg");
+    std::fs::write(&included, "[okstra]\n\tguardAllow = discard\n").unwrap();
+    env.git(&repo, &["config", "--global", "include.path", included.to_str().unwrap()]);
+    env.okstra(&repo, &["hook", "agent-guard", cmd]).fails(2);
+    // The user's ~/.gitconfig: allowed, and --explain says why.
+    env.git(&repo, &["config", "--global", "okstra.guardAllow", "discard"]);
+    env.okstra(&repo, &["hook", "agent-guard", cmd]).ok();
+    env.okstra(&repo, &["hook", "agent-guard", "rm -rf ../other"]).ok();
+    let r = env.okstra(&repo, &["hook", "agent-guard", "--explain", cmd]).ok();
+    assert!(r.stdout.contains("allowed by okstra.guardAllow: discard:reset-hard"), "{}", r.stdout);
+    // It lifts discard only; and the agent still cannot write it.
+    env.okstra(&repo, &["hook", "agent-guard", "git push --force"]).fails(2);
+    let r = env.okstra(&repo, &["hook", "agent-guard", "git config --global --unset okstra.guardAllow"]).fails(2);
+    assert!(r.stderr.contains("[self-protect:config]"), "{}", r.stderr);
+    // One rule's id is enough too.
+    env.git(&repo, &["config", "--global", "--replace-all", "okstra.guardAllow", "discard:stash-drop"]);
+    env.okstra(&repo, &["hook", "agent-guard", "git stash drop"]).ok();
+    env.okstra(&repo, &["hook", "agent-guard", cmd]).fails(2);
 }

@@ -9,15 +9,16 @@ use serde_json::json;
 
 use crate::error::{Error, Result};
 use crate::guard::agents::{self, Agent, Change};
+use crate::guard::rules;
 use crate::guard::{self, Host, Request};
 use crate::output;
-use crate::policy::{self, AuditRecord, Decision, Rule, Violation};
+use crate::policy::{self, AuditRecord, Decision, Violation};
 
 /// JSON shape version of `hooks … --agent` outputs.
 pub const SCHEMA: u32 = 1;
 /// Exit code that every host reads as "blocked; tell the model why".
 pub const EXIT_BLOCKED: i32 = 2;
-/// Refuse hook input larger than this (a shell command is never this long).
+/// Hook input larger than this is refused (a shell command is never this long).
 const MAX_INPUT: u64 = 4 * 1024 * 1024;
 
 #[derive(Debug, Args)]
@@ -29,6 +30,14 @@ pub struct AgentGuardArgs {
     /// The agent name for the audit log [default: detected from the hook JSON].
     #[arg(long, value_name = "NAME")]
     pub agent: Option<String>,
+    /// Print how the command was read (the commands after unwrapping, each git invocation's
+    /// subcommand and options, the refs a push would update) and the rule that decided; no
+    /// audit line is written. Exit 0 allowed, 2 blocked.
+    #[arg(long)]
+    pub explain: bool,
+    /// With --explain: one JSON document on stdout.
+    #[arg(long, requires = "explain")]
+    pub json: bool,
 }
 
 /// `--agent` for `hooks install|uninstall|status`.
@@ -46,33 +55,84 @@ pub struct AgentHooksArgs {
 /// Exit 0 with no output when allowed; exit 2 with one sentence on stderr when blocked.
 /// Anything that goes wrong blocks too: the guard never lets a command through by accident.
 pub fn agent_guard(a: AgentGuardArgs) -> Result<i32> {
-    let (text, request) = match a.command.as_slice() {
-        [] => {
-            let text = read_stdin().map_err(|e| e.with_code(EXIT_BLOCKED))?;
-            let request = guard::read_request(&text);
-            (text, request)
-        }
-        [one] => (one.clone(), Ok(guard::plain(one))),
-        words => {
-            let text = crate::guard::shell::join(words);
-            let request = Ok(guard::plain(&text));
-            (text, request)
-        }
-    };
     let here = super::cwd()?;
-    let (host, command, cwd) = match request {
-        Ok(Request::Shell { host, command, cwd }) => (host, command, cwd),
-        Ok(Request::NotShell { .. }) => return Ok(0),
-        Err(why) => {
-            let v = Violation::new(Rule::Malformed, "hook input", why, policy::command_fix(Rule::Malformed));
-            return Ok(block(&v, Host::Plain, a.agent.as_deref(), &text, &here));
-        }
+    let (text, from_stdin) = match a.command.as_slice() {
+        [] => (read_stdin().map_err(|e| e.with_code(EXIT_BLOCKED))?, true),
+        [one] => (one.clone(), false),
+        words => (crate::guard::shell::join(words), false),
     };
-    let cwd = cwd.filter(|c| c.is_dir()).unwrap_or(here);
-    let mut ctx = guard::Context::new(cwd.clone());
-    match guard::check(&command, &mut ctx) {
+    let mut ctx = guard::Context::new(here.clone());
+    if a.explain {
+        ctx.trace = Some(Default::default());
+    }
+    let (host, verdict, judged) = match judge_input(&text, from_stdin, &mut ctx) {
+        Input::Judged { host, verdict, judged } => (host, verdict, judged),
+        Input::Refused(v) => (Host::Plain, Some(v), clip_input(&text)),
+    };
+    if a.explain {
+        return Ok(explain(&ctx, &judged, verdict.as_ref(), a.json));
+    }
+    match verdict {
         None => Ok(0),
-        Some(v) => Ok(block(&v, host, a.agent.as_deref(), &command, &cwd)),
+        Some(v) => {
+            Ok(block(&v, host, a.agent.as_deref(), &judged, ctx.cwd.as_deref().filter(|c| c.is_dir()).unwrap_or(&here)))
+        }
+    }
+}
+
+enum Input {
+    Judged { host: Host, verdict: Option<Violation>, judged: String },
+    Refused(Violation),
+}
+
+/// Read the input (hook JSON or command text) and judge it in the host's folder.
+fn judge_input(text: &str, from_stdin: bool, ctx: &mut guard::Context) -> Input {
+    if text.len() as u64 > MAX_INPUT {
+        let why = format!("the input is longer than {} MiB, so only part of it could be judged", MAX_INPUT >> 20);
+        return Input::Refused(rules::block("malformed:too-long", "hook input", why));
+    }
+    let request = if from_stdin { guard::read_request(text) } else { Ok(guard::plain(text)) };
+    let request = match request {
+        Ok(r) => r,
+        Err(why) => return Input::Refused(rules::block("malformed:hook-input", "hook input", why)),
+    };
+    let (host, cwd) = match &request {
+        Request::Shell { host, cwd, .. } | Request::Tool { host, cwd, .. } => (*host, cwd.clone()),
+    };
+    if let Some(c) = cwd.filter(|c| c.is_dir()) {
+        let trace = ctx.trace.take();
+        *ctx = guard::Context::new(c);
+        ctx.trace = trace;
+    }
+    match request {
+        Request::Shell { command, .. } if command.trim().is_empty() => {
+            Input::Refused(rules::block("malformed:empty", "hook input", "no command to check: the command is empty"))
+        }
+        Request::Shell { command, .. } => Input::Judged { host, verdict: guard::check(&command, ctx), judged: command },
+        Request::Tool { tool, input, .. } => {
+            let verdict = guard::hosts::check_tool(&tool, &input, ctx);
+            Input::Judged { host, verdict, judged: format!("{tool} {input}") }
+        }
+    }
+}
+
+fn clip_input(text: &str) -> String {
+    text.chars().take(4096).collect()
+}
+
+/// `--explain`: the trace on stdout, the verdict as the exit code.
+fn explain(ctx: &guard::Context, command: &str, verdict: Option<&Violation>, json: bool) -> i32 {
+    let empty = guard::explain::Trace::default();
+    let trace = ctx.trace.as_ref().unwrap_or(&empty);
+    if json {
+        output::json(&trace.json(command, verdict));
+    } else {
+        print!("{}", trace.text(command, verdict));
+    }
+    if verdict.is_some() {
+        EXIT_BLOCKED
+    } else {
+        0
     }
 }
 
@@ -82,17 +142,14 @@ fn read_stdin() -> Result<String> {
         return Err(Error::usage("no command to check")
             .hint("pass the command as an argument, or the host's hook JSON on stdin"));
     }
-    let mut text = String::new();
+    let mut bytes = Vec::new();
+    // One byte more than the limit tells an oversized input from one that fits exactly.
     stdin
         .lock()
-        .take(MAX_INPUT)
-        .read_to_string(&mut text)
+        .take(MAX_INPUT + 1)
+        .read_to_end(&mut bytes)
         .map_err(|e| Error::failed(format!("cannot read stdin: {e}")))?;
-    if text.trim().is_empty() {
-        return Err(Error::usage("no command to check: stdin is empty")
-            .hint("pass the command as an argument, or the host's hook JSON on stdin"));
-    }
-    Ok(text)
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
 /// Tell the agent, log it, and return the blocking exit code.

@@ -67,9 +67,12 @@ fn fast_parse(args: &[std::ffi::OsString]) -> Option<HookCommand> {
         ("pre-receive", 0) => HookCommand::PreReceive,
         // What the agent hosts' settings run (the command comes as JSON on stdin), or the
         // command given as one shell text.
-        ("agent-guard", 0..=1) => {
-            HookCommand::AgentGuard(super::guard::AgentGuardArgs { command: owned(), agent: None })
-        }
+        ("agent-guard", 0..=1) => HookCommand::AgentGuard(super::guard::AgentGuardArgs {
+            command: owned(),
+            agent: None,
+            explain: false,
+            json: false,
+        }),
         _ => return None,
     };
     Some(cmd)

@@ -64,22 +64,20 @@ impl Agent {
         }
     }
 
-    /// The hook event that runs before a shell command.
-    fn event(self) -> &'static str {
+    /// The hook events that run before a tool call, each with its tool matcher (a regex;
+    /// Cursor's events are already one kind of tool each): shell commands, file edits and
+    /// MCP tools, which the guard judges too.
+    fn events(self) -> &'static [(&'static str, Option<&'static str>)] {
         match self {
-            Agent::Claude => "PreToolUse",
-            Agent::Gemini => "BeforeTool",
-            Agent::Cursor => "beforeShellExecution",
+            Agent::Claude => &[("PreToolUse", Some("Bash|Write|Edit|MultiEdit|NotebookEdit|mcp__.*"))],
+            Agent::Gemini => &[("BeforeTool", Some("run_shell_command|write_file|replace|mcp__.*"))],
+            Agent::Cursor => &[("beforeShellExecution", None), ("beforeMCPExecution", None)],
         }
     }
 
-    /// The tool matcher (Cursor's event is already shell-only).
-    fn matcher(self) -> Option<&'static str> {
-        match self {
-            Agent::Claude => Some("Bash"),
-            Agent::Gemini => Some("run_shell_command"),
-            Agent::Cursor => None,
-        }
+    /// Whether this host groups hook entries under a matcher.
+    fn grouped(self) -> bool {
+        self != Agent::Cursor
     }
 
     fn entry(self) -> Value {
@@ -151,6 +149,8 @@ type Result<T> = std::result::Result<T, AgentsError>;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Change {
     Installed,
+    /// Our entry was there with an older matcher or missing from one event; now complete.
+    Updated,
     AlreadyInstalled,
     Removed,
     NotInstalled,
@@ -160,6 +160,7 @@ impl Change {
     pub fn name(self) -> &'static str {
         match self {
             Change::Installed => "installed",
+            Change::Updated => "updated",
             Change::AlreadyInstalled => "already-installed",
             Change::Removed => "removed",
             Change::NotInstalled => "not-installed",
@@ -231,36 +232,63 @@ fn is_ours(entry: &Value) -> bool {
 }
 
 /// `doc.hooks.<event>` as an array, created when missing; a wrong shape is an error.
-fn event_list<'a>(doc: &'a mut Map<String, Value>, agent: Agent, path: &Path) -> Result<&'a mut Vec<Value>> {
+fn event_list<'a>(doc: &'a mut Map<String, Value>, event: &str, path: &Path) -> Result<&'a mut Vec<Value>> {
     let shape = |what: String| AgentsError::Shape { path: path.into(), what };
     let hooks = doc.entry("hooks").or_insert_with(|| Value::Object(Map::new()));
     let hooks = hooks.as_object_mut().ok_or_else(|| shape("\"hooks\" is not a JSON object".into()))?;
-    let list = hooks.entry(agent.event()).or_insert_with(|| Value::Array(Vec::new()));
-    list.as_array_mut().ok_or_else(|| shape(format!("\"hooks.{}\" is not a JSON array", agent.event())))
+    let list = hooks.entry(event).or_insert_with(|| Value::Array(Vec::new()));
+    list.as_array_mut().ok_or_else(|| shape(format!("\"hooks.{event}\" is not a JSON array")))
 }
 
 /// Read-only view of `doc.hooks.<event>`, checking its shape.
-fn event_list_ref<'a>(doc: &'a Map<String, Value>, agent: Agent, path: &Path) -> Result<Option<&'a Vec<Value>>> {
+fn event_list_ref<'a>(doc: &'a Map<String, Value>, event: &str, path: &Path) -> Result<Option<&'a Vec<Value>>> {
     let shape = |what: String| AgentsError::Shape { path: path.into(), what };
     let Some(hooks) = doc.get("hooks") else { return Ok(None) };
     let hooks = hooks.as_object().ok_or_else(|| shape("\"hooks\" is not a JSON object".into()))?;
-    match hooks.get(agent.event()) {
+    match hooks.get(event) {
         None => Ok(None),
         Some(Value::Array(a)) => Ok(Some(a)),
-        Some(_) => Err(shape(format!("\"hooks.{}\" is not a JSON array", agent.event()))),
+        Some(_) => Err(shape(format!("\"hooks.{event}\" is not a JSON array"))),
     }
 }
 
 /// Whether an element of the event list carries our entry (grouped for Claude and Gemini).
 fn holds_ours(agent: Agent, item: &Value) -> bool {
-    match agent.matcher() {
-        Some(_) => item.get("hooks").and_then(Value::as_array).is_some_and(|hs| hs.iter().any(is_ours)),
-        None => is_ours(item),
+    if agent.grouped() {
+        item.get("hooks").and_then(Value::as_array).is_some_and(|hs| hs.iter().any(is_ours))
+    } else {
+        is_ours(item)
     }
 }
 
+/// Our entry in one event: absent, present with this matcher, or present with another.
+#[derive(PartialEq)]
+enum Presence {
+    Absent,
+    Current,
+    Stale,
+}
+
+fn presence(
+    doc: &Map<String, Value>,
+    agent: Agent,
+    event: &str,
+    matcher: Option<&str>,
+    path: &Path,
+) -> Result<Presence> {
+    let Some(list) = event_list_ref(doc, event, path)? else { return Ok(Presence::Absent) };
+    let Some(item) = list.iter().find(|i| holds_ours(agent, i)) else { return Ok(Presence::Absent) };
+    let same = matcher.map_or(true, |m| item.get("matcher").and_then(Value::as_str) == Some(m));
+    Ok(if same { Presence::Current } else { Presence::Stale })
+}
+
 fn found(doc: &Map<String, Value>, agent: Agent, path: &Path) -> Result<bool> {
-    Ok(event_list_ref(doc, agent, path)?.is_some_and(|l| l.iter().any(|i| holds_ours(agent, i))))
+    for (event, matcher) in agent.events() {
+        if presence(doc, agent, event, *matcher, path)? == Presence::Absent {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
 pub fn settings_path(root: &Path, agent: Agent) -> PathBuf {
@@ -268,31 +296,50 @@ pub fn settings_path(root: &Path, agent: Agent) -> PathBuf {
 }
 
 /// Merge the guard into the agent's settings under `root` (idempotent: a guard already in
-/// any of the agent's files counts, so it never runs twice).
+/// any of the agent's files counts, so it never runs twice). An entry an older
+/// version wrote (a narrower matcher, an event missing) is brought up to date.
 pub fn install(root: &Path, agent: Agent) -> Result<Change> {
-    if installed_in(root, agent)?.is_some() {
-        return Ok(Change::AlreadyInstalled);
-    }
-    install_file(&settings_path(root, agent), agent)
+    // The file that holds the guard already (a task worktree's settings.local.json, say) is
+    // the one brought up to date; the guard never goes into a second file.
+    let path = installed_in(root, agent)?.unwrap_or_else(|| settings_path(root, agent));
+    install_file(&path, agent)
 }
 
 /// Merge the guard into the settings file at `path` (idempotent).
 pub fn install_file(path: &Path, agent: Agent) -> Result<Change> {
     let path = path.to_path_buf();
     let mut doc = load(&path)?.unwrap_or_default();
-    if found(&doc, agent, &path)? {
-        return Ok(Change::AlreadyInstalled);
-    }
     if agent == Agent::Cursor && !doc.contains_key("version") {
         doc.insert("version".into(), json!(1));
     }
-    let item = match agent.matcher() {
-        Some(m) => json!({"matcher": m, "hooks": [agent.entry()]}),
-        None => agent.entry(),
-    };
-    event_list(&mut doc, agent, &path)?.push(item);
+    let mut fresh = true;
+    let mut changed = false;
+    for (event, matcher) in agent.events() {
+        match presence(&doc, agent, event, *matcher, &path)? {
+            Presence::Current => fresh = false,
+            Presence::Stale => {
+                fresh = false;
+                changed = true;
+                let list = event_list(&mut doc, event, &path)?;
+                if let Some(item) = list.iter_mut().find(|i| holds_ours(agent, i)) {
+                    item["matcher"] = json!(matcher);
+                }
+            }
+            Presence::Absent => {
+                changed = true;
+                let item = match matcher {
+                    Some(m) => json!({"matcher": m, "hooks": [agent.entry()]}),
+                    None => agent.entry(),
+                };
+                event_list(&mut doc, event, &path)?.push(item);
+            }
+        }
+    }
+    if !changed {
+        return Ok(Change::AlreadyInstalled);
+    }
     save(&path, &doc)?;
-    Ok(Change::Installed)
+    Ok(if fresh { Change::Installed } else { Change::Updated })
 }
 
 /// Take our entry out of every settings file of the agent under `root`; everything else
@@ -310,26 +357,36 @@ pub fn uninstall(root: &Path, agent: Agent) -> Result<Change> {
 fn uninstall_file(path: &Path, agent: Agent) -> Result<Change> {
     let path = path.to_path_buf();
     let Some(mut doc) = load(&path)? else { return Ok(Change::NotInstalled) };
-    if !found(&doc, agent, &path)? {
+    let mut any = false;
+    for (event, _) in agent.events() {
+        any |= presence(&doc, agent, event, None, &path)? != Presence::Absent;
+    }
+    if !any {
         return Ok(Change::NotInstalled);
     }
-    let list = event_list(&mut doc, agent, &path)?;
-    match agent.matcher() {
-        Some(_) => {
+    for (event, _) in agent.events() {
+        if event_list_ref(&doc, event, &path)?.is_none() {
+            continue;
+        }
+        let list = event_list(&mut doc, event, &path)?;
+        if agent.grouped() {
             list.retain_mut(|group| {
                 let Some(hs) = group.get_mut("hooks").and_then(Value::as_array_mut) else { return true };
                 let before = hs.len();
                 hs.retain(|h| !is_ours(h));
                 !(hs.is_empty() && before > 0)
             });
+        } else {
+            list.retain(|h| !is_ours(h));
         }
-        None => list.retain(|h| !is_ours(h)),
+        let event_empty = list.is_empty();
+        if let Some(hooks) = doc.get_mut("hooks").and_then(Value::as_object_mut) {
+            if event_empty {
+                hooks.remove(*event);
+            }
+        }
     }
-    let event_empty = list.is_empty();
-    if let Some(hooks) = doc.get_mut("hooks").and_then(Value::as_object_mut) {
-        if event_empty {
-            hooks.remove(agent.event());
-        }
+    if let Some(hooks) = doc.get("hooks").and_then(Value::as_object) {
         if hooks.is_empty() {
             doc.remove("hooks");
         }
