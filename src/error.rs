@@ -68,6 +68,22 @@ pub fn not_a_repository(dir: &std::path::Path) -> Error {
         .hint("run this inside a git repository, or use `git -C <repo> okstra …`")
 }
 
+/// The folder this process runs in. A folder removed under the caller's shell (a task
+/// worktree released with `--remove` from inside it) is named, with the way out.
+pub fn current_dir() -> Result<std::path::PathBuf> {
+    std::env::current_dir().map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => {
+            let pwd = std::env::var("PWD").unwrap_or_default();
+            let named = if pwd.is_empty() { String::new() } else { format!(" ({pwd})") };
+            Error::failed(format!(
+                "the current folder{named} no longer exists; was it a task worktree released with --remove?"
+            ))
+            .hint("`cd` to the repository's main worktree and run the command again")
+        }
+        _ => Error::failed(format!("cannot read the current folder: {e}")),
+    })
+}
+
 /// Attach a path to an io error: `reading /x/y: permission denied`.
 pub fn io_at(what: &str, path: &std::path::Path, e: std::io::Error) -> Error {
     Error::failed(format!("{what} {}: {e}", path.display()))

@@ -545,6 +545,24 @@ fn release_remove_from_inside_the_task_worktree() {
     assert_eq!(r["deleted_branch"], true);
     assert!(!wt.exists());
     assert_eq!(env.git(&repo, &["branch", "--list", "feat-dev-1"]), "");
+    // The human form says where to go; the next command in the vanished folder says what happened.
+    let wt = path_of(&env.okstra(&repo, &["task", "start", "DEV-2", "--json"]).ok().json());
+    let sub = wt.join("sub");
+    std::fs::create_dir_all(&sub).unwrap();
+    let r = env.okstra(&sub, &["task", "release", "DEV-2", "--remove"]).ok();
+    assert!(
+        r.stderr.contains(&format!("your shell's current folder was in the removed worktree: `cd {}`", repo.display())),
+        "{}",
+        r.stderr
+    );
+    let gone = env.root().join("gone");
+    std::fs::create_dir_all(&gone).unwrap();
+    let mut cmd = env.command("sh", &gone);
+    cmd.args(["-c", r#"rmdir "$PWD" && exec "$0" task list"#, common::BIN]).env("PWD", &gone);
+    let out = cmd.output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.starts_with(&format!("error: the current folder ({}) no longer exists; was it a task worktree released with --remove?\nhint: `cd` to", gone.display())), "{err}");
 }
 
 #[test]

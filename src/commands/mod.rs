@@ -33,5 +33,5 @@ pub fn run(cli: Cli) -> Result<i32> {
 
 /// The caller's folder (git has already applied `-C`).
 pub fn cwd() -> Result<std::path::PathBuf> {
-    Ok(std::env::current_dir()?)
+    crate::error::current_dir()
 }

@@ -391,6 +391,14 @@ fn release(a: ReleaseArgs) -> Result<i32> {
             msg.push_str(&format!("; deleted branch {}", out.branch));
         }
         output::info(msg);
+        // The caller's shell still stands in the folder that is gone: say where to go.
+        let here = std::env::current_dir().ok();
+        if out.removed_worktree && here.as_deref().map_or(true, |h| h.starts_with(&out.path)) {
+            output::warn(format!(
+                "your shell's current folder was in the removed worktree: `cd {}`",
+                ctx.repo.main_worktree().display()
+            ));
+        }
     }
     Ok(0)
 }

@@ -26,7 +26,7 @@ pub fn read_stdin() -> Result<String> {
 }
 
 fn cwd() -> Result<PathBuf> {
-    Ok(std::env::current_dir()?)
+    crate::error::current_dir()
 }
 
 fn open_repo() -> Result<Repo> {

@@ -71,7 +71,7 @@ pub fn current_phase(path: &Path) -> Result<Option<Phase>> {
 
 /// [`context_at`] with the registry given (`path` is made absolute and resolved first).
 pub fn context_in(reg: &Registry, path: &Path) -> Result<Option<TaskContext>> {
-    let path = resolve(path, &std::env::current_dir()?);
+    let path = resolve(path, &crate::error::current_dir()?);
     let Some((row, worktree)) = holding(reg, &path) else { return Ok(None) };
     let main = main_of(row);
     let key = TaskKey::new(&row.project_id, &row.task_group, &row.task_id);

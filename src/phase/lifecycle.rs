@@ -118,7 +118,7 @@ pub struct PhaseOutcome {
 /// Run `phase` for `task` (see the module docs for the order of steps).
 pub fn run_phase(ctx: &Context, task: TaskRef<'_>, phase: Phase, opts: &PhaseOptions) -> Result<PhaseOutcome> {
     check_options(phase, opts)?;
-    let cwd = std::env::current_dir()?;
+    let cwd = crate::error::current_dir()?;
     let main = ctx.repo.main_worktree().to_path_buf();
     let reg = ctx.store.load_to_write()?;
     let (key, req, registered) = locate(ctx, &reg, task, opts.new_task)?;
