@@ -262,6 +262,9 @@ pub struct AuditRecord<'a> {
     pub agent: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub command: Option<&'a str>,
+    /// For a refusal of the task contract, the phase it was judged in.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub phase: Option<&'a str>,
     pub pid: u32,
 }
 
@@ -277,6 +280,7 @@ impl<'a> AuditRecord<'a> {
             message: &v.message,
             agent: None,
             command: None,
+            phase: v.phase,
             pid: std::process::id(),
         }
     }

@@ -80,7 +80,8 @@ fn fast_parse(args: &[std::ffi::OsString]) -> Option<HookCommand> {
 
 pub fn run(cmd: HookCommand) -> Result<i32> {
     match cmd {
-        HookCommand::PreCommit | HookCommand::PreMergeCommit => entry::pre_commit(),
+        HookCommand::PreCommit => entry::pre_commit("pre-commit"),
+        HookCommand::PreMergeCommit => entry::pre_commit("pre-merge-commit"),
         HookCommand::PrepareCommitMsg { .. } => entry::prepare_commit_msg(),
         HookCommand::PrePush { remote, url } => {
             entry::pre_push(&entry::read_stdin()?, remote.as_deref(), url.as_deref())

@@ -254,7 +254,9 @@ pub fn run(argv: &[Arg], stdin: &[String], subject: &str, depth: usize, ctx: &mu
         p if interpreters::is_interpreter(p) => interpreters::check(p, args, subject, depth, ctx)
             .or_else(|| files_changed(p, args, subject, ctx))
             .or_else(|| publish::check(p, args, subject, ctx)),
-        p => files_changed(p, args, subject, ctx).or_else(|| publish::check(p, args, subject, ctx)),
+        p => files_changed(p, args, subject, ctx)
+            .or_else(|| publish::check(p, args, subject, ctx))
+            .or_else(|| contract::program(p, args, subject, ctx)),
     }
 }
 

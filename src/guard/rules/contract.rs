@@ -343,9 +343,15 @@ pub fn git(call: &Call, p: &Parsed, ctx: &mut Context) -> Option<Violation> {
         return None;
     }
     let s = call.subject;
-    let Some(top) = acting_top(call, ctx) else {
-        let unknown = Arg::unknown("(the folder git runs in)");
-        return Some(run_time(s, &unknown, "is where this git command changes files or commits"));
+    // A folder only known at run time (`cd "$DIR"`): the agent's own task judges it, when it
+    // has one (a task agent's pushes and commits are judged by its phase wherever they run).
+    let top = match acting_top(call, ctx) {
+        Some(top) => top,
+        None => match ctx.own_task() {
+            Ok(Some(t)) => t.worktree.clone(),
+            Ok(None) => return None,
+            Err(b) => return Some(violation(b, s)),
+        },
     };
     let task = match ctx.task_for(&top) {
         Ok(t) => t,
@@ -500,6 +506,28 @@ pub fn okstra(args: &[Arg], subject: &str, ctx: &mut Context) -> Option<Violatio
     contract::user_only(&words)?;
     let phase = ctx.own_task().ok().flatten().and_then(|t| t.phase());
     contract::judge_okstra(phase, &words).err().map(|b| violation(b, subject))
+}
+
+/// A program that opens a pull request (`gh pr create`, `hub pull-request`, `glab mr create`):
+/// a push in the contract's columns, never the agent's from a task.
+pub fn program(prog: &str, args: &[Arg], subject: &str, ctx: &mut Context) -> Option<Violation> {
+    let words: Vec<&str> = args.iter().filter_map(Arg::known).filter(|w| !w.starts_with('-')).collect();
+    let opens = match prog {
+        "gh" => words.windows(2).any(|w| w == ["pr", "create"]),
+        "hub" => words.first() == Some(&"pull-request"),
+        "glab" => words.windows(2).any(|w| w == ["mr", "create"]),
+        _ => false,
+    };
+    if !opens || args.iter().any(|a| matches!(a.text.as_str(), "-h" | "--help")) {
+        return None;
+    }
+    let here = ctx.cwd.clone()?;
+    let task = match ctx.task_for(&current::resolve(&here, Path::new("/"))) {
+        Ok(t) => t?,
+        Err(b) => return Some(violation(b, subject)),
+    };
+    ctx.note(|t| t.task(&task));
+    contract::judge_push(&task).err().map(|b| violation(b, subject))
 }
 
 /// An MCP tool that pushes or opens a pull request, from a task: never the agent's.
