@@ -258,3 +258,368 @@ fn case_files_in_every_phase() {
     assert_eq!(fx.env.git(&fx.wt, &["status", "--porcelain"]), "");
     assert_eq!(fx.env.git(&fx.other, &["status", "--porcelain"]), "");
 }
+
+/// A fixture whose task DEV-1 has walked the phases up to `phase`.
+fn fixture_at(phase: &str) -> Fx {
+    let mut fx = fixture();
+    for p in PHASES {
+        fx.enter(p);
+        if p == phase {
+            break;
+        }
+    }
+    fx
+}
+
+fn audit(fx: &Fx) -> Vec<serde_json::Value> {
+    let text = std::fs::read_to_string(fx.main.join(".git/okstra/audit.jsonl")).unwrap_or_default();
+    text.lines().map(|l| serde_json::from_str(l).expect("an audit line is JSON")).collect()
+}
+
+/// A block is one line in DESIGN's words, names the phase and the rule, and is audited;
+/// every host (Codex too) gets a non-empty reason with exit 2.
+#[test]
+fn blocks_name_the_phase_and_the_rule_and_are_audited() {
+    let fx = fixture_at("requirements-discovery");
+    let r = fx.env.okstra(&fx.wt, &["hook", "agent-guard", "echo x > src/a.rs"]).fails(2);
+    assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
+    assert!(
+        r.stderr.starts_with(
+            "blocked by okstra [phase:requirements-discovery] phase:write: editing src/a.rs: this phase writes notes only — "
+        ),
+        "{}",
+        r.stderr
+    );
+    let codex = serde_json::json!({
+        "session_id": "s", "turn_id": "t1", "cwd": fx.wt, "hook_event_name": "PreToolUse", "model": "m",
+        "permission_mode": "default", "tool_name": "apply_patch", "tool_use_id": "u", "transcript_path": null,
+        "tool_input": {"command": "*** Begin Patch\n*** Update File: src/a.rs\n@@\n-fn a() {}\n+fn a() { 1; }\n*** End Patch\n"}
+    });
+    let r = with_stdin(&fx.env, &fx.wt, &["hook", "agent-guard"], &codex.to_string()).fails(2);
+    assert!(
+        r.stderr.trim().starts_with("blocked by okstra [phase:requirements-discovery] phase:write"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stdout.is_empty(), "Codex reads the reason from stderr: {}", r.stdout);
+    fx.env.okstra(&fx.wt, &["hook", "agent-guard", "git okstra task phase DEV-1 implementation"]).fails(2);
+    let log = audit(&fx);
+    assert_eq!(log.len(), 3, "{log:?}");
+    assert_eq!(
+        (log[0]["id"].as_str(), log[0]["phase"].as_str()),
+        (Some("phase:write"), Some("requirements-discovery"))
+    );
+    assert_eq!(log[1]["agent"], "codex");
+    assert_eq!(log[2]["rule"], "user-only");
+}
+
+/// `git add` + `git commit` as anyone would, with the hooks installed.
+fn commit(fx: &Fx, file: &str, vars: &[(&str, &str)]) -> Run {
+    let path = fx.wt.join(file);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let old = std::fs::read_to_string(&path).unwrap_or_default();
+    std::fs::write(&path, format!("{old}// more\n")).unwrap();
+    fx.env.git(&fx.wt, &["add", "--", file]);
+    let mut cmd = fx.env.command("git", &fx.wt);
+    cmd.args(["commit", "-q", "-m", &format!("change {file}")]);
+    for (k, v) in vars {
+        cmd.env(k, v);
+    }
+    Run::from(cmd.output().unwrap())
+}
+
+/// The `pre-commit` backstop applies the commit column to everyone in the task worktree.
+#[test]
+fn pre_commit_refuses_what_the_phase_does_not_allow() {
+    let mut fx = fixture();
+    for phase in PHASES {
+        fx.enter(phase);
+        let head = fx.env.git(&fx.wt, &["rev-parse", "HEAD"]);
+        let r = commit(&fx, "src/a.rs", &[]);
+        if phase == "implementation" {
+            assert_eq!(r.code, 0, "{phase}: {}", r.stderr);
+            continue;
+        }
+        assert_eq!(r.code, 1, "{phase}: {}{}", r.stdout, r.stderr);
+        let want = format!("error: blocked by okstra [phase:{phase}] phase:commit: committing");
+        assert!(r.stderr.starts_with(&want), "{phase}: {}", r.stderr);
+        assert_eq!(fx.env.git(&fx.wt, &["rev-parse", "HEAD"]), head, "{phase}: nothing was committed");
+        fx.env.git(&fx.wt, &["reset", "-q", "--hard"]);
+    }
+    // The person's logged override.
+    let r = commit(&fx, "src/b.rs", &[("OKSTRA_ALLOW", "phase")]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stderr.contains("OKSTRA_ALLOW=phase lets this through (logged)"), "{}", r.stderr);
+    let log = audit(&fx);
+    let last = log.last().unwrap();
+    assert_eq!((last["decision"].as_str(), last["id"].as_str()), (Some("allowed-by-override"), Some("phase:commit")));
+    assert_eq!(last["phase"], "release-handoff");
+    assert_eq!(log.iter().filter(|l| l["source"] == "pre-commit" && l["decision"] == "refused").count(), 5);
+}
+
+#[test]
+fn pre_commit_in_implementation_keeps_to_the_plan() {
+    let fx = fixture_at("implementation");
+    assert_eq!(commit(&fx, "src/a.rs", &[]).code, 0);
+    assert_eq!(commit(&fx, "tests/t.rs", &[]).code, 0);
+    // Staged paths outside the plan are refused, each of them named.
+    for f in ["README.md", "docs/guide.md"] {
+        std::fs::write(fx.wt.join(f), "changed\n").unwrap();
+    }
+    fx.env.git(&fx.wt, &["add", "README.md", "docs/guide.md", "src/b.rs"]);
+    let r = fx.env.git_run(&fx.wt, &["commit", "-q", "-am", "too much"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("phase:plan-scope: README.md, docs/guide.md: outside the approved plan's ## Files"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("implementation-notes.md"), "says where to record it instead: {}", r.stderr);
+    // `commit -a` and a pathspec commit are judged on what git would commit.
+    fx.env.git(&fx.wt, &["reset", "-q"]);
+    std::fs::write(fx.wt.join("src/b.rs"), "fn b() { 2; }\n").unwrap();
+    let r = fx.env.git_run(&fx.wt, &["commit", "-q", "-m", "only the plan's", "--", "src/b.rs"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = fx.env.git_run(&fx.wt, &["commit", "-q", "-a", "-m", "all"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    fx.env.git(&fx.wt, &["checkout", "-q", "--", "README.md", "docs/guide.md"]);
+    // Amending and rebasing the task's own commits pass.
+    fx.env.git(&fx.wt, &["commit", "-q", "--amend", "-m", "reworded"]);
+    let base = fx.env.git(&fx.wt, &["rev-parse", "HEAD~3"]);
+    let r = fx.env.git_run(&fx.wt, &["-c", "sequence.editor=true", "rebase", "-q", "-i", &base]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    // A merge brings in what the other side changed: not this task's edit.
+    fx.env.commit_file(&fx.main, "docs/guide.md", "# Guide, on main\n", "docs on main");
+    let r = fx.env.git_run(&fx.wt, &["merge", "-q", "--no-edit", "main"]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert_eq!(fx.env.git(&fx.wt, &["log", "-1", "--format=%p"]).split(' ').count(), 2, "a merge commit");
+}
+
+/// Once the plan no longer matches its approval, edits and commits stop until the user
+/// approves it again; a plan that is gone stops them too (one line, failing closed).
+#[test]
+fn a_plan_changed_after_approval_stops_edits_and_commits() {
+    let mut fx = fixture_at("implementation");
+    let plan = fx.plan.clone().unwrap();
+    std::fs::write(&plan, PLAN.replace("- src/", "- src/\n- docs/")).unwrap();
+    let guard = |fx: &Fx, cmd: &str| fx.env.okstra(&fx.wt, &["hook", "agent-guard", cmd]);
+    let r = guard(&fx, "echo x >> src/a.rs").fails(2);
+    assert!(
+        r.stderr.starts_with("blocked by okstra [phase:implementation] phase:plan-changed: the approved plan "),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("changed after its approval — ask the user to approve the plan again"), "{}", r.stderr);
+    let tool = serde_json::json!({"tool_name": "Write", "cwd": fx.wt, "tool_input": {"file_path": fx.wt.join("src/a.rs"), "content": "x"}});
+    let r = with_stdin(&fx.env, &fx.wt, &["hook", "agent-guard"], &tool.to_string()).fails(2);
+    assert!(r.stderr.contains("phase:plan-changed"), "{}", r.stderr);
+    guard(&fx, "git commit -am x").fails(2);
+    let r = commit(&fx, "src/a.rs", &[]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("phase:plan-changed"), "{}", r.stderr);
+    // Notes stay writable: the agent can say why it stopped.
+    guard(&fx, &format!("echo stopped >> {}/notes.md", fx.notes("dev-1").display())).ok();
+    // The user approves the changed plan: a new implementation run, and work goes on.
+    fx.enter("implementation");
+    guard(&fx, "echo x >> docs/guide.md").ok();
+    assert_eq!(commit(&fx, "docs/guide.md", &[]).code, 0);
+    // The plan is gone.
+    std::fs::remove_file(&plan).unwrap();
+    let r = guard(&fx, "echo x >> src/a.rs").fails(2);
+    assert!(r.stderr.contains("phase:plan-changed: cannot read approved plan"), "{}", r.stderr);
+    assert_eq!(r.stderr.lines().count(), 1);
+    let r = commit(&fx, "src/a.rs", &[]);
+    assert_eq!(r.code, 1);
+    assert_eq!(r.stderr.lines().filter(|l| l.starts_with("error: ")).count(), 1, "{}", r.stderr);
+}
+
+/// A context that cannot be told (run folder gone, manifest unreadable, registry corrupt,
+/// marker unreadable) refuses with one line naming what is wrong; it never guesses a phase.
+#[test]
+fn a_broken_context_fails_closed() {
+    let fx = fixture_at("implementation");
+    let guard = |cmd: &str| fx.env.okstra(&fx.wt, &["hook", "agent-guard", cmd]);
+    let manifest = fx.run.join("manifest.json");
+    let saved = std::fs::read_to_string(&manifest).unwrap();
+    std::fs::write(&manifest, "{ not json").unwrap();
+    let r = guard("echo x >> src/a.rs").fails(2);
+    assert!(
+        r.stderr.starts_with("blocked by okstra [phase:none] phase:context: the task contract cannot be told: "),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("does not parse"), "{}", r.stderr);
+    let r = commit(&fx, "src/a.rs", &[]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("phase:context"), "{}", r.stderr);
+    std::fs::write(&manifest, saved).unwrap();
+    // The run folder is gone.
+    let aside = fx.env.root().join("run-aside");
+    std::fs::rename(&fx.run, &aside).unwrap();
+    let r = guard("git commit -am x").fails(2);
+    assert!(r.stderr.contains("the folder of its latest run (implementation) is gone"), "{}", r.stderr);
+    assert_eq!(commit(&fx, "src/a.rs", &[]).code, 1);
+    std::fs::rename(&aside, &fx.run).unwrap();
+    // The registry does not parse: nothing is treated as "no task".
+    let reg = fx.env.registry_path();
+    let text = std::fs::read_to_string(&reg).unwrap();
+    std::fs::write(&reg, "{ torn").unwrap();
+    let r = guard("echo x >> src/a.rs").fails(2);
+    assert!(r.stderr.contains("phase:context") && r.stderr.contains("registry"), "{}", r.stderr);
+    assert_eq!(commit(&fx, "src/a.rs", &[]).code, 1);
+    // Reads and commands that act on no file stay allowed meanwhile.
+    guard("git status").ok();
+    guard("cargo test").ok();
+    std::fs::write(&reg, text).unwrap();
+    // A marker that does not read refuses the commit.
+    let marker = fx.main.join(".git/worktrees/dev-1/okstra/task");
+    std::fs::write(&marker, "garbage\n").unwrap();
+    let r = commit(&fx, "src/a.rs", &[]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("okstra's task marker"), "{}", r.stderr);
+    // Gone by means the guard cannot see, the task worktree is still judged: it lies under
+    // the okstra home's worktrees/ folder, which the shim checks too.
+    std::fs::remove_file(&marker).unwrap();
+    fx.env.okstra(&fx.main, &["task", "phase", "DEV-1", "final-verification"]).ok();
+    let r = commit(&fx, "src/a.rs", &[]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    // `task start` writes the marker again.
+    fx.env.okstra(&fx.main, &["task", "start", "DEV-1"]).ok();
+    assert!(marker.is_file());
+}
+
+/// The user's `git okstra handoff` commits in release-handoff; nothing else passes for it:
+/// a plain commit, an environment variable, a copy of the binary, or a program that only
+/// calls itself `git-okstra handoff`.
+#[test]
+fn only_the_handoff_commits_in_release_handoff() {
+    let fx = fixture_at("release-handoff");
+    std::fs::write(fx.wt.join("src/a.rs"), "fn a() { 4; }\n").unwrap();
+    let head = || fx.env.git(&fx.wt, &["rev-parse", "HEAD"]);
+    let before = head();
+    // A plain commit, and one that sets anything a caller can set.
+    fx.env.git(&fx.wt, &["add", "-A"]);
+    assert_eq!(fx.env.git_run(&fx.wt, &["commit", "-q", "-m", "x"]).code, 1);
+    let mut forged = fx.env.command("git", &fx.wt);
+    forged.args(["commit", "-q", "-m", "x"]).env("OKSTRA_HANDOFF", "1").env("GIT_REFLOG_ACTION", "handoff");
+    assert_eq!(Run::from(forged.output().unwrap()).code, 1);
+    // A stand-in named git-okstra whose argv says `handoff`, committing.
+    let fake = fx.env.root().join("fake");
+    std::fs::create_dir_all(&fake).unwrap();
+    write_exec(&fake.join("git-okstra"), "#!/bin/sh\nexec git commit -q -m forged\n");
+    let r = fx.env.command(fake.join("git-okstra"), &fx.wt).arg("handoff").output().unwrap();
+    assert_eq!(Run::from(r).code, 1);
+    let r = fx.env.command("sh", &fx.wt).args(["-c", "exec -a git-okstra git commit -q -m forged", "handoff"]).output();
+    assert_ne!(Run::from(r.unwrap()).code, 0);
+    // A copy of the real binary running the real handoff is another program.
+    let copy = fake.join("copy/git-okstra");
+    std::fs::create_dir_all(copy.parent().unwrap()).unwrap();
+    common::copy_exec(Path::new(BIN), &copy);
+    let r = Run::from(fx.env.command(&copy, &fx.wt).args(["handoff", "--action", "commit", "--yes"]).output().unwrap());
+    assert_ne!(r.code, 0, "{}", r.stderr);
+    assert!(r.stderr.contains("phase:commit"), "{}", r.stderr);
+    assert_eq!(head(), before, "no forged commit");
+    // The user's handoff.
+    let r = fx.env.okstra(&fx.wt, &["handoff", "--action", "commit", "--yes"]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert_ne!(head(), before, "the handoff committed");
+    assert_eq!(fx.env.git(&fx.wt, &["status", "--porcelain"]), "");
+}
+
+/// An ordinary commit outside task worktrees starts no binary; in a task worktree the
+/// binary judges it. The hooks are installed from a copy of the binary that is then replaced
+/// by a recorder which runs the real one.
+#[test]
+fn only_a_task_worktree_commit_starts_the_binary() {
+    let fx = fixture_at("implementation");
+    let rec = fx.env.root().join("rec");
+    std::fs::create_dir_all(&rec).unwrap();
+    let copy = rec.join("git-okstra");
+    common::copy_exec(Path::new(BIN), &copy);
+    let r = Run::from(fx.env.command(&copy, &fx.main).args(["hooks", "install"]).output().unwrap());
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let log = fx.env.root().join("binary.log");
+    write_exec(&copy, format!("#!/bin/sh\necho \"$*\" >> '{}'\nexec '{BIN}' \"$@\"\n", log.display()));
+    // The first commit of a repository makes the stamps folder (the binary's job, issue 13).
+    fx.env.commit_file(&fx.main, "docs/guide.md", "main\n", "on main");
+    let _ = std::fs::remove_file(&log);
+    fx.env.commit_file(&fx.main, "docs/guide.md", "main again\n", "on main again");
+    fx.env.commit_file(&fx.wt3, "src/b.rs", "a task without a run: judged, allowed\n", "x");
+    let calls = std::fs::read_to_string(&log).unwrap_or_default();
+    assert_eq!(calls.lines().filter(|l| l.starts_with("hook pre-commit")).count(), 1, "only DEV-3's: {calls}");
+    let _ = std::fs::remove_file(&log);
+    fx.env.commit_file(&fx.main, "docs/guide.md", "main once more\n", "on main once more");
+    assert_eq!(std::fs::read_to_string(&log).unwrap_or_default(), "", "ordinary commits start no binary");
+    assert_eq!(commit(&fx, "src/a.rs", &[]).code, 0);
+    let calls = std::fs::read_to_string(&log).unwrap();
+    assert!(calls.lines().any(|l| l == "hook pre-commit"), "{calls}");
+    assert_eq!(commit(&fx, "README.md", &[]).code, 1, "and judges it");
+}
+
+/// Codex: the guard goes into the user's `$CODEX_HOME/hooks.json` (one file, trusted once,
+/// for every checkout); `hooks status` reports it untrusted until Codex records the trust,
+/// and an older entry as stale; `task start` installs it when `okstra.agentGuard` names codex.
+#[test]
+fn codex_is_installed_once_for_the_user_and_its_trust_is_reported() {
+    let env = Env::new();
+    let repo = env.repo("proj");
+    let hooks_json = env.home.join(".codex/hooks.json");
+    env.git(&repo, &["config", "okstra.agentGuard", "codex"]);
+    let start = env.okstra(&repo, &["task", "start", "DEV-1", "--json"]).ok().json();
+    let wt = PathBuf::from(start["path"].as_str().unwrap());
+    assert!(!wt.join(".codex").exists(), "nothing goes into the worktree");
+    assert_eq!(env.git(&wt, &["status", "--porcelain"]), "");
+    let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&hooks_json).unwrap()).unwrap();
+    let group = &doc["hooks"]["PreToolUse"][0];
+    assert_eq!(group["matcher"], "Bash|shell|apply_patch|mcp__.*");
+    assert_eq!(group["hooks"][0]["command"], "git-okstra hook agent-guard");
+    assert_eq!(group["hooks"][0]["type"], "command");
+    let status = |cwd: &Path| env.okstra(cwd, &["hooks", "status", "--agent", "codex", "--json"]).ok().json();
+    let s = status(&wt);
+    assert_eq!(s["agents"][0]["state"], "untrusted");
+    assert!(s["agents"][0]["error"].as_str().unwrap().contains("/hooks"), "{s}");
+    // Codex records the trust of the hook at group 0, handler 0 of that file.
+    let key = format!("{}:pre_tool_use:0:0", hooks_json.display());
+    std::fs::write(
+        env.home.join(".codex/config.toml"),
+        format!("[hooks.state.\"{key}\"]\ntrusted_hash = \"sha256:abc\"\n"),
+    )
+    .unwrap();
+    assert_eq!(status(&repo)["agents"][0]["state"], "installed");
+    // An entry an older version wrote (a narrower matcher) is stale, and install updates it.
+    let old = std::fs::read_to_string(&hooks_json).unwrap().replace("Bash|shell|apply_patch|mcp__.*", "Bash");
+    std::fs::write(&hooks_json, old).unwrap();
+    assert_eq!(status(&repo)["agents"][0]["state"], "stale");
+    let r = env.okstra(&repo, &["hooks", "install", "--agent", "codex", "--json"]).ok().json();
+    assert_eq!(r["agents"][0]["result"], "updated");
+    assert_eq!(status(&repo)["agents"][0]["state"], "installed");
+    // CODEX_HOME moves it; uninstall takes it out.
+    let other = env.root().join("codex-home");
+    let r =
+        env.okstra_env(&repo, &["hooks", "install", "--agent", "codex"], &[("CODEX_HOME", other.to_str().unwrap())]);
+    assert_eq!(r.ok().stdout.trim(), other.join("hooks.json").to_string_lossy());
+    env.okstra(&repo, &["hooks", "uninstall", "--agent", "codex"]).ok();
+    assert!(!hooks_json.exists());
+    // An agent cannot take it out or rewrite its trust.
+    for cmd in [format!("rm {}", hooks_json.display()), "echo x > ~/.codex/config.toml".to_string()] {
+        let r = env.okstra(&repo, &["hook", "agent-guard", &cmd]).fails(2);
+        assert!(r.stderr.contains("self-protect:host-settings"), "{cmd}: {}", r.stderr);
+    }
+}
+
+/// `hooks status` reports a Claude Code entry an older version wrote (without the file tools)
+/// as stale.
+#[test]
+fn an_older_claude_install_is_reported_stale() {
+    let env = Env::new();
+    let repo = env.repo("proj");
+    let path = repo.join(".claude/settings.json");
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let old = r#"{"hooks": {"PreToolUse": [{"matcher": "Bash", "hooks": [{"type": "command", "command": "git-okstra hook agent-guard"}]}]}}"#;
+    std::fs::write(&path, old).unwrap();
+    let s = env.okstra(&repo, &["hooks", "status", "--agent", "claude", "--json"]).ok().json();
+    assert_eq!(s["agents"][0]["state"], "stale");
+    assert!(s["agents"][0]["error"].as_str().unwrap().contains("hooks install --agent claude"), "{s}");
+    let text = env.okstra(&repo, &["hooks", "status", "--agent", "claude"]).ok().stdout;
+    assert!(text.starts_with("claude  stale"), "{text}");
+}

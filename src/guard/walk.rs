@@ -76,7 +76,9 @@ fn echoed_text(cmd: &SimpleCommand, ctx: &mut Context) -> Option<String> {
             args.iter().skip_while(|a| a.text.starts_with('-')).map(|a| a.text.as_str()).collect::<Vec<_>>().join(" "),
         ),
         // The format (after any `--`) and its arguments, roughly.
-        "printf" => Some(joined().iter().skip_while(|a| **a == "--").copied().collect::<Vec<_>>().join(" ").replace("\\n", "\n")),
+        "printf" => Some(
+            joined().iter().skip_while(|a| **a == "--").copied().collect::<Vec<_>>().join(" ").replace("\\n", "\n"),
+        ),
         "cat" if args.is_empty() => (!cmd.stdin.is_empty()).then(|| cmd.stdin.join("")),
         "cat" => {
             let mut text = String::new();

@@ -65,9 +65,7 @@ fn from_error(e: crate::error::Error) -> Violation {
 fn staged(git_dir: &Path, top: &Path) -> crate::error::Result<Vec<String>> {
     // Against `HEAD` (no revision given: an unborn branch compares with the empty tree).
     let mut revs = vec![None];
-    if let Ok(merging) = std::fs::read_to_string(git_dir.join("MERGE_HEAD")) {
-        revs.extend(merging.lines().map(str::trim).filter(|l| !l.is_empty()).map(|l| Some(l.to_string())));
-    }
+    revs.extend(merge_heads(git_dir, top).into_iter().map(Some));
     let mut common: Option<Vec<String>> = None;
     for rev in &revs {
         let mut args = vec!["diff", "--cached", "--name-only", "-z", "--no-renames"];
@@ -85,4 +83,29 @@ fn staged(git_dir: &Path, top: &Path) -> crate::error::Result<Vec<String>> {
         });
     }
     Ok(common.unwrap_or_default())
+}
+
+/// The other parents of a merge being made: `MERGE_HEAD` when git has written it (a
+/// conflicted merge concluded by `git commit`), else — `pre-merge-commit` runs before git
+/// writes it — the commits the parent `git merge` names, read with git's own option grammar.
+fn merge_heads(git_dir: &Path, top: &Path) -> Vec<String> {
+    if let Ok(merging) = std::fs::read_to_string(git_dir.join("MERGE_HEAD")) {
+        return merging.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_string).collect();
+    }
+    let argv = process::argv(process::parent()).unwrap_or_default();
+    let Some((at, sub)) = process::subcommand_at(&argv) else { return Vec::new() };
+    let Some(grammar) = crate::guard::git_grammar::Grammar::of("merge").filter(|_| sub == "merge") else {
+        return Vec::new();
+    };
+    let args: Vec<crate::guard::Arg> = argv[at..].iter().map(|a| crate::guard::Arg::lit(a.as_str())).collect();
+    let parsed = grammar.parse(&args);
+    parsed
+        .operands
+        .iter()
+        .filter_map(|a| {
+            let spec = format!("{}^{{commit}}", a.text);
+            let out = crate::git::exec_in_hook_env("git", &["rev-parse", "--verify", "-q", spec.as_str()], top).ok()?;
+            (out.code == 0).then(|| out.stdout.trim().to_string())
+        })
+        .collect()
 }
