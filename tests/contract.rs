@@ -623,3 +623,189 @@ fn an_older_claude_install_is_reported_stale() {
     let text = env.okstra(&repo, &["hooks", "status", "--agent", "claude"]).ok().stdout;
     assert!(text.starts_with("claude  stale"), "{text}");
 }
+
+/// A stand-in agent host: for each tool call of a folder (`N.json` the hook input it sends,
+/// `N.sh` what the tool then does, `N.cwd` where), it asks the guard as the hosts do —
+/// `git-okstra hook agent-guard` found on PATH, the JSON on stdin — and does the action only
+/// when allowed; `N.bypass` marks a call made without asking (a tool the host sends no hook
+/// for), which only the git hooks can stop. It records `N ran <exit>` or `N blocked <exit>`.
+const STAND_IN: &str = r#"#!/bin/sh
+dir=$1
+for j in "$dir"/*.json; do
+	n=${j%.json}
+	n=${n##*/}
+	if [ -e "$dir/$n.bypass" ] || git-okstra hook agent-guard <"$j" 2>"$dir/$n.err"; then
+		(cd "$(cat "$dir/$n.cwd")" && sh "$dir/$n.sh") >"$dir/$n.out" 2>&1
+		echo "$n ran $?" >>"$dir/log"
+	else
+		echo "$n blocked $?" >>"$dir/log"
+	fi
+done
+"#;
+
+/// One tool call of the stand-in and what must happen to it.
+struct Call {
+    json: serde_json::Value,
+    action: String,
+    bypass: bool,
+    /// `ran 0`, `ran 1` (git's hook refused it), or `blocked 2`.
+    expect: &'static str,
+}
+
+fn bash(fx: &Fx, cmd: &str, expect: &'static str) -> Call {
+    let cmd = fx.fill(cmd);
+    let json = serde_json::json!({"hook_event_name": "PreToolUse", "tool_name": "Bash", "cwd": fx.wt, "tool_input": {"command": cmd}});
+    Call { json, action: cmd, bypass: false, expect }
+}
+
+fn write_tool(fx: &Fx, file: &str, content: &str, expect: &'static str) -> Call {
+    let file = fx.fill(file);
+    let path = if file.starts_with('/') { PathBuf::from(&file) } else { fx.wt.join(&file) };
+    let json = serde_json::json!({"hook_event_name": "PreToolUse", "tool_name": "Write", "cwd": fx.wt,
+        "tool_input": {"file_path": path, "content": content}});
+    let quoted = content.replace('\'', "'\\''");
+    let action =
+        format!("mkdir -p '{}' && printf '%s' '{quoted}' > '{}'", path.parent().unwrap().display(), path.display());
+    Call { json, action, bypass: false, expect }
+}
+
+/// Let the stand-in make the calls; what it recorded, checked against what each call expects.
+fn agent(fx: &Fx, phase: &str, calls: Vec<Call>, failures: &mut Vec<String>) {
+    let dir = fx.env.root().join("agent").join(phase);
+    std::fs::create_dir_all(&dir).unwrap();
+    for (i, c) in calls.iter().enumerate() {
+        let n = format!("{i:03}");
+        std::fs::write(dir.join(format!("{n}.json")), c.json.to_string()).unwrap();
+        std::fs::write(dir.join(format!("{n}.sh")), &c.action).unwrap();
+        std::fs::write(dir.join(format!("{n}.cwd")), fx.wt.to_string_lossy().as_bytes()).unwrap();
+        if c.bypass {
+            std::fs::write(dir.join(format!("{n}.bypass")), "").unwrap();
+        }
+    }
+    let bin = fx.env.root().join("agent-bin");
+    if !bin.exists() {
+        std::fs::create_dir_all(&bin).unwrap();
+        std::os::unix::fs::symlink(BIN, bin.join("git-okstra")).unwrap();
+        write_exec(&bin.join("stand-in-agent"), STAND_IN);
+    }
+    let mut cmd = fx.env.command(bin.join("stand-in-agent"), &fx.wt);
+    cmd.arg(&dir).env("PATH", common::path_with(&bin));
+    assert!(cmd.status().unwrap().success());
+    let log = std::fs::read_to_string(dir.join("log")).unwrap();
+    let lines: Vec<&str> = log.lines().collect();
+    assert_eq!(lines.len(), calls.len(), "{phase}: the stand-in made every call:\n{log}");
+    for (c, line) in calls.iter().zip(&lines) {
+        let got = line.split_once(' ').map(|x| x.1).unwrap_or("");
+        if got != c.expect {
+            let n = line.split(' ').next().unwrap_or("");
+            let err = std::fs::read_to_string(dir.join(format!("{n}.err"))).unwrap_or_default();
+            let out = std::fs::read_to_string(dir.join(format!("{n}.out"))).unwrap_or_default();
+            failures.push(format!("{phase}: `{}`: expected {}, got {got} {err}{out}", c.action, c.expect));
+        }
+    }
+}
+
+/// One task through all six phases with a stand-in agent that does its phase's work and
+/// tries each forbidden action: every forbidden action is stopped (by the guard, or by the
+/// git hooks when the guard is not asked), every allowed one goes through, and the user's own
+/// steps (approval, handoff) do what they should.
+#[test]
+fn a_task_walks_all_six_phases_with_a_stand_in_agent() {
+    let mut fx = fixture();
+    let mut failures = Vec::new();
+    let notes = "{notes}/agent-notes.md";
+    let forbidden_everywhere = |fx: &Fx| {
+        vec![
+            bash(fx, "git push -u origin feat-dev-1", "blocked 2"),
+            bash(fx, "git okstra task phase DEV-1 release-handoff", "blocked 2"),
+            bash(fx, "echo x > {other}/src/a.rs", "blocked 2"),
+            bash(fx, "echo x >> {main}/README.md", "blocked 2"),
+            write_tool(fx, "{other}/src/b.rs", "mine now\n", "blocked 2"),
+            bash(fx, "git branch -d feat-dev-2", "blocked 2"),
+            bash(fx, "OKSTRA_ALLOW=phase git commit -am x", "blocked 2"),
+        ]
+    };
+    fx.enter("requirements-discovery");
+    let mut calls = vec![
+        bash(&fx, "git status --short && git log --oneline -2 && cat src/a.rs", "ran 0"),
+        write_tool(&fx, notes, "# Requirements\nthe login loops\n", "ran 0"),
+        write_tool(&fx, "src/a.rs", "fn a() { fixed(); }\n", "blocked 2"),
+        bash(&fx, "echo x >> src/b.rs", "blocked 2"),
+        bash(&fx, "git commit --allow-empty -m wip", "blocked 2"),
+    ];
+    calls.extend(forbidden_everywhere(&fx));
+    // A commit the guard is never asked about: the pre-commit hook refuses it.
+    calls.push(Call { bypass: true, ..bash(&fx, "git commit -q --allow-empty -m unguarded", "ran 1") });
+    agent(&fx, "requirements-discovery", calls, &mut failures);
+
+    fx.enter("error-analysis");
+    let calls = vec![
+        bash(&fx, "printf 'grep -c fn src/a.rs\\n' > .scratch/repro.sh", "ran 0"),
+        bash(&fx, "sh .scratch/repro.sh", "ran 0"),
+        bash(&fx, "echo 'loop in a()' >> {notes}/agent-notes.md", "ran 0"),
+        bash(&fx, "sed -i 's/fn/pub fn/' src/a.rs", "blocked 2"),
+        bash(&fx, "git stash pop", "blocked 2"),
+    ];
+    agent(&fx, "error-analysis", calls, &mut failures);
+
+    fx.enter("implementation-planning");
+    let plan = fx.run.join("plan.md").to_string_lossy().into_owned();
+    let calls = vec![
+        write_tool(&fx, &plan, PLAN, "ran 0"),
+        bash(&fx, &format!("echo APPROVED >> {plan}"), "blocked 2"),
+        write_tool(&fx, &plan, &PLAN.replace("[ ]", "[x]"), "blocked 2"),
+        bash(&fx, &format!("git okstra task phase DEV-1 implementation --approved-plan {plan} --approve"), "blocked 2"),
+    ];
+    agent(&fx, "implementation-planning", calls, &mut failures);
+    assert!(std::fs::read_to_string(&plan).unwrap().contains("- [ ] Approved"), "the box is still the user's");
+
+    fx.enter("implementation"); // the user approves the plan
+    let mut calls = vec![
+        write_tool(&fx, "src/a.rs", "fn a() { fixed(); }\n", "ran 0"),
+        write_tool(&fx, "tests/t.rs", "#[test]\nfn t() { a(); }\n", "ran 0"),
+        bash(&fx, "git add -A && git commit -q -m 'fix: the loop'", "ran 0"),
+        bash(&fx, "git commit -q --amend -m 'fix: the login loop'", "ran 0"),
+        write_tool(&fx, "README.md", "# proj, fixed\n", "blocked 2"),
+        write_tool(&fx, &plan, "# Plan\n\n## Files\n- src/\n- README.md\n", "blocked 2"),
+        bash(&fx, "git -C {other} commit --allow-empty -m x", "blocked 2"),
+    ];
+    calls.extend(forbidden_everywhere(&fx));
+    // An edit the guard never saw, outside the plan: the commit of it is refused.
+    calls.push(Call { bypass: true, ..bash(&fx, "echo x >> docs/guide.md && git commit -q -am docs", "ran 1") });
+    calls.push(Call { bypass: true, ..bash(&fx, "git checkout -q -- docs/guide.md", "ran 0") });
+    agent(&fx, "implementation", calls, &mut failures);
+    assert_eq!(fx.env.git(&fx.wt, &["log", "-1", "--format=%s"]), "fix: the login loop");
+
+    fx.enter("final-verification");
+    let report = fx.run.join("final-verification-report.md").to_string_lossy().into_owned();
+    let calls = vec![
+        bash(&fx, "git diff HEAD~1 --stat && grep -q fixed src/a.rs", "ran 0"),
+        write_tool(&fx, &report, REPORT, "ran 0"),
+        write_tool(&fx, "src/a.rs", "fn a() {}\n", "blocked 2"),
+        bash(&fx, "git commit --allow-empty -m verified", "blocked 2"),
+    ];
+    agent(&fx, "final-verification", calls, &mut failures);
+
+    fx.enter("release-handoff");
+    let mut calls = vec![
+        write_tool(&fx, &format!("{}/pr-body.md", fx.run.display()), "## Summary\nfixes the loop\n", "ran 0"),
+        bash(&fx, "git okstra handoff --action commit --yes", "blocked 2"),
+        bash(&fx, "gh pr create --fill", "blocked 2"),
+        bash(&fx, "git commit --allow-empty -m release", "blocked 2"),
+    ];
+    calls.extend(forbidden_everywhere(&fx));
+    agent(&fx, "release-handoff", calls, &mut failures);
+    assert!(failures.is_empty(), "{} calls went wrong:\n{}", failures.len(), failures.join("\n"));
+
+    // Nothing forbidden happened: the other task, the main worktree and the remote are as they were.
+    assert_eq!(fx.env.git(&fx.other, &["status", "--porcelain"]), "");
+    assert_eq!(fx.env.git(&fx.main, &["status", "--porcelain"]), "");
+    let origin = fx.env.root().join("proj-origin.git");
+    assert!(fx.env.git_run(&origin, &["rev-parse", "--verify", "-q", "refs/heads/feat-dev-1"]).code != 0);
+    // The user's handoff commits what is left (the agent's notes are in the main worktree's
+    // notes, not the task branch).
+    std::fs::write(fx.wt.join("src/b.rs"), "fn b() { ready(); }\n").unwrap();
+    let r = fx.env.okstra(&fx.wt, &["handoff", "--action", "commit", "--yes"]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert_eq!(fx.env.git(&fx.wt, &["status", "--porcelain"]), "");
+}
