@@ -232,6 +232,18 @@ fn split_options(args: &[Arg], value_opts: &[&str]) -> (Vec<Arg>, Vec<Arg>) {
     (opts, operands)
 }
 
+/// What the links of `ln [-s] TARGET… LINK` lead to: every operand but the last (or all of
+/// them with `-t DIR`).
+pub fn link_targets(args: &[Arg]) -> Vec<Arg> {
+    let w = WRITERS.iter().find(|w| w.names.contains(&"ln")).expect("ln is a writer");
+    let (opts, mut operands) = split_options(args, w.value_opts);
+    let to_dir = opts.iter().any(|o| o.text == "-t" || o.text.starts_with("--target-directory"));
+    if !to_dir {
+        operands.pop();
+    }
+    operands
+}
+
 /// The files a unified diff (or a git diff) writes, with `strip` leading components taken off
 /// as `patch -p` / `git apply -p` do: each `+++` name, or the `---` name of a file it deletes.
 pub fn patch_targets(text: &str, strip: usize) -> Vec<String> {

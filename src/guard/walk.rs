@@ -264,6 +264,13 @@ pub fn run(argv: &[Arg], stdin: &[String], subject: &str, depth: usize, ctx: &mu
 }
 
 fn files_changed(prog: &str, args: &[Arg], subject: &str, ctx: &mut Context) -> Option<Violation> {
+    if prog == "ln" {
+        let targets = files::link_targets(args);
+        if let Some(v) = targets.iter().find_map(|a| each_path(a, ctx, |p, ctx| contract::link_target(p, subject, ctx)))
+        {
+            return Some(v);
+        }
+    }
     let in_place = matches!(prog, "sed" | "gsed" | "perl");
     files::targets(prog, args).into_iter().find_map(|(e, a)| {
         if in_place {

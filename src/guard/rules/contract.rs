@@ -124,6 +124,9 @@ struct GitOps {
     pushes: bool,
     /// Branch names it checks out, moves, deletes or pushes.
     branches: Vec<Arg>,
+    /// Branches it points at another commit (`update-ref`, `branch -f`, `checkout -B`, a
+    /// fetch into a local branch): a commit, in the contract's columns, when it is the task's.
+    moves: Vec<Arg>,
     /// Files it writes (relative to where git runs); `unlisted`: it writes tracked files the
     /// guard cannot list before it runs (`git stash pop`).
     writes: Vec<Arg>,
@@ -142,6 +145,7 @@ impl GitOps {
             || self.worktree
             || self.unlisted.is_some()
             || !self.branches.is_empty()
+            || !self.moves.is_empty()
             || !self.writes.is_empty())
     }
 }
@@ -180,10 +184,17 @@ fn git_ops(call: &Call, p: &Parsed, ctx: &mut Context) -> GitOps {
         "reset" => reset(call, p, &mut ops, ctx),
         "update-ref" if !p.on("d") && !p.on("stdin") => {
             if let Some(r) = p.operands.first() {
-                ops.branches.push(Arg { text: r.text.trim_start_matches("refs/heads/").to_string(), ..r.clone() });
+                ops.moves.push(Arg { text: r.text.trim_start_matches("refs/heads/").to_string(), ..r.clone() });
                 ops.commits = r.text == "HEAD";
             }
         }
+        // `symbolic-ref HEAD refs/heads/<b>` puts the worktree on another branch.
+        "symbolic-ref" => {
+            if let Some(r) = p.operands.get(1) {
+                ops.branches.push(Arg { text: r.text.trim_start_matches("refs/heads/").to_string(), ..r.clone() });
+            }
+        }
+        "fetch" => ops.moves.extend(fetched_into(p)),
         "checkout" | "switch" => checkout(call, p, &mut ops, ctx),
         "restore" => {
             if p.on("worktree") || !p.on("staged") {
@@ -241,7 +252,7 @@ fn reset(call: &Call, p: &Parsed, ops: &mut GitOps, ctx: &mut Context) {
 /// paths it overwrites.
 fn checkout(call: &Call, p: &Parsed, ops: &mut GitOps, ctx: &mut Context) {
     for o in ["B", "force-create"] {
-        ops.branches.extend(p.values(o).into_iter().cloned());
+        ops.moves.extend(p.values(o).into_iter().cloned());
     }
     let creates = ["b", "B", "orphan", "create", "force-create"].iter().any(|o| p.on(o));
     let (before, after) = p.split_operands();
@@ -276,8 +287,22 @@ fn branch(p: &Parsed, ops: &mut GitOps) {
     if changes {
         ops.branches.extend(named);
     } else if p.on("force") {
-        ops.branches.extend(named.into_iter().take(1));
+        ops.moves.extend(named.into_iter().take(1));
     }
+}
+
+/// The local branches a fetch writes (`git fetch . HEAD:b`, `origin main:b`).
+fn fetched_into(p: &Parsed) -> Vec<Arg> {
+    p.operands
+        .iter()
+        .skip(1)
+        .filter_map(|a| {
+            let (_, dst) = a.text.trim_start_matches('+').split_once(':')?;
+            let name = dst.trim_start_matches("refs/heads/").trim_start_matches("heads/");
+            (!name.is_empty() && !dst.starts_with("refs/remotes/") && !dst.starts_with("refs/tags/"))
+                .then(|| Arg { text: name.to_string(), ..a.clone() })
+        })
+        .collect()
 }
 
 /// The branch names a push's refspecs name, on either side (`feat:feat`, `+x`, `:x`,
@@ -357,10 +382,14 @@ pub fn git(call: &Call, p: &Parsed, ctx: &mut Context) -> Option<Violation> {
         Ok(t) => t,
         Err(b) => return Some(violation(b, s)),
     };
-    if let Some(v) = other_branches(call, task.as_deref(), &ops.branches, ctx) {
+    let changed: Vec<Arg> = ops.branches.iter().chain(&ops.moves).cloned().collect();
+    if let Some(v) = other_branches(call, task.as_deref(), &changed, ctx) {
         return Some(v);
     }
     let task = task?;
+    // Pointing the task's own branch elsewhere makes its history what a commit would.
+    let mut ops = ops;
+    ops.commits |= ops.moves.iter().any(|b| b.known() == Some(task.branch.as_str()));
     let reg = ctx.tasks.registry().map_err(|b| violation(b, s)).ok()?;
     ctx.note(|t| t.task(&task));
     let place = contract::place(&task, &reg, &top);
@@ -495,6 +524,23 @@ fn other_branches(call: &Call, task: Option<&TaskContext>, names: &[Arg], ctx: &
         }
     }
     None
+}
+
+/// `ln -s TARGET LINK`: a link in the task's worktree that leads into another task's room or
+/// the main worktree is a way to write there later; refused like a write there.
+pub fn link_target(p: &Path, subject: &str, ctx: &mut Context) -> Option<Violation> {
+    let p = resolved(Effect::Write, p);
+    let (task, place) = match judged(&p, subject, ctx) {
+        Ok(Some(found)) => found,
+        Ok(None) => return None,
+        Err(v) => return Some(v),
+    };
+    match place {
+        Place::OtherTask(_) | Place::MainWorktree(_) => {
+            contract::judge_write(&task, &place, |_| false).err().map(|b| violation(b, subject))
+        }
+        _ => None,
+    }
 }
 
 /// `git okstra …` from an agent: the user's commands stay the user's, in every phase.
