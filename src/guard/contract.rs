@@ -285,7 +285,8 @@ impl PhaseContract {
 /// A rule that holds in every phase, for agents, whatever the task.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EverywhereRule {
-    /// The rule family's id as blocks, the audit log and the docs name it.
+    /// What blocks, the audit log and the docs name: a policy rule (the family of the rule
+    /// ids), one rule id, or `protected-history` for the push and hook-bypass families.
     pub id: &'static str,
     pub summary: &'static str,
     /// What `profiles/_common-contract.md` must state for it (see [`Claim`]).
@@ -325,7 +326,7 @@ pub const EVERYWHERE: &[EverywhereRule] = &[
         phrase: "never write into another task's worktree",
     },
     EverywhereRule {
-        id: "run-record",
+        id: "phase:run-record",
         summary: "no edit of a run folder's manifest.json or launch.md (okstra's own records)",
         phrase: "never edit a run folder's manifest.json or launch.md",
     },

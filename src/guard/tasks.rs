@@ -75,7 +75,10 @@ impl Tasks {
         if let Some((_, _, yes)) = self.ignored.iter().find(|(w, r, _)| w == worktree && r == rel) {
             return *yes;
         }
-        let yes = crate::git::exec("git", &["check-ignore", "-q", "--", rel], worktree).is_ok_and(|o| o.code == 0);
+        // A tracked file is never ignored: the index answers that without a process.
+        let tracked = crate::git::Repo::discover(worktree).ok().flatten().is_some_and(|r| r.tracks(rel));
+        let yes = !tracked
+            && crate::git::exec("git", &["check-ignore", "-q", "--", rel], worktree).is_ok_and(|o| o.code == 0);
         self.ignored.push((worktree.to_path_buf(), rel.to_string(), yes));
         yes
     }

@@ -596,3 +596,23 @@ pub fn mcp(tool: &str, subject: &str, ctx: &mut Context) -> Option<Violation> {
     };
     contract::judge_push(&task).err().map(|b| violation(b, subject))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The contract's every-phase rules name what the one id table holds.
+    #[test]
+    fn everywhere_rules_name_rule_families_or_ids() {
+        for r in contract::EVERYWHERE {
+            let known = r.id == "protected-history"
+                || r.id.parse::<Rule>().is_ok()
+                || super::super::all().any(|d| d.id == r.id);
+            assert!(known, "{} is neither a policy rule nor a rule id", r.id);
+        }
+        for c in ContractRule::ALL {
+            assert_eq!(def(c.id()).id, c.id(), "{c:?} has a row in RULES");
+        }
+        assert_eq!(RULES.len(), ContractRule::ALL.len());
+    }
+}
