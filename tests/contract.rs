@@ -10,16 +10,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
-use common::{write_exec, Env, Run, BIN};
-
-const PHASES: [&str; 6] = [
-    "requirements-discovery",
-    "error-analysis",
-    "implementation-planning",
-    "implementation",
-    "final-verification",
-    "release-handoff",
-];
+use common::{write_exec, Env, Run, BIN, PHASES};
 
 const PLAN: &str = "# Plan\n\n## Files\n- src/\n- tests/t.rs\n\n- [ ] Approved\n";
 const REPORT: &str = "# Final verification\n\n## 1. Summary\nok\n\n## 2. Final Verdict\n\naccepted\n";

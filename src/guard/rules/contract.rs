@@ -57,6 +57,15 @@ fn judged(p: &Path, subject: &str, ctx: &mut Context) -> Result<Option<(Rc<TaskC
     Ok(Some((task, place)))
 }
 
+/// A path a command changes, resolved, with its task and place: `None` in no task, `Some(Err)`
+/// a refusal already (the contract cannot be told).
+type Located = Result<(PathBuf, Rc<TaskContext>, Place), Violation>;
+
+fn located(effect: Effect, p: &Path, subject: &str, ctx: &mut Context) -> Option<Located> {
+    let p = resolved(effect, p);
+    judged(&p, subject, ctx).transpose().map(|r| r.map(|(task, place)| (p, task, place)))
+}
+
 /// `p` resolved as the kernel would write it: through every link, except that removing a
 /// link removes the link itself.
 fn resolved(effect: Effect, p: &Path) -> PathBuf {
@@ -68,10 +77,8 @@ fn resolved(effect: Effect, p: &Path) -> PathBuf {
 
 /// A file the command changes (`p` absolute), with the text it writes when the guard knows it.
 pub fn write(effect: Effect, p: &Path, text: Option<&str>, subject: &str, ctx: &mut Context) -> Option<Violation> {
-    let p = resolved(effect, p);
-    let (task, place) = match judged(&p, subject, ctx) {
-        Ok(Some(found)) => found,
-        Ok(None) => return None,
+    let (_, task, place) = match located(effect, p, subject, ctx)? {
+        Ok(found) => found,
         Err(v) => return Some(v),
     };
     let worktree = task.worktree.clone();
@@ -150,7 +157,7 @@ impl GitOps {
     }
 }
 
-fn word<'a>(p: &'a Parsed, n: usize) -> Option<&'a str> {
+fn word(p: &Parsed, n: usize) -> Option<&str> {
     p.operands.get(n).and_then(Arg::known)
 }
 
@@ -481,10 +488,8 @@ fn unlisted(task: &TaskContext, what: &str) -> Result<(), Block> {
 /// A command writing files under the folder `p` that cannot be listed before it runs
 /// (`patch` of a patch it cannot read).
 pub fn unlisted_write(p: &Path, what: &str, subject: &str, ctx: &mut Context) -> Option<Violation> {
-    let p = resolved(Effect::Write, p);
-    let (task, place) = match judged(&p, subject, ctx) {
-        Ok(Some(found)) => found,
-        Ok(None) => return None,
+    let (p, task, place) = match located(Effect::Write, p, subject, ctx)? {
+        Ok(found) => found,
         Err(v) => return Some(v),
     };
     match place {
@@ -529,10 +534,8 @@ fn other_branches(call: &Call, task: Option<&TaskContext>, names: &[Arg], ctx: &
 /// `ln -s TARGET LINK`: a link in the task's worktree that leads into another task's room or
 /// the main worktree is a way to write there later; refused like a write there.
 pub fn link_target(p: &Path, subject: &str, ctx: &mut Context) -> Option<Violation> {
-    let p = resolved(Effect::Write, p);
-    let (task, place) = match judged(&p, subject, ctx) {
-        Ok(Some(found)) => found,
-        Ok(None) => return None,
+    let (_, task, place) = match located(Effect::Write, p, subject, ctx)? {
+        Ok(found) => found,
         Err(v) => return Some(v),
     };
     match place {
