@@ -37,10 +37,17 @@ pub enum Rule {
     Discard,
     /// An agent changing what judges it: okstra/hook/include config, hook files, host settings.
     SelfProtect,
+    /// The task contract's per-phase columns (DESIGN §8): writes, commits, pushes, the
+    /// approved plan. `OKSTRA_ALLOW=phase` is a person's override of the `pre-commit` backstop.
+    Phase,
+    /// Another task's worktree, notes or branch, or the main worktree outside the notes.
+    OtherTask,
+    /// An okstra command reserved to the user (`task phase`, `--approve`, `handoff`, …).
+    UserOnly,
 }
 
 impl Rule {
-    pub const ALL: [Rule; 10] = [
+    pub const ALL: [Rule; 13] = [
         Rule::NonFastForward,
         Rule::ProtectedDelete,
         Rule::ProtectedUpdate,
@@ -51,6 +58,9 @@ impl Rule {
         Rule::Override,
         Rule::Discard,
         Rule::SelfProtect,
+        Rule::Phase,
+        Rule::OtherTask,
+        Rule::UserOnly,
     ];
 
     pub fn name(self) -> &'static str {
@@ -65,6 +75,9 @@ impl Rule {
             Rule::Override => "override",
             Rule::Discard => "discard",
             Rule::SelfProtect => "self-protect",
+            Rule::Phase => "phase",
+            Rule::OtherTask => "other-task",
+            Rule::UserOnly => "user-only",
         }
     }
 }
@@ -91,11 +104,22 @@ pub struct Violation {
     pub subject: String,
     pub message: String,
     pub fix: String,
+    /// For a refusal of the task contract: the phase it was judged in (`none` before the
+    /// first run); the message then reads as DESIGN §8 words it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub phase: Option<&'static str>,
 }
 
 impl Violation {
     pub fn new(rule: Rule, subject: impl Into<String>, message: impl Into<String>, fix: impl Into<String>) -> Self {
-        Violation { rule, id: rule.name(), subject: subject.into(), message: message.into(), fix: fix.into() }
+        Violation {
+            rule,
+            id: rule.name(),
+            subject: subject.into(),
+            message: message.into(),
+            fix: fix.into(),
+            phase: None,
+        }
     }
 
     /// `[okstra:<rule>] <message> (<subject>). <fix>` — one line.
@@ -238,6 +262,9 @@ pub struct AuditRecord<'a> {
     pub agent: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub command: Option<&'a str>,
+    /// For a refusal of the task contract, the phase it was judged in.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub phase: Option<&'a str>,
     pub pid: u32,
 }
 
@@ -253,6 +280,7 @@ impl<'a> AuditRecord<'a> {
             message: &v.message,
             agent: None,
             command: None,
+            phase: v.phase,
             pid: std::process::id(),
         }
     }
@@ -270,9 +298,14 @@ pub fn audit(common_dir: &Path, record: &AuditRecord) -> std::io::Result<()> {
 }
 
 impl Violation {
-    /// `blocked by okstra [<id>]: <message> (<subject>); <fix>.` — one sentence for an agent.
+    /// `blocked by okstra [<id>]: <message> (<subject>); <fix>.` — one sentence for an agent;
+    /// a contract refusal reads `blocked by okstra [phase:<phase>] <id>: <what> — <instead>`
+    /// (DESIGN §8), as [`crate::guard::contract::Block`] prints it.
     pub fn sentence(&self) -> String {
-        format!("blocked by okstra [{}]: {} ({}); {}.", self.id, self.message, self.subject, self.fix)
+        match self.phase {
+            Some(phase) => format!("blocked by okstra [phase:{phase}] {}: {} — {}", self.id, self.message, self.fix),
+            None => format!("blocked by okstra [{}]: {} ({}); {}.", self.id, self.message, self.subject, self.fix),
+        }
     }
 }
 

@@ -1,18 +1,9 @@
 //! `git okstra task phase` / `git okstra phase`: gates, run folders, prompts, executors.
 
 mod common;
-use common::{Env, Run};
+use common::{Env, Run, PHASES};
 
 use std::path::{Path, PathBuf};
-
-const PHASES: [&str; 6] = [
-    "requirements-discovery",
-    "error-analysis",
-    "implementation-planning",
-    "implementation",
-    "final-verification",
-    "release-handoff",
-];
 
 /// A repository with task DEV-1 started; returns (env, repo, task worktree).
 fn setup() -> (Env, PathBuf, PathBuf) {

@@ -221,8 +221,11 @@ fn option_values_complete_too() {
     assert_eq!(complete_via_git(&env, &repo, "git okstra -q task li"), ["list"]);
     assert_eq!(complete_via_git(&env, &repo, "git okstra phase final"), ["final-verification"]);
     assert_eq!(complete_via_git(&env, &repo, "git okstra phase --exec co"), ["codex"]);
-    assert_eq!(complete_via_git(&env, &repo, "git okstra hooks install --agent c"), ["claude", "cursor"]);
-    assert_eq!(complete_via_git(&env, &repo, "git okstra hooks status --agent "), ["claude", "gemini", "cursor"]);
+    assert_eq!(complete_via_git(&env, &repo, "git okstra hooks install --agent c"), ["claude", "cursor", "codex"]);
+    assert_eq!(
+        complete_via_git(&env, &repo, "git okstra hooks status --agent "),
+        ["claude", "gemini", "cursor", "codex"]
+    );
 }
 
 /// Colour only on a terminal and never with NO_COLOR: run under `script`, which gives the

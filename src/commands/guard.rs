@@ -24,7 +24,7 @@ const MAX_INPUT: u64 = 4 * 1024 * 1024;
 #[derive(Debug, Args)]
 pub struct AgentGuardArgs {
     /// The command to check: one argument is shell text, several are its words. Without it,
-    /// stdin holds the host's hook JSON (Claude Code, Gemini CLI, Cursor) or the command text.
+    /// stdin holds the host's hook JSON (Claude Code, Gemini CLI, Cursor, Codex CLI) or the command text.
     #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "COMMAND")]
     pub command: Vec<String>,
     /// The agent name for the audit log [default: detected from the hook JSON].
@@ -43,8 +43,8 @@ pub struct AgentGuardArgs {
 /// `--agent` for `hooks install|uninstall|status`.
 #[derive(Debug, Args, Default)]
 pub struct AgentHooksArgs {
-    /// Agent hosts whose settings get the agent guard: claude, gemini, cursor (repeat the flag or
-    /// separate with commas).
+    /// Agent hosts whose settings get the agent guard: claude, gemini, cursor, codex (repeat the
+    /// flag or separate with commas; codex: the user's $CODEX_HOME/hooks.json).
     #[arg(long, value_delimiter = ',', value_name = "AGENT")]
     pub agent: Vec<String>,
     /// Print one JSON document on stdout.
@@ -191,7 +191,7 @@ fn checkout_root() -> Result<PathBuf> {
 fn selected(a: &AgentHooksArgs, default_all: bool) -> Result<Vec<Agent>> {
     let agents = agents::parse_list(&a.agent)?;
     if agents.is_empty() && !default_all {
-        return Err(Error::usage("name the agent host with --agent claude|gemini|cursor"));
+        return Err(Error::usage("name the agent host with --agent claude|gemini|cursor|codex"));
     }
     Ok(if agents.is_empty() { Agent::ALL.to_vec() } else { agents })
 }
@@ -236,6 +236,23 @@ fn change(a: &AgentHooksArgs, op: fn(&Path, Agent) -> Result<Change, agents::Age
     Ok(0)
 }
 
+/// The state of an installed guard: `stale` (an older version's matcher: file tools or
+/// MCP calls go unchecked), for Codex `untrusted` (Codex runs no hook the user has not
+/// trusted in its `/hooks`), else `installed`.
+fn installed_state(agent: Agent, path: &Path, current: bool) -> (&'static str, String) {
+    let again = format!("run `git okstra hooks install --agent {agent}` to bring it up to date");
+    if !current {
+        return ("stale", format!("an older version's entry: {again}"));
+    }
+    match (agent, agents::codex_trusted(path)) {
+        (Agent::Codex, Ok(false)) => {
+            ("untrusted", "Codex runs it only once you trust it: open /hooks in Codex and trust the okstra hook".into())
+        }
+        (Agent::Codex, Err(e)) => ("untrusted", format!("cannot tell whether Codex trusts it: {e}")),
+        _ => ("installed", String::new()),
+    }
+}
+
 /// `hooks status [--agent …]`: every agent when none is named. Exit 1 if a file cannot be read.
 pub fn status(a: &AgentHooksArgs) -> Result<i32> {
     let list = selected(a, true)?;
@@ -244,10 +261,10 @@ pub fn status(a: &AgentHooksArgs) -> Result<i32> {
     let mut code = 0;
     for agent in list {
         let mut path = agents::settings_path(&root, agent);
-        let (state, detail) = match agents::installed_in(&root, agent) {
-            Ok(Some(found)) => {
+        let (state, detail) = match agents::state(&root, agent) {
+            Ok(Some((found, current))) => {
                 path = found;
-                ("installed", String::new())
+                installed_state(agent, &path, current)
             }
             Ok(None) => ("not-installed", String::new()),
             Err(e) => {
@@ -264,7 +281,7 @@ pub fn status(a: &AgentHooksArgs) -> Result<i32> {
     if a.json {
         output::json(&json!({"schema": SCHEMA, "agents": rows}));
     }
-    if rows.iter().any(|r| r["state"] == "installed") {
+    if rows.iter().any(|r| r["state"] != "not-installed" && r["state"] != "error") {
         warn_if_not_on_path();
     }
     Ok(code)

@@ -8,9 +8,11 @@ use crate::hooks::entry;
 
 #[derive(Debug, Subcommand)]
 pub enum HookCommand {
-    /// Leave the stamp that proves the commit checks ran.
+    /// In a task worktree, refuse a commit the task's phase does not allow (in implementation:
+    /// staged paths outside the approved plan, or a plan changed since its approval); leave
+    /// the stamp that proves the commit checks ran.
     PreCommit,
-    /// Leave the stamp that proves the merge checks ran.
+    /// The same for a merge commit (judged on what it changes against every parent).
     PreMergeCommit,
     /// Refuse a commit or merge made with --no-verify / -n.
     PrepareCommitMsg {
@@ -34,8 +36,9 @@ pub enum HookCommand {
     },
     /// The push policy on a bare repository; reads git's ref lines on stdin.
     PreReceive,
-    /// Check a shell command an AI agent is about to run (Claude Code, Gemini CLI, Cursor hook
-    /// JSON on stdin, or the command itself); exit 2 with the reason when it is blocked.
+    /// Check a shell command or file edit an AI agent is about to make (Claude Code, Gemini CLI,
+    /// Cursor, Codex CLI hook JSON on stdin, or the command itself) against the policy and its
+    /// task's phase; exit 2 with the reason when it is blocked.
     AgentGuard(super::guard::AgentGuardArgs),
 }
 
@@ -80,7 +83,8 @@ fn fast_parse(args: &[std::ffi::OsString]) -> Option<HookCommand> {
 
 pub fn run(cmd: HookCommand) -> Result<i32> {
     match cmd {
-        HookCommand::PreCommit | HookCommand::PreMergeCommit => entry::pre_commit(),
+        HookCommand::PreCommit => entry::pre_commit("pre-commit"),
+        HookCommand::PreMergeCommit => entry::pre_commit("pre-merge-commit"),
         HookCommand::PrepareCommitMsg { .. } => entry::prepare_commit_msg(),
         HookCommand::PrePush { remote, url } => {
             entry::pre_push(&entry::read_stdin()?, remote.as_deref(), url.as_deref())

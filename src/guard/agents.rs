@@ -1,6 +1,9 @@
 //! Agent host settings: merges the agent guard into a checkout's `.claude/settings.json`
 //! (Claude Code; `.claude/settings.local.json` in task worktrees), `.gemini/settings.json`
-//! (Gemini CLI) and `.cursor/hooks.json` (Cursor), and takes it out again.
+//! (Gemini CLI) and `.cursor/hooks.json` (Cursor), and into the user's `$CODEX_HOME/hooks.json`
+//! (Codex CLI, default `~/.codex`: one file for every checkout, trusted once in Codex's
+//! `/hooks`), and takes it out again; tells an entry an older version wrote (stale) and, for
+//! Codex, whether the user has trusted it.
 //!
 //! A real JSON merge: other keys and other hooks are kept as they are (key order included);
 //! a file that does not parse, or whose hook section has an unexpected shape, is an error and
@@ -23,44 +26,60 @@ pub enum Agent {
     Claude,
     Gemini,
     Cursor,
+    Codex,
+}
+
+/// The folder Codex CLI reads its user settings from: `CODEX_HOME`, else `~/.codex`.
+pub fn codex_home() -> Option<PathBuf> {
+    if let Some(h) = std::env::var_os("CODEX_HOME").filter(|h| !h.is_empty()).map(PathBuf::from) {
+        return h.is_absolute().then_some(h);
+    }
+    std::env::var_os("HOME").filter(|h| !h.is_empty()).map(|h| PathBuf::from(h).join(".codex"))
 }
 
 impl Agent {
-    pub const ALL: [Agent; 3] = [Agent::Claude, Agent::Gemini, Agent::Cursor];
+    pub const ALL: [Agent; 4] = [Agent::Claude, Agent::Gemini, Agent::Cursor, Agent::Codex];
 
     pub fn name(self) -> &'static str {
         match self {
             Agent::Claude => "claude",
             Agent::Gemini => "gemini",
             Agent::Cursor => "cursor",
+            Agent::Codex => "codex",
         }
     }
 
-    /// The settings file, relative to the checkout's top.
-    pub fn settings_file(self) -> &'static str {
+    /// The settings file, relative to the checkout's top; `None` for Codex, whose guard lives
+    /// in the user's `$CODEX_HOME/hooks.json`: a project's `.codex/` is read only for a trusted
+    /// project and each of its hooks must be trusted again per checkout, while the guard
+    /// judges by the folder a call acts on wherever it is installed.
+    pub fn settings_file(self) -> Option<&'static str> {
         match self {
-            Agent::Claude => ".claude/settings.json",
-            Agent::Gemini => ".gemini/settings.json",
-            Agent::Cursor => ".cursor/hooks.json",
+            Agent::Claude => Some(".claude/settings.json"),
+            Agent::Gemini => Some(".gemini/settings.json"),
+            Agent::Cursor => Some(".cursor/hooks.json"),
+            Agent::Codex => None,
         }
     }
 
     /// The settings file `task start` writes into a task worktree it creates: for Claude Code
     /// the local one it reads beside (and above) `settings.json` and keeps out of git, so a
-    /// tracked `settings.json` is never changed and nothing shared has to hide it.
-    pub fn task_settings_file(self) -> &'static str {
+    /// tracked `settings.json` is never changed and nothing shared has to hide it. `None`:
+    /// nothing goes into the worktree (Codex).
+    pub fn task_settings_file(self) -> Option<&'static str> {
         match self {
-            Agent::Claude => ".claude/settings.local.json",
+            Agent::Claude => Some(".claude/settings.local.json"),
             _ => self.settings_file(),
         }
     }
 
-    /// Every file of a checkout the guard may be in (`hooks status`/`uninstall` look at all).
-    fn settings_files(self) -> &'static [&'static str] {
+    /// Every file the guard may be in for a checkout at `root` (`hooks status`/`uninstall`
+    /// look at all).
+    fn settings_files(self, root: &Path) -> Vec<PathBuf> {
         match self {
-            Agent::Claude => &[".claude/settings.json", ".claude/settings.local.json"],
-            Agent::Gemini => &[".gemini/settings.json"],
-            Agent::Cursor => &[".cursor/hooks.json"],
+            Agent::Claude => vec![root.join(".claude/settings.json"), root.join(".claude/settings.local.json")],
+            Agent::Codex => codex_home().map(|h| h.join("hooks.json")).into_iter().collect(),
+            _ => self.settings_file().map(|f| root.join(f)).into_iter().collect(),
         }
     }
 
@@ -72,6 +91,9 @@ impl Agent {
             Agent::Claude => &[("PreToolUse", Some("Bash|Write|Edit|MultiEdit|NotebookEdit|mcp__.*"))],
             Agent::Gemini => &[("BeforeTool", Some("run_shell_command|write_file|replace|mcp__.*"))],
             Agent::Cursor => &[("beforeShellExecution", None), ("beforeMCPExecution", None)],
+            // Codex names its shell tool `Bash` (the older `shell` too) and its file edits
+            // `apply_patch`; the matcher is a regex over the tool name.
+            Agent::Codex => &[("PreToolUse", Some("Bash|shell|apply_patch|mcp__.*"))],
         }
     }
 
@@ -93,6 +115,13 @@ impl Agent {
                 "description": "git-okstra: refuse forbidden git/gh/publish commands"
             }),
             Agent::Cursor => json!({"command": GUARD_COMMAND}),
+            // Codex CLI: timeout in seconds; `statusMessage` shows while it runs.
+            Agent::Codex => json!({
+                "type": "command",
+                "command": GUARD_COMMAND,
+                "timeout": 30,
+                "statusMessage": "git-okstra agent guard"
+            }),
         }
     }
 }
@@ -113,7 +142,7 @@ impl FromStr for Agent {
 
 #[derive(Debug, thiserror::Error)]
 pub enum AgentsError {
-    #[error("unknown agent '{0}'; the agent guard supports claude, gemini and cursor")]
+    #[error("unknown agent '{0}'; the agent guard supports claude, gemini, cursor and codex")]
     Unknown(String),
     #[error("{path} does not parse as JSON ({err}); it was left untouched")]
     Parse { path: PathBuf, err: String },
@@ -126,7 +155,9 @@ pub enum AgentsError {
 impl From<AgentsError> for crate::error::Error {
     fn from(e: AgentsError) -> Self {
         let hint = match &e {
-            AgentsError::Unknown(_) => Some("use --agent claude, --agent gemini or --agent cursor".to_string()),
+            AgentsError::Unknown(_) => {
+                Some("use --agent claude, --agent gemini, --agent cursor or --agent codex".to_string())
+            }
             AgentsError::Parse { path, .. } | AgentsError::Shape { path, .. } => {
                 Some(format!("fix {} by hand (or move it away), then run the command again", path.display()))
             }
@@ -282,17 +313,34 @@ fn presence(
     Ok(if same { Presence::Current } else { Presence::Stale })
 }
 
-fn found(doc: &Map<String, Value>, agent: Agent, path: &Path) -> Result<bool> {
+/// Our entry in every event of the agent, and whether each has this version's matcher.
+fn found(doc: &Map<String, Value>, agent: Agent, path: &Path) -> Result<Option<bool>> {
+    let mut current = true;
     for (event, matcher) in agent.events() {
-        if presence(doc, agent, event, *matcher, path)? == Presence::Absent {
-            return Ok(false);
+        match presence(doc, agent, event, *matcher, path)? {
+            Presence::Absent => return Ok(None),
+            Presence::Stale => current = false,
+            Presence::Current => {}
         }
     }
-    Ok(true)
+    Ok(Some(current))
 }
 
+/// Where `hooks install --agent` puts the guard for a checkout at `root`.
 pub fn settings_path(root: &Path, agent: Agent) -> PathBuf {
-    root.join(agent.settings_file())
+    match agent.settings_file() {
+        Some(f) => root.join(f),
+        None => agent.settings_files(root).into_iter().next().unwrap_or_else(|| root.join(".codex/hooks.json")),
+    }
+}
+
+/// Where `task start` puts the guard for a task worktree it creates, and whether that file
+/// is in the worktree.
+pub fn task_settings_path(worktree: &Path, agent: Agent) -> (PathBuf, bool) {
+    match agent.task_settings_file() {
+        Some(f) => (worktree.join(f), true),
+        None => (settings_path(worktree, agent), false),
+    }
 }
 
 /// Merge the guard into the agent's settings under `root` (idempotent: a guard already in
@@ -346,8 +394,8 @@ pub fn install_file(path: &Path, agent: Agent) -> Result<Change> {
 /// stays. A file left holding nothing (or, for Cursor, only `version`) is removed.
 pub fn uninstall(root: &Path, agent: Agent) -> Result<Change> {
     let mut change = Change::NotInstalled;
-    for file in agent.settings_files() {
-        if uninstall_file(&root.join(file), agent)? == Change::Removed {
+    for file in agent.settings_files(root) {
+        if uninstall_file(&file, agent)? == Change::Removed {
             change = Change::Removed;
         }
     }
@@ -407,15 +455,68 @@ pub fn is_installed(root: &Path, agent: Agent) -> Result<bool> {
 
 /// The settings file under `root` that holds the guard, if one does.
 pub fn installed_in(root: &Path, agent: Agent) -> Result<Option<PathBuf>> {
-    for file in agent.settings_files() {
-        let path = root.join(file);
+    Ok(state(root, agent)?.map(|(path, _)| path))
+}
+
+/// The settings file that holds the guard for `root`, and whether its entry is this
+/// version's (`false`: stale, written by an older version with a narrower matcher).
+pub fn state(root: &Path, agent: Agent) -> Result<Option<(PathBuf, bool)>> {
+    for path in agent.settings_files(root) {
         if let Some(doc) = load(&path)? {
-            if found(&doc, agent, &path)? {
-                return Ok(Some(path));
+            if let Some(current) = found(&doc, agent, &path)? {
+                return Ok(Some((path, current)));
             }
         }
     }
     Ok(None)
+}
+
+/// Whether the user has trusted the guard's Codex hook: Codex runs a hook of the user's
+/// `hooks.json` only after its hash is trusted in `/hooks`, recorded in
+/// `$CODEX_HOME/config.toml` as `[hooks.state."<hooks.json>:pre_tool_use:<group>:<handler>"]`
+/// with a `trusted_hash`. Codex alone can tell whether the hash still matches.
+pub fn codex_trusted(hooks_json: &Path) -> Result<bool> {
+    let Some(doc) = load(hooks_json)? else { return Ok(false) };
+    let Some(list) = event_list_ref(&doc, "PreToolUse", hooks_json)? else { return Ok(false) };
+    let Some((group, handler)) = list.iter().enumerate().find_map(|(g, item)| {
+        let hs = item.get("hooks").and_then(Value::as_array)?;
+        hs.iter().position(is_ours).map(|h| (g, h))
+    }) else {
+        return Ok(false);
+    };
+    let key = format!("{}:pre_tool_use:{group}:{handler}", hooks_json.display());
+    let config = hooks_json.with_file_name("config.toml");
+    let text = match std::fs::read_to_string(&config) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(err) => return Err(AgentsError::Io { what: "read", path: config, err }),
+    };
+    Ok(trusted_in(&text, &key))
+}
+
+/// Whether `config.toml` text records a `trusted_hash` for the hook `key`: as a table
+/// (`[hooks.state."<key>"]` then `trusted_hash = …`), an inline table under `[hooks.state]`,
+/// or a dotted key on one line.
+fn trusted_in(text: &str, key: &str) -> bool {
+    let quoted = format!("\"{}\"", key.replace('\\', "\\\\").replace('"', "\\\""));
+    let mut table = "";
+    for line in text.lines().map(str::trim) {
+        if line.starts_with('[') {
+            table = line;
+            continue;
+        }
+        let found = if table.starts_with("[hooks.state.") && table.contains(&quoted) {
+            line.starts_with("trusted_hash")
+        } else if table == "[hooks.state]" {
+            line.starts_with(&quoted) && line.contains("trusted_hash")
+        } else {
+            line.starts_with("hooks.state.") && line.contains(&quoted) && line.contains(".trusted_hash")
+        };
+        if found {
+            return true;
+        }
+    }
+    false
 }
 
 #[cfg(test)]
@@ -424,8 +525,28 @@ mod tests {
 
     #[test]
     fn lists_parse() {
-        assert_eq!(parse_list(&["claude, gemini", "claude cursor"]).unwrap(), Agent::ALL.to_vec());
-        assert!(matches!(parse_list(&["codex"]), Err(AgentsError::Unknown(_))));
+        assert_eq!(parse_list(&["claude, gemini", "claude cursor"]).unwrap(), Agent::ALL[..3].to_vec());
+        assert_eq!(parse_list(&["codex"]).unwrap(), [Agent::Codex]);
+        assert!(matches!(parse_list(&["aider"]), Err(AgentsError::Unknown(_))));
+    }
+
+    #[test]
+    fn codex_trust_is_read_from_its_config() {
+        let key = "/h/.codex/hooks.json:pre_tool_use:0:0";
+        assert!(trusted_in(
+            "[hooks.state.\"/h/.codex/hooks.json:pre_tool_use:0:0\"]\ntrusted_hash = \"sha256:x\"\n",
+            key
+        ));
+        assert!(!trusted_in(
+            "[hooks.state.\"/h/.codex/hooks.json:pre_tool_use:0:0\"]\nenabled = true\n[x]\ntrusted_hash = \"y\"\n",
+            key
+        ));
+        assert!(!trusted_in("[hooks.state.\"/h/.codex/hooks.json:pre_tool_use:1:0\"]\ntrusted_hash = \"y\"\n", key));
+        assert!(trusted_in("hooks.state.\"/h/.codex/hooks.json:pre_tool_use:0:0\".trusted_hash = \"y\"\n", key));
+        assert!(trusted_in(
+            "[hooks.state]\n\"/h/.codex/hooks.json:pre_tool_use:0:0\" = { trusted_hash = \"y\" }\n",
+            key
+        ));
     }
 
     #[test]

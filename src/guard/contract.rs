@@ -285,7 +285,8 @@ impl PhaseContract {
 /// A rule that holds in every phase, for agents, whatever the task.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EverywhereRule {
-    /// The rule family's id as blocks, the audit log and the docs name it.
+    /// What blocks, the audit log and the docs name: a policy rule (the family of the rule
+    /// ids), one rule id, or `protected-history` for the push and hook-bypass families.
     pub id: &'static str,
     pub summary: &'static str,
     /// What `profiles/_common-contract.md` must state for it (see [`Claim`]).
@@ -325,7 +326,7 @@ pub const EVERYWHERE: &[EverywhereRule] = &[
         phrase: "never write into another task's worktree",
     },
     EverywhereRule {
-        id: "run-record",
+        id: "phase:run-record",
         summary: "no edit of a run folder's manifest.json or launch.md (okstra's own records)",
         phrase: "never edit a run folder's manifest.json or launch.md",
     },
@@ -461,21 +462,45 @@ pub enum ContractRule {
     RunRecord,
     /// A command reserved to the user.
     UserOnly,
+    /// Checking out, resetting, deleting or pushing another task's branch.
+    OtherBranch,
+    /// The task's current run cannot be told (run folder or manifest gone, registry
+    /// unreadable): the contract fails closed.
+    Context,
 }
 
 impl ContractRule {
-    pub fn name(self) -> &'static str {
+    pub const ALL: [ContractRule; 12] = [
+        ContractRule::PhaseWrite,
+        ContractRule::PhaseCommit,
+        ContractRule::PhasePush,
+        ContractRule::PlanScope,
+        ContractRule::PlanFile,
+        ContractRule::PlanChanged,
+        ContractRule::ApprovalMarker,
+        ContractRule::OtherTask,
+        ContractRule::RunRecord,
+        ContractRule::UserOnly,
+        ContractRule::OtherBranch,
+        ContractRule::Context,
+    ];
+
+    /// The id in the guard's rule tables ([`crate::guard::rules::contract::RULES`]), which the
+    /// audit log and `--explain` show.
+    pub fn id(self) -> &'static str {
         match self {
-            ContractRule::PhaseWrite => "phase-write",
-            ContractRule::PhaseCommit => "phase-commit",
-            ContractRule::PhasePush => "phase-push",
-            ContractRule::PlanScope => "plan-scope",
-            ContractRule::PlanFile => "plan-file",
-            ContractRule::PlanChanged => "plan-changed",
-            ContractRule::ApprovalMarker => "approval-marker",
-            ContractRule::OtherTask => "other-task",
-            ContractRule::RunRecord => "run-record",
-            ContractRule::UserOnly => "user-only",
+            ContractRule::PhaseWrite => "phase:write",
+            ContractRule::PhaseCommit => "phase:commit",
+            ContractRule::PhasePush => "phase:push",
+            ContractRule::PlanScope => "phase:plan-scope",
+            ContractRule::PlanFile => "phase:plan-file",
+            ContractRule::PlanChanged => "phase:plan-changed",
+            ContractRule::ApprovalMarker => "phase:approval-marker",
+            ContractRule::RunRecord => "phase:run-record",
+            ContractRule::Context => "phase:context",
+            ContractRule::OtherTask => "other-task:write",
+            ContractRule::OtherBranch => "other-task:branch",
+            ContractRule::UserOnly => "user-only:command",
         }
     }
 }
@@ -491,15 +516,22 @@ pub struct Block {
 }
 
 impl fmt::Display for Block {
-    /// `blocked by okstra [phase:<phase>] <rule>: <what> — <what to do instead>` (DESIGN §8).
+    /// `blocked by okstra [phase:<phase>] <rule id>: <what> — <what to do instead>` (DESIGN §8).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let phase = self.phase.map_or("none", Phase::name);
-        write!(f, "blocked by okstra [phase:{phase}] {}: {} — {}", self.rule.name(), self.what, self.instead)
+        write!(f, "blocked by okstra [phase:{phase}] {}: {} — {}", self.rule.id(), self.what, self.instead)
     }
 }
 
 fn block(ctx: &TaskContext, rule: ContractRule, what: impl Into<String>, instead: impl Into<String>) -> Block {
     Block { phase: ctx.phase(), rule, what: what.into(), instead: instead.into() }
+}
+
+impl Block {
+    /// A refusal in `phase` (`None`: no task or no run; the rules of every phase).
+    pub fn new(phase: Option<Phase>, rule: ContractRule, what: impl Into<String>, instead: impl Into<String>) -> Block {
+        Block { phase, rule, what: what.into(), instead: instead.into() }
+    }
 }
 
 /// Where a written path lies, seen from the task acting.
@@ -730,6 +762,31 @@ pub fn judge_content(ctx: &TaskContext, text: &str) -> Result<(), Block> {
     ))
 }
 
+/// Judge an edit that turns a file's `before` text into `after` (a host's file tool): an
+/// approval marker line it adds is the user's to write, in every phase; one already there may
+/// stay.
+pub fn judge_edit(ctx: &TaskContext, before: &str, after: &str) -> Result<(), Block> {
+    let old = gates::approval_markers(before);
+    if gates::approval_markers(after).iter().all(|m| old.contains(m)) {
+        return Ok(());
+    }
+    judge_content(ctx, after)
+}
+
+/// Judge an in-place edit whose result cannot be known before it runs (`sed -i`, `perl -i`)
+/// of a file holding `text`: one holding an approval box or marker could be approved by it.
+pub fn judge_in_place(ctx: &TaskContext, text: &str) -> Result<(), Block> {
+    if !text.lines().any(gates::is_approval_line) {
+        return Ok(());
+    }
+    Err(block(
+        ctx,
+        ContractRule::ApprovalMarker,
+        "an in-place edit (`sed -i`, `perl -i`) of a file holding a plan's approval box, which only the user checks",
+        "edit the file with the host's edit tool, leaving the approval box as it is",
+    ))
+}
+
 /// The reserved command the arguments after `okstra` name, if any (help never acts).
 pub fn user_only(args: &[&str]) -> Option<&'static UserOnly> {
     if args.iter().any(|a| matches!(*a, "-h" | "--help")) {
@@ -748,15 +805,16 @@ pub fn user_only(args: &[&str]) -> Option<&'static UserOnly> {
 const APPROVE: UserOnly =
     UserOnly { words: &[], option: Some(APPROVE_OPTION), why: "approving a plan is the user's decision" };
 
-/// Judge a `git okstra` invocation (`args`: the words after `okstra`).
-pub fn judge_okstra(ctx: &TaskContext, args: &[&str]) -> Result<(), Block> {
+/// Judge a `git okstra` invocation (`args`: the words after `okstra`) from an agent whose
+/// task is in `phase` (`None`: no task or no run; the user's commands stay the user's).
+pub fn judge_okstra(phase: Option<Phase>, args: &[&str]) -> Result<(), Block> {
     let Some(cmd) = user_only(args) else { return Ok(()) };
     let mut spelled = std::iter::once("git okstra").chain(cmd.words.iter().copied()).collect::<Vec<_>>().join(" ");
     if let Some(o) = cmd.option {
         spelled = format!("{spelled} {o}");
     }
-    Err(block(
-        ctx,
+    Err(Block::new(
+        phase,
         ContractRule::UserOnly,
         format!("running `{spelled}`: {}", cmd.why),
         "stop, and tell the user what to run and why",
@@ -1016,13 +1074,13 @@ mod tests {
         assert_eq!(
             b.to_string(),
             format!(
-                "blocked by okstra [phase:requirements-discovery] phase-write: editing src/a.rs: this phase writes \
+                "blocked by okstra [phase:requirements-discovery] phase:write: editing src/a.rs: this phase writes \
                  notes only — write what you found to the task notes {}",
                 notes.display()
             )
         );
         let b = judge_write(&r.ctx(None), &Place::RunRecord, |_| false).unwrap_err();
-        assert!(b.to_string().starts_with("blocked by okstra [phase:none] run-record: "), "{b}");
+        assert!(b.to_string().starts_with("blocked by okstra [phase:none] phase:run-record: "), "{b}");
     }
 
     #[test]
@@ -1051,10 +1109,10 @@ mod tests {
             &["-v", "doctor", "--json", "--repair"],
             &["task", "start", "DEV-1", "--approve"],
         ] {
-            let b = judge_okstra(&ctx, args).unwrap_err();
+            let b = judge_okstra(ctx.phase(), args).unwrap_err();
             assert_eq!(b.rule, ContractRule::UserOnly, "{args:?}");
         }
-        assert!(judge_okstra(&ctx, &["doctor", "--repair"])
+        assert!(judge_okstra(None, &["doctor", "--repair"])
             .unwrap_err()
             .what
             .starts_with("running `git okstra doctor --repair`"));
@@ -1067,7 +1125,7 @@ mod tests {
             &["handoff", "-h"],
             &["task", "start", "DEV-3"],
         ] {
-            assert_eq!(judge_okstra(&ctx, args), Ok(()), "{args:?}");
+            assert_eq!(judge_okstra(ctx.phase(), args), Ok(()), "{args:?}");
         }
     }
 

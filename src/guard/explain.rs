@@ -17,6 +17,18 @@ pub struct Trace {
     /// Rules the user's `okstra.guardAllow` lifted on the way.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub allowed_by_user: Vec<String>,
+    /// The tasks whose contract judged something, with their phase and run.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tasks: Vec<TaskStep>,
+}
+
+/// A task the contract consulted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TaskStep {
+    pub key: String,
+    /// `none` before the first run.
+    pub phase: String,
+    pub run: Option<u32>,
 }
 
 /// One command the script would run, after wrappers are looked through.
@@ -84,6 +96,17 @@ impl Trace {
         }
     }
 
+    pub fn task(&mut self, task: &crate::phase::current::TaskContext) {
+        let step = TaskStep {
+            key: task.key.to_string(),
+            phase: task.phase().map_or("none", crate::phase::Phase::name).to_string(),
+            run: task.run.as_ref().map(|r| r.number),
+        };
+        if !self.tasks.contains(&step) {
+            self.tasks.push(step);
+        }
+    }
+
     pub fn allowed_by_user(&mut self, id: &str) {
         self.allowed_by_user.push(id.to_string());
     }
@@ -121,6 +144,10 @@ impl Trace {
                 }
             }
         }
+        for t in &self.tasks {
+            let run = t.run.map(|n| format!(" (run {n:03})")).unwrap_or_default();
+            out.push_str(&format!("task: {}, phase {}{run}\n", t.key, t.phase));
+        }
         for id in &self.allowed_by_user {
             out.push_str(&format!("allowed by okstra.guardAllow: {id}\n"));
         }
@@ -137,10 +164,10 @@ impl Trace {
     pub fn json(&self, command: &str, verdict: Option<&Violation>) -> serde_json::Value {
         let verdict = match verdict {
             Some(v) => {
-                serde_json::json!({"decision": "block", "rule": v.rule, "id": v.id, "message": v.message, "subject": v.subject, "fix": v.fix})
+                serde_json::json!({"decision": "block", "rule": v.rule, "id": v.id, "message": v.message, "subject": v.subject, "fix": v.fix, "phase": v.phase})
             }
             None => serde_json::json!({"decision": "allow"}),
         };
-        serde_json::json!({"schema": SCHEMA, "command": command, "commands": self.commands, "allowed_by_user": self.allowed_by_user, "verdict": verdict})
+        serde_json::json!({"schema": SCHEMA, "command": command, "commands": self.commands, "allowed_by_user": self.allowed_by_user, "tasks": self.tasks, "verdict": verdict})
     }
 }

@@ -232,6 +232,100 @@ fn split_options(args: &[Arg], value_opts: &[&str]) -> (Vec<Arg>, Vec<Arg>) {
     (opts, operands)
 }
 
+/// What the links of `ln [-s] TARGET… LINK` lead to: every operand but the last (or all of
+/// them with `-t DIR`).
+pub fn link_targets(args: &[Arg]) -> Vec<Arg> {
+    let w = WRITERS.iter().find(|w| w.names.contains(&"ln")).expect("ln is a writer");
+    let (opts, mut operands) = split_options(args, w.value_opts);
+    let to_dir = opts.iter().any(|o| o.text == "-t" || o.text.starts_with("--target-directory"));
+    if !to_dir {
+        operands.pop();
+    }
+    operands
+}
+
+/// The files a unified diff (or a git diff) writes, with `strip` leading components taken off
+/// as `patch -p` / `git apply -p` do: each `+++` name, or the `---` name of a file it deletes.
+pub fn patch_targets(text: &str, strip: usize) -> Vec<String> {
+    let name = |l: &str| -> Option<String> {
+        let raw = l.split('\t').next().unwrap_or(l).trim();
+        let raw = raw.trim_matches('"');
+        if raw == "/dev/null" || raw.is_empty() {
+            return None;
+        }
+        let parts: Vec<&str> = raw.split('/').filter(|p| !p.is_empty()).collect();
+        (parts.len() > strip).then(|| parts[strip..].join("/"))
+    };
+    let mut out: Vec<String> = Vec::new();
+    let mut old: Option<String> = None;
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("--- ") {
+            old = name(rest);
+        } else if let Some(rest) = line.strip_prefix("+++ ") {
+            if let Some(n) = name(rest).or_else(|| old.take()) {
+                if !out.contains(&n) {
+                    out.push(n);
+                }
+            }
+        } else if let Some(rest) = line.strip_prefix("rename to ").or_else(|| line.strip_prefix("copy to ")) {
+            let n = rest.trim().to_string();
+            if !out.contains(&n) {
+                out.push(n);
+            }
+        }
+    }
+    out
+}
+
+/// The `-p` that `patch` uses when none is given: git-style `a/`, `b/` names are stripped of
+/// their first component (GNU patch detects them), other names are taken whole.
+pub fn default_strip(text: &str) -> usize {
+    let git_style = text.lines().any(|l| l.starts_with("diff --git ") || l.starts_with("+++ b/"));
+    usize::from(git_style)
+}
+
+/// One file a Codex `apply_patch` patch changes: what happens to it and the lines it adds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PatchFile {
+    pub effect: Effect,
+    pub path: String,
+    /// The patch's `+` lines for this file (its whole text for an added file).
+    pub added: String,
+}
+
+/// The files of a Codex `apply_patch` body (`*** Begin Patch`, `*** Add File: p`,
+/// `*** Update File: p` with an optional `*** Move to: q`, `*** Delete File: p`). `None`
+/// when the text is not such a patch.
+pub fn codex_patch(text: &str) -> Option<Vec<PatchFile>> {
+    let mut files: Vec<PatchFile> = Vec::new();
+    let mut seen_begin = false;
+    for line in text.lines() {
+        let l = line.trim_end();
+        if l.trim() == "*** Begin Patch" {
+            seen_begin = true;
+            continue;
+        }
+        let header = |prefix: &str| l.strip_prefix(prefix).map(|p| p.trim().to_string());
+        if let Some(p) = header("*** Add File:") {
+            files.push(PatchFile { effect: Effect::Write, path: p, added: String::new() });
+        } else if let Some(p) = header("*** Update File:") {
+            files.push(PatchFile { effect: Effect::Write, path: p, added: String::new() });
+        } else if let Some(p) = header("*** Delete File:") {
+            files.push(PatchFile { effect: Effect::Remove, path: p, added: String::new() });
+        } else if let Some(p) = header("*** Move to:") {
+            // The source is removed, the destination written with the update's lines.
+            let last = files.last_mut()?;
+            let moved = PatchFile { effect: Effect::Write, path: p, added: String::new() };
+            last.effect = Effect::Remove;
+            files.push(moved);
+        } else if let (Some(f), Some(added)) = (files.last_mut(), l.strip_prefix('+')) {
+            f.added.push_str(added);
+            f.added.push('\n');
+        }
+    }
+    (seen_begin && !files.is_empty()).then_some(files)
+}
+
 /// `.` and `..` taken out without touching the disk (`/a/b/../c` → `/a/c`).
 pub fn normalize(p: &Path) -> PathBuf {
     let mut out = PathBuf::new();
@@ -315,6 +409,32 @@ mod tests {
         assert_eq!(t("perl", &["-pi", "-e", "s/a/b/", "f"]), [(Effect::Write, "f".into())]);
         assert_eq!(t("perl", &["-ne", "print", "f"]), []);
         assert_eq!(t("tee", &["-a", "log"]), [(Effect::Write, "log".into())]);
+    }
+
+    #[test]
+    fn patches_name_their_files() {
+        let git = "diff --git a/src/a.rs b/src/a.rs\n--- a/src/a.rs\n+++ b/src/a.rs\n@@ -1 +1 @@\n-x\n+y\n\
+                   diff --git a/old.rs b/old.rs\ndeleted file mode 100644\n--- a/old.rs\n+++ /dev/null\n";
+        assert_eq!(patch_targets(git, 1), ["src/a.rs", "old.rs"]);
+        assert_eq!(default_strip(git), 1);
+        let plain = "--- notes.txt\t2024-01-01\n+++ notes.txt\t2024-01-02\n@@ -1 +1 @@\n";
+        assert_eq!(patch_targets(plain, 0), ["notes.txt"]);
+        assert_eq!(default_strip(plain), 0);
+        assert_eq!(patch_targets("rename from a\nrename to b/c\n", 1), ["b/c"]);
+        let codex = "*** Begin Patch\n*** Add File: docs/n.md\n+APPROVED\n*** Update File: src/x.rs\n*** Move to: src/y.rs\n@@\n-a\n+b\n*** Delete File: z\n*** End Patch\n";
+        let files = codex_patch(codex).unwrap();
+        let got: Vec<(Effect, &str, &str)> =
+            files.iter().map(|f| (f.effect, f.path.as_str(), f.added.as_str())).collect();
+        assert_eq!(
+            got,
+            [
+                (Effect::Write, "docs/n.md", "APPROVED\n"),
+                (Effect::Remove, "src/x.rs", ""),
+                (Effect::Write, "src/y.rs", "b\n"),
+                (Effect::Remove, "z", "")
+            ]
+        );
+        assert_eq!(codex_patch("just text"), None);
     }
 
     #[test]

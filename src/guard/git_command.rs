@@ -7,7 +7,7 @@
 use super::expand::Arg;
 use super::git_grammar::{Grammar, Parsed};
 use super::git_options::{BUILTINS, COMMANDS};
-use super::rules::{block, discard, hooks, push, self_protect};
+use super::rules::{block, contract, discard, hooks, push, self_protect};
 use super::{git_runs, shell, walk, BranchNow, Context, Here};
 use crate::policy::Violation;
 
@@ -54,6 +54,7 @@ pub fn config_key_eq(a: &str, b: &str) -> bool {
 struct Globals {
     dirs: Vec<Arg>,
     git_dir: Option<Arg>,
+    work_tree: Option<Arg>,
     config: Vec<(String, Arg)>,
     /// `--help`, `--version`, `--exec-path` and the like: git prints and exits.
     prints: bool,
@@ -103,7 +104,15 @@ fn globals(args: &[Arg], subject: &str) -> Result<(Globals, usize), Violation> {
                     2
                 }
             }
-            "--work-tree" | "--namespace" | "--super-prefix" | "--attr-source" => {
+            "--work-tree" => {
+                g.work_tree = value(i + 1);
+                if attached.is_some() {
+                    1
+                } else {
+                    2
+                }
+            }
+            "--namespace" | "--super-prefix" | "--attr-source" => {
                 if attached.is_some() {
                     1
                 } else {
@@ -176,12 +185,12 @@ pub fn check(args: &[Arg], dashed: Option<&str>, subject: &str, depth: usize, ct
     if g.prints {
         return None;
     }
-    let mut config = env_config(ctx);
-    config.extend(g.config);
-    let here = match where_git_runs(&g.dirs, g.git_dir.as_ref(), subject, ctx) {
+    let here = match where_git_runs(&g, subject, ctx) {
         Ok(h) => h,
         Err(v) => return Some(v),
     };
+    let mut config = env_config(ctx);
+    config.extend(g.config);
     let (sub, rest) = match dashed {
         Some(s) => (Arg::lit(s), args),
         None => (args.get(at)?.clone(), &args[at + 1..]),
@@ -196,22 +205,26 @@ pub fn check(args: &[Arg], dashed: Option<&str>, subject: &str, depth: usize, ct
     resolve(&mut call, ctx, true)
 }
 
-/// `-C`, `--git-dir` and `GIT_DIR`: the folder and repository git works on.
-fn where_git_runs(dirs: &[Arg], git_dir: Option<&Arg>, subject: &str, ctx: &mut Context) -> Result<Here, Violation> {
+/// `-C`, `--git-dir`/`GIT_DIR` and `--work-tree`/`GIT_WORK_TREE`: the folder and repository
+/// git works on.
+fn where_git_runs(g: &Globals, subject: &str, ctx: &mut Context) -> Result<Here, Violation> {
     let mut dir = ctx.cwd.clone();
-    for d in dirs {
+    for d in &g.dirs {
         dir = match (d.known(), dir) {
             (Some(t), Some(base)) => Some(super::files::normalize(&base.join(t))),
             _ => None,
         };
     }
-    let env_dir = ctx.env.iter().rev().find(|(k, _)| k == "GIT_DIR").map(|(_, v)| v.clone());
-    let git_dir = match git_dir.cloned().or(env_dir) {
-        Some(a) if a.exact => dir.as_ref().map(|d| super::files::normalize(&d.join(&a.text))),
-        Some(a) => return Err(run_time(subject, &a, "names the repository git works on")),
-        None => None,
+    let env = |name: &str| ctx.env.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+    let under = |a: Option<Arg>, what: &str| match a {
+        Some(a) if a.exact => Ok(dir.as_ref().map(|d| super::files::normalize(&d.join(&a.text)))),
+        Some(a) => Err(run_time(subject, &a, what)),
+        None => Ok(None),
     };
-    Ok(Here { dir, git_dir })
+    let git_dir = under(g.git_dir.clone().or_else(|| env("GIT_DIR")), "names the repository git works on")?;
+    let work_tree =
+        under(g.work_tree.clone().or_else(|| env("GIT_WORK_TREE")), "names the folder git checks out into")?;
+    Ok(Here { dir, git_dir, work_tree })
 }
 
 /// Rules on what git runs with: inline config and environment.
@@ -243,7 +256,8 @@ fn resolve(call: &mut Call, ctx: &mut Context, may_correct: bool) -> Option<Viol
         return judge(call, ctx);
     }
     if sub == "okstra" {
-        return self_protect::okstra(&call.args, call.subject);
+        return self_protect::okstra(&call.args, call.subject)
+            .or_else(|| contract::okstra(&call.args, call.subject, ctx));
     }
     if may_correct && autocorrect_on(call, ctx) {
         return autocorrect(call, ctx);
@@ -453,7 +467,8 @@ fn judge(call: &Call, ctx: &mut Context) -> Option<Violation> {
         .or_else(|| push::check(call, &parsed, ctx))
         .or_else(|| hooks::check(call, &parsed))
         .or_else(|| discard::check(call, &key, &parsed, ctx))
-        .or_else(|| self_protect::git_config(call, &key, &parsed, ctx));
+        .or_else(|| self_protect::git_config(call, &key, &parsed, ctx))
+        .or_else(|| contract::git(call, &parsed, ctx));
     if v.is_none() {
         track(call, &parsed, ctx);
     }

@@ -247,8 +247,10 @@ fn short_name(c: char) -> &'static str {
 /// The subcommands (and sub-subcommands) whose options the guard reads, in the table's order.
 pub const GUARDED: &[&str] = &[
     "am",
+    "apply",
     "branch",
     "checkout",
+    "cherry-pick",
     "clean",
     "clone",
     "commit",
@@ -263,6 +265,7 @@ pub const GUARDED: &[&str] = &[
     "gc",
     "ls-remote",
     "merge",
+    "mv",
     "prune",
     "pull",
     "push",
@@ -271,6 +274,7 @@ pub const GUARDED: &[&str] = &[
     "reflog expire",
     "reset",
     "restore",
+    "revert",
     "rm",
     "send-pack",
     "switch",

@@ -22,6 +22,11 @@ pub const SPECS: &[Spec] = &[
         short: "i:interactive n:no-verify 3:3way q:quiet s:signoff u:utf8 k:keep m:message-id c:scissors C= p= r:resolved S?gpg-sign",
     },
     Spec {
+        cmd: "apply",
+        long: "--exclude= --include= --no-add --stat --allow-binary-replacement --binary --numstat --summary --check --index --intent-to-add --cached --unsafe-paths --apply --3way --ours --theirs --union --build-fake-ancestor= --whitespace= --ignore-space-change --ignore-whitespace --reverse --unidiff-zero --reject --allow-overlap --verbose --quiet --inaccurate-eof --recount --directory= --allow-empty --add -- --no-stat --no-allow-binary-replacement --no-binary --no-numstat --no-summary --no-check --no-index --no-intent-to-add --no-cached --no-unsafe-paths --no-apply --no-3way --no-build-fake-ancestor --no-whitespace --no-ignore-space-change --no-ignore-whitespace --no-reverse --no-unidiff-zero --no-reject --no-allow-overlap --no-verbose --no-quiet --no-inaccurate-eof --no-recount --no-directory --no-allow-empty",
+        short: "p= N:intent-to-add 3:3way z C= R:reverse v:verbose q:quiet",
+    },
+    Spec {
         cmd: "branch",
         long: "--verbose --quiet --track --set-upstream --set-upstream-to= --unset-upstream --color --remotes --contains --no-contains --with --without --abbrev --all --delete --move --omit-empty --copy --list --show-current --create-reflog --edit-description --force --merged --no-merged --column --sort= --points-at= --ignore-case --recurse-submodules --format= -- --no-verbose --no-quiet --no-track --no-set-upstream --no-set-upstream-to --no-unset-upstream --no-color --no-abbrev --no-delete --no-move --no-omit-empty --no-copy --no-list --no-show-current --no-create-reflog --no-edit-description --no-force --no-column --no-sort --no-points-at --no-ignore-case --no-recurse-submodules --no-format",
         short: "v:verbose q:quiet t?track u:set-upstream-to r:remotes a:all d:delete D m:move M c:copy C l:list f:force i:ignore-case",
@@ -30,6 +35,11 @@ pub const SPECS: &[Spec] = &[
         cmd: "checkout",
         long: "--guess --overlay --quiet --recurse-submodules --progress --merge --conflict= --detach --track --force --orphan= --overwrite-ignore --ignore-other-worktrees --ours --theirs --patch --ignore-skip-worktree-bits --pathspec-from-file= --pathspec-file-nul --no-guess -- --no-overlay --no-quiet --no-recurse-submodules --no-progress --no-merge --no-conflict --no-detach --no-track --no-force --no-orphan --no-overwrite-ignore --no-ignore-other-worktrees --no-patch --no-ignore-skip-worktree-bits --no-pathspec-from-file --no-pathspec-file-nul",
         short: "b= B= l q:quiet m:merge d:detach t?track f:force 2:ours 3:theirs p:patch",
+    },
+    Spec {
+        cmd: "cherry-pick",
+        long: "--quit --continue --abort --skip --cleanup= --no-commit --edit --signoff --mainline= --rerere-autoupdate --strategy= --strategy-option= --gpg-sign --ff --allow-empty --allow-empty-message --keep-redundant-commits --empty= --commit -- --no-cleanup --no-edit --no-signoff --no-mainline --no-rerere-autoupdate --no-strategy --no-strategy-option --no-gpg-sign --no-ff --no-allow-empty --no-allow-empty-message --no-keep-redundant-commits",
+        short: "n:no-commit e:edit s:signoff m:mainline X:strategy-option S?gpg-sign x",
     },
     Spec {
         cmd: "clean",
@@ -102,6 +112,11 @@ pub const SPECS: &[Spec] = &[
         short: "n e:edit s:strategy X:strategy-option m:message F:file v:verbose q:quiet S?gpg-sign",
     },
     Spec {
+        cmd: "mv",
+        long: "--verbose --dry-run --force --sparse --no-verbose -- --no-dry-run --no-force --no-sparse",
+        short: "v:verbose n:dry-run f:force k",
+    },
+    Spec {
         cmd: "prune",
         long: "--dry-run --verbose --progress --expire= --exclude-promisor-objects --no-dry-run -- --no-verbose --no-progress --no-expire --no-exclude-promisor-objects",
         short: "n:dry-run v:verbose",
@@ -140,6 +155,11 @@ pub const SPECS: &[Spec] = &[
         cmd: "restore",
         long: "--source= --staged --worktree --ignore-unmerged --overlay --quiet --recurse-submodules --progress --merge --conflict= --ours --theirs --patch --ignore-skip-worktree-bits --pathspec-from-file= --pathspec-file-nul --no-source -- --no-staged --no-worktree --no-ignore-unmerged --no-overlay --no-quiet --no-recurse-submodules --no-progress --no-merge --no-conflict --no-patch --no-ignore-skip-worktree-bits --no-pathspec-from-file --no-pathspec-file-nul",
         short: "s:source S:staged W:worktree q:quiet m:merge 2:ours 3:theirs p:patch",
+    },
+    Spec {
+        cmd: "revert",
+        long: "--quit --continue --abort --skip --cleanup= --no-commit --edit --signoff --mainline= --rerere-autoupdate --strategy= --strategy-option= --gpg-sign --reference --commit -- --no-cleanup --no-edit --no-signoff --no-mainline --no-rerere-autoupdate --no-strategy --no-strategy-option --no-gpg-sign --no-reference",
+        short: "n:no-commit e:edit s:signoff m:mainline X:strategy-option S?gpg-sign",
     },
     Spec {
         cmd: "rm",

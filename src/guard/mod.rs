@@ -1,7 +1,8 @@
 //! The agent guard: judges what a command an agent host is about to run would do — not how it
-//! is spelled — and refuses what the policy forbids. Pure decisions: it runs nothing; the only
-//! outside reads are the repository's config, refs and folders (through gix), and only when a
-//! rule needs them.
+//! is spelled — and refuses what the policy and the task contract forbid. Decisions: the only
+//! outside reads are the repository's config, refs and folders (through gix), the registry, a
+//! run's manifest and its approved plan, each only when a rule needs it; the one process it
+//! may start is `git check-ignore`, when whether git ignores a written path decides.
 //!
 //! Where things live:
 //! - [`hosts`]: the hosts' hook JSON (Claude Code, Gemini CLI, Cursor), shell and other tools;
@@ -12,6 +13,8 @@
 //!   [`git_grammar`] + [`git_options`]: git's own option grammar; [`git_runs`]: the commands
 //!   git itself runs from options, config and environment;
 //! - [`files`]: which files a command writes or removes;
+//! - [`contract`]: the task contract's table and judgements; [`tasks`]: which task an
+//!   operation acts for (the registry, read once per request);
 //! - [`rules`]: one file per rule family, each a table of rules with stable ids;
 //! - [`explain`]: the trace `--explain` prints; [`agents`]: the hosts' settings files.
 
@@ -28,6 +31,7 @@ pub mod hosts;
 pub mod interpreters;
 pub mod rules;
 pub mod shell;
+pub mod tasks;
 pub mod walk;
 
 use std::path::{Path, PathBuf};
@@ -44,6 +48,8 @@ pub struct Here {
     /// `None`: only known at run time.
     pub dir: Option<PathBuf>,
     pub git_dir: Option<PathBuf>,
+    /// `--work-tree` / `GIT_WORK_TREE`: the folder git checks out into.
+    pub work_tree: Option<PathBuf>,
 }
 
 /// What the walk knows at a point of the script; a subshell or nested shell gets a copy.
@@ -76,6 +82,8 @@ pub struct Context {
     pub new_repos: Vec<PathBuf>,
     /// The command being judged reads a pipe whose text is only known at run time.
     pub stdin_unknown: bool,
+    /// What the git command being judged reads on stdin, when known (`git apply` of a heredoc).
+    pub stdin_text: Option<String>,
     /// Judging a script file the agent did not write on this command line: what it surely does
     /// is judged, what only its run can tell (its `$1`, its variables) is not refused.
     pub in_file: bool,
@@ -84,6 +92,8 @@ pub struct Context {
     pub written: Vec<PathBuf>,
     repos: Vec<(PathBuf, Option<Rc<Repo>>)>,
     user_allow: Option<Vec<String>>,
+    /// The registry and the tasks the contract rules looked up.
+    pub tasks: tasks::Tasks,
 }
 
 /// What `HEAD` names after an earlier command of the script switched it.
@@ -108,9 +118,11 @@ impl Context {
             new_repos: Vec::new(),
             written: Vec::new(),
             stdin_unknown: false,
+            stdin_text: None,
             in_file: false,
             repos: Vec::new(),
             user_allow: None,
+            tasks: tasks::Tasks::default(),
         }
     }
 

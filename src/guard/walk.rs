@@ -8,7 +8,7 @@
 use super::expand::{self, Arg, Var};
 use super::files::{self, Effect};
 use super::git_command::{self, run_time};
-use super::rules::{block, discard, hooks, publish, self_protect};
+use super::rules::{block, contract, discard, hooks, publish, self_protect};
 use super::shell::{self, ParseError, SimpleCommand};
 use super::{clip, git_runs, interpreters, Context};
 use crate::policy::Violation;
@@ -75,7 +75,10 @@ fn echoed_text(cmd: &SimpleCommand, ctx: &mut Context) -> Option<String> {
         "echo" => Some(
             args.iter().skip_while(|a| a.text.starts_with('-')).map(|a| a.text.as_str()).collect::<Vec<_>>().join(" "),
         ),
-        "printf" => Some(joined().join(" ").replace("\\n", "\n")),
+        // The format (after any `--`) and its arguments, roughly.
+        "printf" => Some(
+            joined().iter().skip_while(|a| **a == "--").copied().collect::<Vec<_>>().join(" ").replace("\\n", "\n"),
+        ),
         "cat" if args.is_empty() => (!cmd.stdin.is_empty()).then(|| cmd.stdin.join("")),
         "cat" => {
             let mut text = String::new();
@@ -106,9 +109,16 @@ fn command(cmd: &SimpleCommand, fed: Option<String>, depth: usize, ctx: &mut Con
     words.drain(..lead);
     let assigns: Vec<(String, Arg)> = cmd.assigns.iter().map(|w| expand::assignment(w, ctx)).collect();
     let subject = subject_of(&assigns, &words);
-    for r in cmd.redirects.iter().filter(|r| r.writes()) {
+    let mut stdin = cmd.stdin.clone();
+    stdin.extend(fed);
+    let written = cmd.redirects.iter().any(|r| r.writes()).then(|| echoed_text(cmd, ctx)).flatten();
+    for r in &cmd.redirects {
         let target = expand::word(&r.target, ctx).into_iter().next().unwrap_or_else(|| Arg::unknown(r.target.source()));
-        if let Some(v) = self_protect::path(Effect::Write, &target, &subject, ctx) {
+        if !r.writes() {
+            read_into(r.op, &target, &mut stdin, ctx);
+            continue;
+        }
+        if let Some(v) = changed(Effect::Write, &target, written.as_deref(), &subject, ctx) {
             return Some(v);
         }
     }
@@ -128,13 +138,16 @@ fn command(cmd: &SimpleCommand, fed: Option<String>, depth: usize, ctx: &mut Con
         }
         return None;
     }
-    let mut stdin = cmd.stdin.clone();
-    stdin.extend(fed);
     let mark = ctx.env.len();
     ctx.env.extend(assigns);
     let v = run(&words, &stdin, &subject, depth, ctx);
     ctx.env.truncate(mark);
     v
+}
+
+/// The text a command reads on stdin, when the guard knows all of it.
+fn known_stdin(stdin: &[String], ctx: &Context) -> Option<String> {
+    (!(stdin.is_empty() && ctx.stdin_unknown)).then(|| stdin.concat())
 }
 
 fn var_of(a: &Arg) -> Var {
@@ -220,8 +233,21 @@ pub fn run(argv: &[Arg], stdin: &[String], subject: &str, depth: usize, ctx: &mu
             None
         }
         "rm" => files_changed("rm", args, subject, ctx).or_else(|| discard::rm(args, subject, ctx)),
-        "git" => git_command::check(args, None, subject, depth, ctx),
-        p if p.starts_with("git-") => git_command::check(args, Some(&p[4..]), subject, depth, ctx),
+        "patch" => patch(args, stdin, subject, ctx),
+        // Codex's patch tool run from its shell, the patch on stdin.
+        "apply_patch" | "applypatch" => match known_stdin(stdin, ctx) {
+            Some(text) => super::hosts::apply_patch(&text, subject, ctx),
+            None => Some(run_time(subject, &Arg::unknown("(stdin)"), "is the patch `apply_patch` applies")),
+        },
+        "git" | "git-okstra" => {
+            ctx.stdin_text = known_stdin(stdin, ctx);
+            let dashed = (prog == "git-okstra").then_some("okstra");
+            git_command::check(args, dashed, subject, depth, ctx)
+        }
+        p if p.starts_with("git-") => {
+            ctx.stdin_text = known_stdin(stdin, ctx);
+            git_command::check(args, Some(&p[4..]), subject, depth, ctx)
+        }
         p if matches!(p, "npm" | "pnpm" | "yarn" | "bun") && runs_package(args) => {
             let at = args.iter().position(|a| matches!(a.text.as_str(), "exec" | "dlx" | "x")).map_or(0, |i| i + 1);
             let rest: Vec<Arg> = args[at..].iter().skip_while(|a| a.text.starts_with('-')).cloned().collect();
@@ -231,12 +257,117 @@ pub fn run(argv: &[Arg], stdin: &[String], subject: &str, depth: usize, ctx: &mu
         p if interpreters::is_interpreter(p) => interpreters::check(p, args, subject, depth, ctx)
             .or_else(|| files_changed(p, args, subject, ctx))
             .or_else(|| publish::check(p, args, subject, ctx)),
-        p => files_changed(p, args, subject, ctx).or_else(|| publish::check(p, args, subject, ctx)),
+        p => files_changed(p, args, subject, ctx)
+            .or_else(|| publish::check(p, args, subject, ctx))
+            .or_else(|| contract::program(p, args, subject, ctx)),
     }
 }
 
 fn files_changed(prog: &str, args: &[Arg], subject: &str, ctx: &mut Context) -> Option<Violation> {
-    files::targets(prog, args).into_iter().find_map(|(e, a)| self_protect::path(e, &a, subject, ctx))
+    if prog == "ln" {
+        let targets = files::link_targets(args);
+        if let Some(v) = targets.iter().find_map(|a| each_path(a, ctx, |p, ctx| contract::link_target(p, subject, ctx)))
+        {
+            return Some(v);
+        }
+    }
+    let in_place = matches!(prog, "sed" | "gsed" | "perl");
+    files::targets(prog, args).into_iter().find_map(|(e, a)| {
+        if in_place {
+            self_protect::path(e, &a, subject, ctx)
+                .or_else(|| each_path(&a, ctx, |p, ctx| contract::in_place(p, subject, ctx)))
+        } else {
+            changed(e, &a, None, subject, ctx)
+        }
+    })
+}
+
+/// A file a command changes, judged by the guard's own files first, then by the task contract
+/// (with the text written, when it is known).
+fn changed(effect: Effect, a: &Arg, text: Option<&str>, subject: &str, ctx: &mut Context) -> Option<Violation> {
+    self_protect::path(effect, a, subject, ctx)
+        .or_else(|| each_path(a, ctx, |p, ctx| contract::write(effect, p, text, subject, ctx)))
+}
+
+/// Apply `judge` to each path a word can name: every value of a loop variable; a pattern is
+/// judged as its literal name (its folder decides where it writes). self-protect has refused
+/// what is only known at run time already.
+fn each_path(
+    a: &Arg,
+    ctx: &mut Context,
+    mut judge: impl FnMut(&std::path::Path, &mut Context) -> Option<Violation>,
+) -> Option<Violation> {
+    if a.text.is_empty() && a.exact {
+        return None;
+    }
+    let texts: Vec<String> = if a.alts.is_empty() { vec![a.text.clone()] } else { a.alts.clone() };
+    texts.iter().find_map(|t| ctx.resolve(t).and_then(|p| judge(&p, ctx)))
+}
+
+/// `< file`: the command reads the file on stdin; what cannot be read makes its stdin unknown.
+fn read_into(op: &str, target: &Arg, stdin: &mut Vec<String>, ctx: &mut Context) {
+    if op != "<" {
+        return;
+    }
+    let text = target.known().and_then(|t| ctx.resolve(t)).filter(|p| !ctx.written.contains(p)).and_then(|p| {
+        let small = std::fs::metadata(&p).is_ok_and(|m| m.len() <= MAX_SCRIPT);
+        small.then(|| std::fs::read_to_string(&p).ok()).flatten()
+    });
+    match text {
+        Some(t) => stdin.push(t),
+        None => ctx.stdin_unknown = true,
+    }
+}
+
+/// `patch [opts] [file [patchfile]]`, `-i patchfile`, or the patch on stdin: the files it
+/// names, each judged as a write; a patch that cannot be read leaves its files unknown.
+fn patch(args: &[Arg], stdin: &[String], subject: &str, ctx: &mut Context) -> Option<Violation> {
+    const VALUES: &[&str] =
+        &["-i", "--input", "-p", "-d", "--directory", "-o", "--output", "-D", "-F", "-B", "-r", "-V", "-z", "-Y"];
+    let mut i = 0;
+    let (mut input, mut strip, mut dir, mut out) = (None, None::<usize>, None, None);
+    let mut operands = Vec::new();
+    while let Some(a) = args.get(i) {
+        let t = a.text.as_str();
+        let value = || args.get(i + 1).cloned();
+        match t {
+            "-i" | "--input" => input = value(),
+            "-o" | "--output" => out = value(),
+            "-d" | "--directory" => dir = value(),
+            "-p" => strip = value().and_then(|v| v.text.parse().ok()),
+            _ if t.starts_with("-p") && t.len() > 2 => strip = t[2..].parse().ok(),
+            _ if t.starts_with("--strip=") => strip = t[8..].parse().ok(),
+            _ if t.starts_with("-i") && t.len() > 2 => input = Some(Arg { text: t[2..].to_string(), ..a.clone() }),
+            _ if t.starts_with('-') => {}
+            _ => operands.push(a.clone()),
+        }
+        i += if VALUES.contains(&t) { 2 } else { 1 };
+    }
+    if let Some(o) = out.as_ref() {
+        return changed(Effect::Write, o, None, subject, ctx);
+    }
+    let base = |rel: &str| match &dir {
+        Some(d) => format!("{}/{rel}", d.text.trim_end_matches('/')),
+        None => rel.to_string(),
+    };
+    if let Some(file) = operands.first() {
+        return changed(Effect::Write, &Arg { text: base(&file.text), ..file.clone() }, None, subject, ctx);
+    }
+    let text = match input.or_else(|| operands.get(1).cloned()) {
+        Some(f) => f.known().and_then(|t| ctx.resolve(t)).and_then(|p| std::fs::read_to_string(p).ok()),
+        None if stdin.is_empty() && ctx.stdin_unknown => None,
+        None => Some(stdin.concat()),
+    };
+    let Some(text) = text else {
+        let folder = Arg::lit(base("."));
+        return each_path(&folder, ctx, |p, ctx| {
+            contract::unlisted_write(p, "`patch` writes the files of a patch that cannot be read now", subject, ctx)
+        });
+    };
+    let strip = strip.unwrap_or_else(|| files::default_strip(&text));
+    files::patch_targets(&text, strip)
+        .into_iter()
+        .find_map(|rel| changed(Effect::Write, &Arg::lit(base(&rel)), None, subject, ctx))
 }
 
 /// `npm exec`, `pnpm exec`/`dlx`, `yarn exec`/`dlx`, `bun x`: they run another command.

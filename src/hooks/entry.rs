@@ -40,9 +40,16 @@ fn git_dir() -> Result<PathBuf> {
     }
 }
 
-/// `pre-commit` and `pre-merge-commit`: leave the stamp `prepare-commit-msg` looks for.
-pub fn pre_commit() -> Result<i32> {
+/// `pre-commit` and `pre-merge-commit`: in a task worktree, the task contract's commit
+/// column ([`super::backstop`]); then leave the stamp `prepare-commit-msg` looks for.
+pub fn pre_commit(source: &str) -> Result<i32> {
     let dir = git_dir()?;
+    if let Some(v) = super::backstop::judge(&dir, &cwd()?) {
+        let common = open_repo().map(|r| r.common_dir).unwrap_or_else(|_| dir.clone());
+        if decide(source, &common, vec![v]) != 0 {
+            return Ok(1);
+        }
+    }
     stamp::write(&dir, Kind::Commit, process::parent()).map_err(|e| {
         Error::failed(format!("cannot write the okstra commit stamp under {}: {e}", dir.display()))
             .hint("check that the repository's git folder is writable")
@@ -282,6 +289,11 @@ fn decide(source: &str, common_dir: &Path, violations: Vec<Violation>) -> i32 {
         if policy::override_allows(v.rule) {
             output::warn(format!("OKSTRA_ALLOW={} lets this through (logged): {}: {}", v.rule, v.subject, v.message));
             log(common_dir, &AuditRecord::new(source, Decision::AllowedByOverride, v));
+        } else if v.phase.is_some() {
+            // The task contract's refusals read as the guard's do (DESIGN §8).
+            output::error(&Error::failed(v.sentence()));
+            log(common_dir, &AuditRecord::new(source, Decision::Refused, v));
+            code = 1;
         } else {
             output::error(
                 &Error::failed(format!("[okstra:{}] {}: {}", v.rule, v.subject, v.message)).hint(v.fix.clone()),

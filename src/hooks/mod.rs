@@ -2,13 +2,16 @@
 //! call the binary ([`shim`]), install/uninstall/status ([`install`]), the entry points the
 //! shims call ([`entry`]), git's hook input formats ([`protocol`]), the per-process stamps
 //! that reveal a skipped commit hook ([`stamp`]), what the processes around a hook are
-//! ([`process`]), the pushes that skipped `pre-push`, noticed afterwards ([`pushes`]), and
-//! which repositories share a hooks folder ([`shared`]).
+//! ([`process`]), the pushes that skipped `pre-push`, noticed afterwards ([`pushes`]),
+//! which repositories share a hooks folder ([`shared`]), the task contract's `pre-commit`
+//! backstop ([`backstop`]) and the marker that tells a task worktree ([`marker`]).
 //!
 //! Decisions come from [`crate::policy`]; this module only feeds it and reports.
 
+pub mod backstop;
 pub mod entry;
 pub mod install;
+pub mod marker;
 pub mod process;
 pub mod protocol;
 pub mod push_args;

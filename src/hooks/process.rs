@@ -90,6 +90,35 @@ pub fn started_by_sequencer(pid: u32) -> bool {
     is_git && git_subcommand(&argv).is_some_and(|c| SEQUENCERS.contains(&c.as_str()))
 }
 
+/// Whether the git process `pid` (the `git commit` a hook runs for) was started by the user's
+/// `git okstra handoff`: its parent runs this very program (the same executable file as the
+/// hook's, where the system says; else by name) with the `handoff` or `task handoff`
+/// subcommand. A copy of the binary, a renamed program or an `argv[0]` that only claims the
+/// name is not it; only the direct parent counts, so nothing an agent starts below the
+/// handoff (it starts none) could borrow it.
+pub fn started_by_handoff(pid: u32) -> bool {
+    let Some(parent) = parent_of(pid).filter(|p| *p > 1) else { return false };
+    let Some(argv) = argv(parent) else { return false };
+    let is_okstra = match same_program(parent, std::process::id()) {
+        Some(same) => same,
+        None => argv.first().is_some_and(|p| p.rsplit('/').next() == Some("git-okstra")),
+    };
+    is_okstra
+        && okstra_subcommand(&argv).is_some_and(|words| matches!(words.as_slice(), ["handoff"] | ["task", "handoff"]))
+}
+
+/// The subcommand words of a `git-okstra` command line (`task handoff` for
+/// `git-okstra -q task handoff DEV-1 --yes`): the global flags before it skipped, the words up
+/// to the first option or, after `task`, the one word that names the task command.
+fn okstra_subcommand(argv: &[String]) -> Option<Vec<&str>> {
+    let mut words = argv.iter().skip(1).map(String::as_str).skip_while(|w| w.starts_with('-'));
+    let first = words.next()?;
+    Some(match first {
+        "task" => vec![first, words.next()?],
+        _ => vec![first],
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -111,6 +140,19 @@ mod tests {
         assert_eq!(git_subcommand(&v(&["gitrebase", "commit", "-n"])).as_deref(), Some("commit"));
         assert_eq!(git_subcommand(&v(&["foo", "--no-pager", "ci"])).as_deref(), Some("ci"));
         assert_eq!(git_subcommand(&v(&["git", "--bare"])), None);
+    }
+
+    #[test]
+    fn okstra_subcommands() {
+        assert_eq!(okstra_subcommand(&v(&["git-okstra", "handoff", "--yes"])), Some(vec!["handoff"]));
+        assert_eq!(
+            okstra_subcommand(&v(&["/b/git-okstra", "-q", "task", "handoff", "DEV-1"])),
+            Some(vec!["task", "handoff"])
+        );
+        assert_eq!(okstra_subcommand(&v(&["git-okstra", "task", "phase", "handoff"])), Some(vec!["task", "phase"]));
+        assert_eq!(okstra_subcommand(&v(&["git-okstra"])), None);
+        // This test process is not git-okstra running handoff.
+        assert!(!started_by_handoff(std::process::id()));
     }
 
     #[test]

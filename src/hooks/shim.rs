@@ -20,8 +20,9 @@ const FAST_PREPARE_COMMIT_MSG: &str = include_str!("../../hooks/fast-prepare-com
 const SEQUENCER: &str = include_str!("../../hooks/sequencer.sh");
 
 /// The line that marks a file as okstra's shim (any format version). Format 2 wrote the
-/// commit stamp in `sh`, format 3 also recognises the sequencer's commits there; an older shim
-/// reads as stale (it differs from what install writes).
+/// commit stamp in `sh`, format 3 also recognises the sequencer's commits there, format 4
+/// leaves a commit in a task worktree to the binary (the task contract); an older shim reads
+/// as stale (it differs from what install writes).
 pub const MARKER: &str = "# git-okstra hook shim (format ";
 
 /// Suffix of a foreign hook moved aside so the shim can call it first.

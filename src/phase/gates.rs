@@ -63,10 +63,18 @@ pub fn is_approval_line(line: &str) -> bool {
 /// Whether a plan carries an approval marker: a line `APPROVED`, `APPROVED: …`, or a
 /// checked `[x] Approved` box (list bullets allowed before them).
 pub fn has_approval(plan: &str) -> bool {
-    plan.lines().any(|line| {
-        let l = unbullet(line);
-        l == "APPROVED" || l.starts_with("APPROVED:") || checked_box(line)
-    })
+    !approval_markers(plan).is_empty()
+}
+
+/// The lines of `text` that are approval markers (what [`has_approval`] counts), trimmed.
+pub fn approval_markers(text: &str) -> Vec<&str> {
+    text.lines()
+        .filter(|line| {
+            let l = unbullet(line);
+            l == "APPROVED" || l.starts_with("APPROVED:") || checked_box(line)
+        })
+        .map(str::trim)
+        .collect()
 }
 
 /// The text of a plan after the user's command-line approval: the first unchecked

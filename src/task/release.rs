@@ -164,8 +164,8 @@ fn ignored_work(ctx: &Context, wt: &Path, ignored: Vec<String>) -> Result<Vec<St
     // The settings file, and the `.gitignore` beside it that keeps it out of git in this
     // worktree alone (see `worktree::install_guards`).
     let ours_settings = |p: &str| {
-        agents.iter().any(|a| {
-            let file = Path::new(a.task_settings_file());
+        agents.iter().filter_map(|a| a.task_settings_file()).any(|file| {
+            let file = Path::new(file);
             let beside = file.parent().map(|d| d.join(".gitignore"));
             Path::new(p) == file || beside.is_some_and(|g| Path::new(p) == g && ours_gitignore(&wt.join(&g), file))
         })

@@ -460,6 +460,10 @@ fn reuse(plan: &Plan, reg: &mut Registry, row: &Row) -> Result<StartOutcome> {
     if let Err(e) = link_sync_dirs(&ctx.repo, Path::new(&row.worktree_path), &plan.sync_names) {
         output::warn(format!("sync dirs not linked: {}", e.message));
     }
+    // An earlier version made no marker, or it went missing: the commit hooks need it.
+    if let Err(e) = mark_task(ctx, Path::new(&row.worktree_path)) {
+        output::warn(format!("the task marker is not written: {}", e.message));
+    }
     warn_kept(ctx, &plan.key, row, plan.req);
     Ok(outcome(StartStatus::Reused, &plan.key, row, note))
 }
@@ -568,11 +572,21 @@ fn create(plan: &Plan, mut reg: Registry, row: Row, attach: bool) -> Result<Star
     add().map_err(undo)?;
     let finish = || -> Result<()> {
         link_sync_dirs(&ctx.repo, path, &plan.sync_names)?;
+        mark_task(ctx, path)?;
         install_guards(path, &plan.guard_agents)
     };
     finish().map_err(undo)?;
     let note = if attach { format!("recreated the worktree on the existing branch '{branch}'") } else { String::new() };
     Ok(outcome(StartStatus::Created, key, &row, note))
+}
+
+/// The marker in the worktree's own git dir that tells the commit hooks it is a task's
+/// ([`crate::hooks::marker`]), naming this okstra home.
+fn mark_task(ctx: &Context, worktree: &Path) -> Result<()> {
+    let repo = git::Repo::discover(worktree)?
+        .ok_or_else(|| Error::failed(format!("{} is not a git worktree", worktree.display())))?;
+    let home = ctx.store.dir.parent().unwrap_or(&ctx.store.dir);
+    crate::hooks::marker::write(&repo.git_dir(), home)
 }
 
 /// The configured agent guards, into a worktree this start created. A settings file it
@@ -581,10 +595,10 @@ fn create(plan: &Plan, mut reg: Registry, row: Row, attach: bool) -> Result<Star
 /// worktree and would hide the main worktree's own files.
 fn install_guards(worktree: &Path, agents: &[crate::guard::agents::Agent]) -> Result<()> {
     for agent in agents {
-        let file = worktree.join(agent.task_settings_file());
+        let (file, in_worktree) = crate::guard::agents::task_settings_path(worktree, *agent);
         let existed = std::fs::symlink_metadata(&file).is_ok();
         crate::guard::agents::install_file(&file, *agent)?;
-        if !existed {
+        if !existed && in_worktree {
             ignore_here(worktree, &file)?;
         }
     }

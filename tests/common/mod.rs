@@ -7,6 +7,16 @@ use std::process::{Command, Output, Stdio};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_git-okstra");
 
+/// The lifecycle phases, in order.
+pub const PHASES: [&str; 6] = [
+    "requirements-discovery",
+    "error-analysis",
+    "implementation-planning",
+    "implementation",
+    "final-verification",
+    "release-handoff",
+];
+
 /// Programs a test must never find on the machine's `PATH`: the installed okstra (a test
 /// builds its own `PATH` to the binary under test) and the outside CLIs tests replace with
 /// recording stand-ins.

@@ -1,13 +1,14 @@
 //! The rule families, one file each, each a table of [`RuleDef`]s and the small functions
 //! that apply them: [`push`], [`hooks`] (commit and hook bypasses), [`discard`] (local work),
 //! [`publish`], [`self_protect`] (the guard's own config, hooks, host settings and override),
-//! [`unreadable`] (what cannot be judged with certainty is refused).
+//! [`unreadable`] (what cannot be judged with certainty is refused), and [`contract`] (the
+//! task contract: `phase`, `other-task`, `user-only`).
 //!
 //! A rule's id (`discard:reset-hard`) is stable: the block message, the audit log, the case
 //! files under `tests/guard-cases/` and `--explain` all name it. The part before `:` is the
-//! policy rule (what `OKSTRA_ALLOW` and `okstra.guardAllow` name). A per-phase contract can
-//! sit on these tables: it needs the same ids and the same readings of a command.
+//! policy rule (what `OKSTRA_ALLOW` and `okstra.guardAllow` name).
 
+pub mod contract;
 pub mod discard;
 pub mod hooks;
 pub mod publish;
@@ -32,7 +33,7 @@ pub const USER_ALLOWABLE: &[&str] = &["discard"];
 
 /// Every rule of every family.
 pub fn all() -> impl Iterator<Item = &'static RuleDef> {
-    [push::RULES, hooks::RULES, discard::RULES, publish::RULES, self_protect::RULES, unreadable::RULES]
+    [push::RULES, hooks::RULES, discard::RULES, publish::RULES, self_protect::RULES, unreadable::RULES, contract::RULES]
         .into_iter()
         .flatten()
 }
@@ -51,6 +52,7 @@ pub fn block(id: &str, subject: &str, message: impl Into<String>) -> Violation {
         subject: subject.to_string(),
         message: message.into(),
         fix: d.instead.to_string(),
+        phase: None,
     }
 }
 

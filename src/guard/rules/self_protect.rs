@@ -22,21 +22,30 @@ pub const RULES: &[RuleDef] = &[
     RuleDef { id: "self-protect:inline-config", rule: Rule::SelfProtect, what: "`okstra.*` set for one command (`git -c okstra.protectedBranch=…`)", instead: ASK },
     RuleDef { id: "self-protect:git-config-file", rule: Rule::SelfProtect, what: "changing a git config file by other means (`.git/config`, `config.worktree`, `~/.gitconfig`, `~/.config/git/config`, `/etc/gitconfig`), or the `.git` itself", instead: ASK },
     RuleDef { id: "self-protect:hook-file", rule: Rule::SelfProtect, what: "changing the hook files or folder (`.git/hooks/*`, `core.hooksPath`)", instead: ASK },
-    RuleDef { id: "self-protect:host-settings", rule: Rule::SelfProtect, what: "changing the agent hosts' settings (`.claude/settings*.json`, `.gemini/settings.json`, `.cursor/hooks.json`)", instead: ASK },
+    RuleDef { id: "self-protect:host-settings", rule: Rule::SelfProtect, what: "changing the agent hosts' settings (`.claude/settings*.json`, `.gemini/settings.json`, `.cursor/hooks.json`, `.codex/hooks.json` and `config.toml`, also under `$CODEX_HOME`)", instead: ASK },
     RuleDef { id: "self-protect:okstra-home", rule: Rule::SelfProtect, what: "changing the okstra home (`$OKSTRA_HOME`, `~/.okstra`: the registry and the worktree folders; a task's own files are fine)", instead: ASK },
     RuleDef { id: "self-protect:audit-log", rule: Rule::SelfProtect, what: "changing the audit log (`<git dir>/okstra/`)", instead: ASK },
+    RuleDef { id: "self-protect:task-marker", rule: Rule::SelfProtect, what: "changing what marks a task worktree for the `pre-commit` hook (`<git dir>/worktrees/<id>/okstra/`)", instead: ASK },
+    RuleDef { id: "self-protect:env", rule: Rule::SelfProtect, what: "`OKSTRA_HOME=…` set for a command or exported (the registry the guard and the hooks read)", instead: ASK },
     RuleDef { id: "override:set", rule: Rule::Override, what: "`OKSTRA_ALLOW=…` for a command", instead: "never set OKSTRA_ALLOW yourself; only the user may use the override" },
     RuleDef { id: "override:export", rule: Rule::Override, what: "`export OKSTRA_ALLOW`", instead: "never set OKSTRA_ALLOW yourself; only the user may use the override" },
 ];
 
-/// `OKSTRA_ALLOW=…` set for a command or exported.
+/// `OKSTRA_ALLOW=…` set for a command or exported; `OKSTRA_HOME=…`, which would point the
+/// hooks and nested okstra commands at another registry.
 pub fn assignment(name: &str, subject: &str) -> Option<Violation> {
+    if name == crate::config::ENV_HOME {
+        return Some(block("self-protect:env", subject, "setting OKSTRA_HOME points okstra at another registry"));
+    }
     (name == crate::config::ENV_ALLOW)
         .then(|| block("override:set", subject, "setting OKSTRA_ALLOW is the user's override, never an agent's"))
 }
 
 /// `export OKSTRA_ALLOW` (no value) exports a value set earlier: the same use.
 pub fn export_name(name: &str, subject: &str) -> Option<Violation> {
+    if name == crate::config::ENV_HOME {
+        return Some(block("self-protect:env", subject, "exporting OKSTRA_HOME points okstra at another registry"));
+    }
     (name == crate::config::ENV_ALLOW)
         .then(|| block("override:export", subject, "exporting OKSTRA_ALLOW is the user's override, never an agent's"))
 }
@@ -237,6 +246,9 @@ fn protected(p: &Path, effect: Effect, ctx: &mut Context) -> Option<(&'static st
                 return Some(("self-protect:git-config-file", "the repository's HEAD"))
             }
             ["okstra", ..] => return Some(("self-protect:audit-log", "okstra's audit log")),
+            ["worktrees", _, "okstra", ..] => {
+                return Some(("self-protect:task-marker", "okstra's marker of a task worktree"))
+            }
             ["worktrees", _, "config.worktree", ..] => {
                 return Some(("self-protect:git-config-file", "a worktree's git config"))
             }
@@ -247,13 +259,19 @@ fn protected(p: &Path, effect: Effect, ctx: &mut Context) -> Option<(&'static st
         ".claude" => glob_match("settings*.json", name),
         ".gemini" => name == "settings.json",
         ".cursor" => name == "hooks.json",
+        ".codex" => name == "hooks.json" || name == "config.toml",
         _ => false,
     };
+    let codex_home = crate::guard::agents::codex_home().map(|h| files::normalize(&h));
+    let in_codex_home = |name: &str| codex_home.as_ref().is_some_and(|h| p == h.join(name));
+    if in_codex_home("hooks.json") || in_codex_home("config.toml") {
+        return Some(("self-protect:host-settings", "Codex's hooks and their trust, where the guard is installed"));
+    }
     match tail.as_slice() {
         [.., d, n] if host(d, n) => {
             return Some(("self-protect:host-settings", "an agent host's settings, where the guard is installed"))
         }
-        [.., d] if matches!(*d, ".claude" | ".gemini" | ".cursor") && effect != Effect::Write => {
+        [.., d] if matches!(*d, ".claude" | ".gemini" | ".cursor" | ".codex") && effect != Effect::Write => {
             return Some(("self-protect:host-settings", "an agent host's settings folder"))
         }
         [.., n] if *n == ".gitconfig" => return Some(("self-protect:git-config-file", "a git config file")),
