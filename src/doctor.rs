@@ -74,6 +74,10 @@ pub enum Kind {
     MovedWorktree,
     /// `registry.json` is a symlink: writes would replace it with a file.
     RegistrySymlink,
+    /// An active task's worktree without okstra's marker in its own git dir (or one that does
+    /// not read, or names another okstra home): `pre-commit` then judges its commits only
+    /// while the worktree lies under `$OKSTRA_HOME/worktrees/`.
+    TaskMarker,
 }
 
 impl Kind {
@@ -100,6 +104,7 @@ impl Kind {
             Kind::RegistrySymlink => "registry-symlink",
             Kind::MovedRepository => "moved-repository",
             Kind::MovedWorktree => "moved-worktree",
+            Kind::TaskMarker => "task-marker",
         }
     }
 }
@@ -158,6 +163,8 @@ enum Detail {
         old: String,
         new: PathBuf,
     },
+    /// A task worktree's own git dir, where the marker goes.
+    Marker(PathBuf),
     /// A row whose worktree moved from `from` to `to`.
     MovedWorktree {
         key: String,
@@ -291,7 +298,7 @@ pub fn check(store: &Store, repo_dir: Option<&Path>) -> Result<Vec<Finding>> {
     };
     if let Some(reg) = &reg {
         let here = repo_dir.and_then(|d| Repo::discover(d).ok().flatten());
-        check_rows(reg, here.as_ref(), &mut out);
+        check_rows(reg, here.as_ref(), store.home(), &mut out);
         check_slots(reg, &mut out);
     }
     if reg.is_some() {
@@ -392,7 +399,7 @@ fn check_hooks(dir: &Path, out: &mut Vec<Finding>) -> Result<()> {
 }
 
 /// `here`: the repository doctor runs in, which may be where a row's repository moved.
-fn check_rows(reg: &Registry, here: Option<&Repo>, out: &mut Vec<Finding>) {
+fn check_rows(reg: &Registry, here: Option<&Repo>, home: &Path, out: &mut Vec<Finding>) {
     let mut repos: BTreeSet<PathBuf> = BTreeSet::new();
     for (key, row) in &reg.tasks {
         let wt = Path::new(&row.worktree_path);
@@ -462,12 +469,43 @@ fn check_rows(reg: &Registry, here: Option<&Repo>, out: &mut Vec<Finding>) {
                 if let Some(r) = &repo {
                     check_sync_links(r, key, wt, out);
                 }
+                check_marker(key, wt, home, out);
             }
         }
     }
     for repo in repos {
         check_git_worktrees(&repo, out);
     }
+}
+
+/// The task marker of an active task's worktree ([`crate::hooks::marker`]): missing, not
+/// readable as one, or naming another okstra home.
+fn check_marker(key: &str, wt: &Path, home: &Path, out: &mut Vec<Finding>) {
+    let Ok(Some(repo)) = Repo::discover(wt) else { return };
+    let git_dir = repo.git_dir();
+    let what = match crate::hooks::marker::read(&git_dir) {
+        Some(Some(h)) if h == home || same_folder(&h, home) => return,
+        Some(Some(h)) => format!("names another okstra home ({})", h.display()),
+        Some(None) => "does not read as one".to_string(),
+        None => "is missing".to_string(),
+    };
+    out.push(
+        Finding::new(
+            Kind::TaskMarker,
+            key,
+            format!(
+                "the task marker {} {what}: the commit hooks may not know {} as a task worktree",
+                git_dir.join(crate::hooks::marker::FILE).display(),
+                wt.display()
+            ),
+            "`git okstra doctor --repair` writes it (so does the next `git okstra task start` of the task)",
+        )
+        .repairable(Detail::Marker(git_dir)),
+    );
+}
+
+fn same_folder(a: &Path, b: &Path) -> bool {
+    matches!((std::fs::canonicalize(a), std::fs::canonicalize(b)), (Ok(x), Ok(y)) if x == y)
 }
 
 /// A row whose repository no longer opens while its worktree is there. Repairable from the
@@ -810,7 +848,14 @@ fn repair(store: &Store, f: &Finding) -> Result<std::result::Result<String, Stri
         })?,
         (Kind::UnknownWorktree, Detail::Folder(dir)) => {
             if read_worktree(&dir).is_some() {
-                store.transaction(|reg| Ok(adopt(reg, &dir)))?
+                let adopted = store.transaction(|reg| Ok(adopt(reg, &dir)))?;
+                if adopted.is_ok() {
+                    // Its commits are judged as a task's from now on, as after `task start`.
+                    if let Ok(Some(repo)) = Repo::discover(&dir) {
+                        let _ = crate::hooks::marker::write(&repo.git_dir(), store.home());
+                    }
+                }
+                adopted
             } else if is_empty_dir(&dir) {
                 std::fs::remove_dir(&dir)
                     .map(|_| format!("removed the empty folder {}", dir.display()))
@@ -847,6 +892,9 @@ fn repair(store: &Store, f: &Finding) -> Result<std::result::Result<String, Stri
             row.worktree_path = to.to_string_lossy().into_owned();
             Ok(Ok(format!("recorded {} as the worktree of {key}", to.display())))
         })?,
+        (Kind::TaskMarker, Detail::Marker(git_dir)) => crate::hooks::marker::write(&git_dir, store.home())
+            .map(|_| format!("wrote {}", git_dir.join(crate::hooks::marker::FILE).display()))
+            .map_err(|e| e.message),
         (Kind::StaleHook | Kind::MissingHook, Detail::Hook(dir, hook)) => {
             install::refresh(&dir, hook).map(|r| format!("wrote {}", r.path.display())).map_err(|e| e.message)
         }

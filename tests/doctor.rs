@@ -147,6 +147,10 @@ fn unknown_folders_are_adopted_removed_or_left() {
     let left = v["findings"].as_array().unwrap().iter().find(|f| f["repaired"] == false).unwrap();
     assert!(left["subject"].as_str().unwrap().ends_with("notes"));
     assert!(left["fix"].as_str().unwrap().contains("by hand"));
+    // Adopted with its task marker: a second run finds only the folder left for you.
+    let git_dir = PathBuf::from(env.git(&stray, &["rev-parse", "--absolute-git-dir"]));
+    assert!(git_dir.join("okstra/task").is_file());
+    assert_eq!(kinds(&doctor(&env, &repo, false).1), ["unknown-worktree"]);
     // The adopted task works like any other.
     let again = env.okstra(&repo, &["task", "start", "stray", "--json"]).ok().json();
     assert_eq!(again["status"], "reused");
@@ -811,4 +815,38 @@ fn a_worktree_moved_with_git_worktree_move_is_recognised_and_repaired() {
     assert!(r.stderr.contains("outside"), "{}", r.stderr);
     env.okstra(&repo, &["task", "release", "DEV-2"]).ok();
     assert!(to.join("w.txt").exists());
+}
+
+#[test]
+fn a_missing_or_tampered_task_marker_is_reported_and_rewritten() {
+    let env = Env::new();
+    let repo = env.repo("proj");
+    let wt = start(&env, &repo, "DEV-1");
+    let git_dir = PathBuf::from(env.git(&wt, &["rev-parse", "--absolute-git-dir"]));
+    let marker = git_dir.join("okstra/task");
+    let written = std::fs::read_to_string(&marker).expect("task start writes the marker");
+    assert_eq!(doctor(&env, &repo, false).0, 0);
+
+    for (tamper, says) in [
+        (None, "is missing"),
+        (Some("whatever\n".to_string()), "does not read as one"),
+        (Some("okstra-task 1\n/elsewhere/.okstra\n".to_string()), "names another okstra home (/elsewhere/.okstra)"),
+    ] {
+        match &tamper {
+            None => std::fs::remove_file(&marker).unwrap(),
+            Some(text) => std::fs::write(&marker, text).unwrap(),
+        }
+        let (code, v) = doctor(&env, &repo, false);
+        assert_eq!((code, kinds(&v)), (1, vec!["task-marker".to_string()]), "{v}");
+        let f = &v["findings"][0];
+        assert_eq!(f["subject"], "proj/default/dev-1");
+        assert!(f["message"].as_str().unwrap().contains(says), "{f}");
+        assert_eq!(f["repairable"], true);
+
+        let (code, v) = doctor(&env, &repo, true);
+        assert_eq!(code, 0, "{v}");
+        assert_eq!(v["findings"][0]["repaired"], true, "{v}");
+        assert_eq!(std::fs::read_to_string(&marker).unwrap(), written, "rewritten as task start writes it");
+        assert_eq!(doctor(&env, &repo, false).0, 0);
+    }
 }

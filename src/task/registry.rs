@@ -313,6 +313,11 @@ impl Store {
         Store { dir: home.join("worktrees") }
     }
 
+    /// The okstra home the store is under (what a task marker names).
+    pub fn home(&self) -> &Path {
+        self.dir.parent().unwrap_or(&self.dir)
+    }
+
     pub fn file(&self) -> PathBuf {
         self.dir.join("registry.json")
     }

@@ -585,8 +585,7 @@ fn create(plan: &Plan, mut reg: Registry, row: Row, attach: bool) -> Result<Star
 fn mark_task(ctx: &Context, worktree: &Path) -> Result<()> {
     let repo = git::Repo::discover(worktree)?
         .ok_or_else(|| Error::failed(format!("{} is not a git worktree", worktree.display())))?;
-    let home = ctx.store.dir.parent().unwrap_or(&ctx.store.dir);
-    crate::hooks::marker::write(&repo.git_dir(), home)
+    crate::hooks::marker::write(&repo.git_dir(), ctx.store.home())
 }
 
 /// The configured agent guards, into a worktree this start created. A settings file it
