@@ -152,7 +152,15 @@ fn change_counts_match_git_status_in_every_state() {
     env.git(&repo, &["commit", "-q", "-m", "files"]);
     // Only the racy case below depends on it: with ctime trusted a rewrite is seen anyway.
     env.git(&repo, &["config", "core.trustctime", "false"]);
-    let w = |id: &str| start(&env, &repo, &[id]);
+    let index_of =
+        |dir: &Path| PathBuf::from(env.git(dir, &["rev-parse", "--path-format=absolute", "--git-path", "index"]));
+    // A checkout this small is written within the clock tick of its index, so every entry
+    // would be racy and read anyway; an index dated a minute later makes the stat data count.
+    let w = |id: &str| {
+        let dir = start(&env, &repo, &[id]);
+        set_mtime(&index_of(&dir), std::time::SystemTime::now() + Duration::from_secs(60));
+        dir
+    };
     let old = std::time::SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000_000);
 
     let clean = w("CLEAN");
@@ -162,6 +170,12 @@ fn change_counts_match_git_status_in_every_state() {
     std::fs::write(edits.join("lib/b.txt"), "b2\n").unwrap();
     env.git(&edits, &["add", "new.txt", "lib/b.txt"]);
     std::fs::write(edits.join("lib/b.txt"), "b3\n").unwrap();
+    // Staged only (an addition and a modification), the index dated after its files.
+    let staged = w("STAGED");
+    std::fs::write(staged.join("lib/a.txt"), "a2\n").unwrap();
+    std::fs::write(staged.join("new.txt"), "n\n").unwrap();
+    env.git(&staged, &["add", "new.txt", "lib/a.txt"]);
+    set_mtime(&index_of(&staged), std::time::SystemTime::now() + Duration::from_secs(60));
     let deletes = w("DELETES"); // ` D`, and `D ` beside `??` for a file kept on disk
     std::fs::remove_file(deletes.join("lib/a.txt")).unwrap();
     env.git(&deletes, &["rm", "-q", "--cached", "lib/b.txt"]);
@@ -172,22 +186,25 @@ fn change_counts_match_git_status_in_every_state() {
         std::fs::write(p, "u\n").unwrap();
     }
     std::fs::create_dir_all(untracked.join("empty")).unwrap();
-    let kinds = w("KINDS"); // an executable bit, a file become a symlink
-    std::fs::set_permissions(kinds.join("lib/a.txt"), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    std::fs::remove_file(kinds.join("lib/b.txt")).unwrap();
-    std::os::unix::fs::symlink("a.txt", kinds.join("lib/b.txt")).unwrap();
+    // An executable bit (a chmod touches only the ctime, not trusted here), a file become a
+    // symlink: each alone, so that the stat data decides.
+    let exec = w("EXEC");
+    std::fs::set_permissions(exec.join("lib/a.txt"), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let symlink = w("SYMLINK");
+    std::fs::remove_file(symlink.join("lib/b.txt")).unwrap();
+    std::os::unix::fs::symlink("a.txt", symlink.join("lib/b.txt")).unwrap();
+    // New timestamps on unchanged files (one stored with CRLF, compared after conversion).
     let touched = w("TOUCHED");
-    // New timestamps on unchanged files (one stored with CRLF, compared after conversion)…
     set_mtime(&touched.join("lib/a.txt"), old);
     set_mtime(&touched.join("crlf.txt"), old);
-    // …and a same-size rewrite whose stat data matches the index entry: only the racy-entry
-    // rule (written no earlier than the index) makes either reader look at the content.
-    let b = touched.join("lib/b.txt");
+    // A same-size rewrite whose stat data matches the index entry: only the racy-entry rule
+    // (written no earlier than the index) makes either reader look at the content.
+    let racy = w("RACY");
+    let b = racy.join("lib/b.txt");
     let recorded = std::fs::metadata(&b).unwrap().modified().unwrap();
     std::fs::write(&b, "B\n").unwrap();
     set_mtime(&b, recorded);
-    let index = PathBuf::from(env.git(&touched, &["rev-parse", "--path-format=absolute", "--git-path", "index"]));
-    set_mtime(&index, recorded);
+    set_mtime(&index_of(&racy), recorded);
     let renamed = w("RENAMED");
     env.git(&renamed, &["mv", "lib/a.txt", "lib/c.txt"]);
     let conflict = w("CONFLICT");
@@ -205,10 +222,13 @@ fn change_counts_match_git_status_in_every_state() {
     let cases = [
         ("clean", clean, 0, false),
         ("edits", edits, 3, false),
+        ("staged", staged, 2, false),
         ("deletes", deletes, 3, false),
         ("untracked", untracked, 3, false),
-        ("kinds", kinds, 2, false),
-        ("touched", touched, 1, false),
+        ("exec", exec, 1, false),
+        ("symlink", symlink, 1, false),
+        ("touched", touched, 0, false),
+        ("racy", racy, 1, false),
         ("renamed", renamed, 1, true),
         ("conflict", conflict, 1, true),
         ("ita", ita, 1, true),
@@ -222,6 +242,19 @@ fn change_counts_match_git_status_in_every_state() {
     }
     let by_git: Vec<&str> = cases.iter().filter(|c| c.3).map(|c| c.0).collect();
     assert_eq!(counted_by_git(&run.stderr, &cases), by_git, "plain states are counted without starting git");
+    let settled: Vec<&str> = cases
+        .iter()
+        .filter(|(_, w, ..)| {
+            run.stderr.contains(&format!("{}: every tracked file as the index records it", w.display()))
+        })
+        .map(|c| c.0)
+        .collect();
+    // (A `git mv` keeps the file as it was: the staged side then hands it to git.)
+    assert_eq!(
+        settled,
+        ["clean", "staged", "untracked", "renamed"],
+        "where stat data alone shows no tracked file changed"
+    );
 
     // A filter driver (Git LFS's kind) runs a program to compare files: git counts them all.
     env.git(&repo, &["config", "filter.lfs.clean", "cat"]);

@@ -18,10 +18,12 @@
 //! runs the real `git status`. Nothing is ever written: gix's refreshed stat data is
 //! thrown away, as git's is under `--no-optional-locks`.
 
+mod unchanged;
+
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use gix::bstr::BString;
+use gix::bstr::{BStr, BString};
 use gix::status::index_worktree::Item as WorktreeItem;
 use gix::status::plumbing::index_as_worktree::EntryStatus;
 use gix::status::Item;
@@ -40,40 +42,113 @@ pub fn count_changes(worktree: &Path) -> Option<usize> {
     if !plain_index(&index) {
         return None;
     }
-    let items = status_items(&repo, index)?;
-    // A path staged and also changed in the worktree is one line; an untracked file is a
-    // line of its own even where the index deletes the same path (`D  f` and `?? f`).
-    let mut tracked: BTreeSet<BString> = BTreeSet::new();
-    let mut untracked = 0;
-    let (mut added, mut deleted) = (false, false);
-    for item in items {
-        match item.ok()? {
-            Item::TreeIndex(change) => {
-                use gix::diff::index::ChangeRef;
-                added |= matches!(change, ChangeRef::Addition { .. });
-                deleted |= matches!(change, ChangeRef::Deletion { .. });
-                tracked.insert(change.location().to_owned());
-            }
+    let mut tally = Tally::default();
+    if unchanged::tracked_files(&repo, &index) {
+        crate::output::debug(format!("{}: every tracked file as the index records it", worktree.display()));
+        // No tracked file needs a closer look: what is left is the staged side and the
+        // untracked files, without gix stat-ing every tracked file a second time.
+        staged(&repo, &index, &mut tally)?;
+        tally.untracked += untracked(&repo, &index)?;
+    } else {
+        for item in status_items(&repo, index)? {
+            tally.item(item.ok()?)?;
+        }
+    }
+    tally.count()
+}
+
+/// What the status lines add up to. A path staged and also changed in the worktree is one
+/// line; an untracked file is a line of its own even where the index deletes the same path
+/// (`D  f` and `?? f`).
+#[derive(Default)]
+struct Tally {
+    tracked: BTreeSet<BString>,
+    untracked: usize,
+    added: bool,
+    deleted: bool,
+}
+
+impl Tally {
+    fn staged(&mut self, change: &gix::diff::index::ChangeRef<'_, '_>) {
+        use gix::diff::index::ChangeRef;
+        self.added |= matches!(change, ChangeRef::Addition { .. });
+        self.deleted |= matches!(change, ChangeRef::Deletion { .. });
+        self.tracked.insert(change.location().to_owned());
+    }
+
+    /// `None`: an item this count leaves to git.
+    fn item(&mut self, item: Item) -> Option<()> {
+        match item {
+            Item::TreeIndex(change) => self.staged(&change),
             Item::IndexWorktree(WorktreeItem::Modification { status, rela_path, .. }) => match status {
                 EntryStatus::Change(_) => {
-                    tracked.insert(rela_path);
+                    self.tracked.insert(rela_path);
                 }
                 // Unchanged, only its stat data is stale.
                 EntryStatus::NeedsUpdate(_) => {}
                 EntryStatus::Conflict { .. } | EntryStatus::IntentToAdd => return None,
             },
             Item::IndexWorktree(WorktreeItem::DirectoryContents { entry, .. }) => {
-                untracked += usize::from(entry.status == gix::dir::entry::Status::Untracked);
+                self.untracked += usize::from(entry.status == gix::dir::entry::Status::Untracked);
             }
             Item::IndexWorktree(WorktreeItem::Rewrite { .. }) => return None,
         }
+        Some(())
     }
-    // git pairs a staged addition with a staged deletion of similar content into one
-    // rename line; which pairs it makes is git's call.
-    if added && deleted {
-        return None;
+
+    fn count(self) -> Option<usize> {
+        // git pairs a staged addition with a staged deletion of similar content into one
+        // rename line; which pairs it makes is git's call.
+        if self.added && self.deleted {
+            return None;
+        }
+        Some(self.tracked.len() + self.untracked)
     }
-    Some(tracked.len() + untracked)
+}
+
+/// Whether the index's cached root tree is valid and HEAD's: it is the tree the index's
+/// entries make, so nothing is staged and HEAD's tree need not be compared entry by entry.
+fn nothing_staged(index: &gix::index::State, head_tree: &gix::ObjectId) -> bool {
+    index.tree().is_some_and(|t| t.num_entries.is_some() && t.id == *head_tree)
+}
+
+/// HEAD's tree against the index, into `tally`.
+fn staged(repo: &gix::Repository, index: &gix::index::State, tally: &mut Tally) -> Option<()> {
+    let head_tree = repo.head_tree_id_or_empty().ok()?.detach();
+    if nothing_staged(index, &head_tree) {
+        return Some(());
+    }
+    let renames = gix::status::tree_index::TrackRenames::Disabled;
+    repo.tree_index_status(&head_tree, index, None, renames, |change, _, _| {
+        tally.staged(&change);
+        Ok(std::ops::ControlFlow::Continue(()))
+    })
+    .ok()?;
+    Some(())
+}
+
+/// The untracked paths `--untracked-files=normal` lists: a folder holding nothing tracked
+/// is one path; ignored files and empty folders are none.
+fn untracked(repo: &gix::Repository, index: &gix::index::State) -> Option<usize> {
+    struct Count(usize);
+    impl gix::dir::walk::Delegate for Count {
+        fn emit(
+            &mut self,
+            entry: gix::dir::EntryRef<'_>,
+            _: Option<gix::dir::entry::Status>,
+        ) -> gix::dir::walk::Action {
+            // As gix's status: sockets and such are never listed.
+            let listed = entry.status == gix::dir::entry::Status::Untracked
+                && entry.disk_kind != Some(gix::dir::entry::Kind::Untrackable);
+            self.0 += usize::from(listed);
+            std::ops::ControlFlow::Continue(())
+        }
+    }
+    let options = repo.dirwalk_options().ok()?.emit_untracked(gix::dir::walk::EmissionMode::CollapseDirectory);
+    let mut count = Count(0);
+    let interrupt = std::sync::atomic::AtomicBool::new(false);
+    repo.dirwalk(index, None::<&BStr>, &interrupt, options, &mut count).ok()?;
+    Some(count.0)
 }
 
 /// The status items of `repo` with this `index`: staged changes (without rename pairing),
@@ -81,10 +156,8 @@ pub fn count_changes(worktree: &Path) -> Option<usize> {
 /// top untracked folder as `--untracked-files=normal` shows them.
 fn status_items(repo: &gix::Repository, index: gix::worktree::Index) -> Option<Box<dyn Iterator<Item = StatusResult>>> {
     use gix::status::{tree_index::TrackRenames, UntrackedFiles};
-    // The index's cached root tree, when valid, is the tree its entries make: equal to
-    // HEAD's, nothing is staged, and HEAD's tree need not be read and compared entry by entry.
     let head_tree = repo.head_tree_id_or_empty().ok()?.detach();
-    let staged_none = index.tree().is_some_and(|t| t.num_entries.is_some() && t.id == head_tree);
+    let staged_none = nothing_staged(&index, &head_tree);
     let platform = repo
         .status(gix::progress::Discard)
         .ok()?
@@ -115,7 +188,8 @@ fn plain_index(index: &gix::index::State) -> bool {
 }
 
 /// Whether the configuration defines a filter driver (`filter.<name>.clean`, `.process`,
-/// as Git LFS does): comparing such files runs a program, and git's run is the one to trust.
+/// as Git LFS does): comparing such files runs a program, and git's run is the one to trust
+/// (and so gix here never starts a process).
 fn has_filter_drivers(repo: &gix::Repository) -> bool {
     repo.config_snapshot().plumbing().sections_by_name("filter").is_some_and(|mut s| s.next().is_some())
 }
