@@ -108,6 +108,164 @@ fn fields_against_real_repositories() {
     assert!(env.okstra(&repo, &["task", "list"]).ok().stdout.contains("missing-worktree"));
 }
 
+/// How many paths git's own `git status --porcelain=v1 --untracked-files=normal` lists in
+/// `dir` (a rename or copy once), read without refreshing the index.
+fn git_count(env: &Env, dir: &Path) -> u64 {
+    let out = env.git(dir, &["--no-optional-locks", "status", "--porcelain=v1", "-z", "--untracked-files=normal"]);
+    let mut fields = out.split('\0').filter(|f| !f.is_empty());
+    let mut n = 0;
+    while let Some(entry) = fields.next() {
+        n += 1;
+        if entry.starts_with(['R', 'C']) {
+            fields.next();
+        }
+    }
+    n
+}
+
+/// The worktrees whose changes a `-v` board counted by running `git status`.
+fn counted_by_git(stderr: &str, worktrees: &[(&str, PathBuf, u64, bool)]) -> Vec<String> {
+    let status_lines: Vec<&str> = stderr.lines().filter(|l| l.contains(" status --porcelain")).collect();
+    worktrees
+        .iter()
+        .filter(|(_, w, ..)| status_lines.iter().any(|l| l.contains(&format!("(cd {} && ", w.display()))))
+        .map(|(id, ..)| id.to_string())
+        .collect()
+}
+
+/// Set `path`'s modification time, leaving its content alone.
+fn set_mtime(path: &Path, t: std::time::SystemTime) {
+    std::fs::File::options().write(true).open(path).unwrap().set_modified(t).unwrap();
+}
+
+#[test]
+fn change_counts_match_git_status_in_every_state() {
+    let env = Env::new();
+    let repo = env.repo("proj");
+    std::fs::create_dir_all(repo.join("lib")).unwrap();
+    for (f, body) in [("lib/a.txt", "a\n"), ("lib/b.txt", "b\n"), (".gitignore", "*.log\nbuild/\n")] {
+        std::fs::write(repo.join(f), body).unwrap();
+    }
+    std::fs::write(repo.join(".gitattributes"), "crlf.txt text eol=crlf\n").unwrap();
+    std::fs::write(repo.join("crlf.txt"), "one\ntwo\n").unwrap();
+    env.git(&repo, &["add", "."]);
+    env.git(&repo, &["commit", "-q", "-m", "files"]);
+    // Only the racy case below depends on it: with ctime trusted a rewrite is seen anyway.
+    env.git(&repo, &["config", "core.trustctime", "false"]);
+    let index_of =
+        |dir: &Path| PathBuf::from(env.git(dir, &["rev-parse", "--path-format=absolute", "--git-path", "index"]));
+    // A checkout this small is written within the clock tick of its index, so every entry
+    // would be racy and read anyway; an index dated a minute later makes the stat data count.
+    let w = |id: &str| {
+        let dir = start(&env, &repo, &[id]);
+        set_mtime(&index_of(&dir), std::time::SystemTime::now() + Duration::from_secs(60));
+        dir
+    };
+    let old = std::time::SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000_000);
+
+    let clean = w("CLEAN");
+    let edits = w("EDITS"); // ` M`, `A `, `MM`
+    std::fs::write(edits.join("lib/a.txt"), "a2\n").unwrap();
+    std::fs::write(edits.join("new.txt"), "n\n").unwrap();
+    std::fs::write(edits.join("lib/b.txt"), "b2\n").unwrap();
+    env.git(&edits, &["add", "new.txt", "lib/b.txt"]);
+    std::fs::write(edits.join("lib/b.txt"), "b3\n").unwrap();
+    // Staged only (an addition and a modification), the index dated after its files.
+    let staged = w("STAGED");
+    std::fs::write(staged.join("lib/a.txt"), "a2\n").unwrap();
+    std::fs::write(staged.join("new.txt"), "n\n").unwrap();
+    env.git(&staged, &["add", "new.txt", "lib/a.txt"]);
+    set_mtime(&index_of(&staged), std::time::SystemTime::now() + Duration::from_secs(60));
+    let deletes = w("DELETES"); // ` D`, and `D ` beside `??` for a file kept on disk
+    std::fs::remove_file(deletes.join("lib/a.txt")).unwrap();
+    env.git(&deletes, &["rm", "-q", "--cached", "lib/b.txt"]);
+    let untracked = w("UNTRACKED"); // `u.txt`, `deep/` once, `lib/new.txt`; nothing ignored or empty
+    for f in ["u.txt", "deep/er/x.txt", "lib/new.txt", "build/out.o", "x.log", "only-ignored/y.log"] {
+        let p = untracked.join(f);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, "u\n").unwrap();
+    }
+    std::fs::create_dir_all(untracked.join("empty")).unwrap();
+    // An executable bit (a chmod touches only the ctime, not trusted here), a file become a
+    // symlink: each alone, so that the stat data decides.
+    let exec = w("EXEC");
+    std::fs::set_permissions(exec.join("lib/a.txt"), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let symlink = w("SYMLINK");
+    std::fs::remove_file(symlink.join("lib/b.txt")).unwrap();
+    std::os::unix::fs::symlink("a.txt", symlink.join("lib/b.txt")).unwrap();
+    // New timestamps on unchanged files (one stored with CRLF, compared after conversion).
+    let touched = w("TOUCHED");
+    set_mtime(&touched.join("lib/a.txt"), old);
+    set_mtime(&touched.join("crlf.txt"), old);
+    // A same-size rewrite whose stat data matches the index entry: only the racy-entry rule
+    // (written no earlier than the index) makes either reader look at the content.
+    let racy = w("RACY");
+    let b = racy.join("lib/b.txt");
+    let recorded = std::fs::metadata(&b).unwrap().modified().unwrap();
+    std::fs::write(&b, "B\n").unwrap();
+    set_mtime(&b, recorded);
+    set_mtime(&index_of(&racy), recorded);
+    let renamed = w("RENAMED");
+    env.git(&renamed, &["mv", "lib/a.txt", "lib/c.txt"]);
+    let conflict = w("CONFLICT");
+    env.commit_file(&conflict, "README.md", "ours\n", "ours");
+    env.commit_file(&repo, "README.md", "theirs\n", "theirs");
+    assert_ne!(env.git_run(&conflict, &["merge", "-q", "main"]).code, 0, "the merge stops on the conflict");
+    let ita = w("ITA");
+    std::fs::write(ita.join("later.txt"), "l\n").unwrap();
+    env.git(&ita, &["add", "-N", "later.txt"]);
+    let gitlink = w("GITLINK");
+    let head = env.git(&repo, &["rev-parse", "HEAD"]);
+    env.git(&gitlink, &["update-index", "--add", "--cacheinfo", &format!("160000,{head},sub")]);
+
+    // (id, worktree, what git lists, whether git's rules decide it)
+    let cases = [
+        ("clean", clean, 0, false),
+        ("edits", edits, 3, false),
+        ("staged", staged, 2, false),
+        ("deletes", deletes, 3, false),
+        ("untracked", untracked, 3, false),
+        ("exec", exec, 1, false),
+        ("symlink", symlink, 1, false),
+        ("touched", touched, 0, false),
+        ("racy", racy, 1, false),
+        ("renamed", renamed, 1, true),
+        ("conflict", conflict, 1, true),
+        ("ita", ita, 1, true),
+        ("gitlink", gitlink, 1, true),
+    ];
+    let run = env.okstra(&repo, &["-v", "task", "list", "--dirty", "--json"]).ok();
+    let tasks = run.json()["tasks"].as_array().unwrap().clone();
+    for (id, dir, expected, _) in &cases {
+        assert_eq!(git_count(&env, dir), *expected, "{id}: git's own count");
+        assert_eq!(by_id(&tasks, id)["changed_files"], *expected, "{id}");
+    }
+    let by_git: Vec<&str> = cases.iter().filter(|c| c.3).map(|c| c.0).collect();
+    assert_eq!(counted_by_git(&run.stderr, &cases), by_git, "plain states are counted without starting git");
+    let settled: Vec<&str> = cases
+        .iter()
+        .filter(|(_, w, ..)| {
+            run.stderr.contains(&format!("{}: every tracked file as the index records it", w.display()))
+        })
+        .map(|c| c.0)
+        .collect();
+    // (A `git mv` keeps the file as it was: the staged side then hands it to git.)
+    assert_eq!(
+        settled,
+        ["clean", "staged", "untracked", "renamed"],
+        "where stat data alone shows no tracked file changed"
+    );
+
+    // A filter driver (Git LFS's kind) runs a program to compare files: git counts them all.
+    env.git(&repo, &["config", "filter.lfs.clean", "cat"]);
+    let run = env.okstra(&repo, &["-v", "task", "list", "--dirty", "--json"]).ok();
+    let tasks = run.json()["tasks"].as_array().unwrap().clone();
+    for (id, _, expected, _) in &cases {
+        assert_eq!(by_id(&tasks, id)["changed_files"], *expected, "{id}, counted by git");
+    }
+    assert_eq!(counted_by_git(&run.stderr, &cases).len(), cases.len());
+}
+
 #[test]
 fn what_needs_you_and_the_waiting_exit_code() {
     let env = Env::new();

@@ -4,9 +4,9 @@
 //! anything happened, whether the task waits for them — and the [`Notice`]s beside it.
 //!
 //! Facts come from the registry row, gix (branches, ahead/behind, in-process), the run
-//! folders and one tmux query ([`crate::phase::status`]); on request from `git status` per
-//! worktree and `gh pr view` per pull request, all run at once through
-//! [`git::exec_parallel`]. Rendering is [`render`]'s. The registry is written only to keep a
+//! folders and one tmux query ([`crate::phase::status`]); on request the changed files of
+//! every worktree ([`git::change_counts`]) and `gh pr view` per pull request, all at once
+//! ([`git::exec_parallel`]). Rendering is [`render`]'s. The registry is written only to keep a
 //! refreshed pull-request state.
 
 pub mod render;
@@ -219,28 +219,22 @@ fn entry(row: Row, source: Option<&Source<'_>>, run: Option<RunStatus>, now: i64
     Entry { row, health, run, agent, divergence, changed_files: None, activity_at, age_seconds, waiting, notices }
 }
 
-/// One `git status` per existing worktree, all at once.
+/// The changed files of each existing worktree, all worktrees at once ([`git::change_counts`]).
 fn count_changes(entries: &mut [Entry]) {
     let idx: Vec<usize> = (0..entries.len()).filter(|i| Path::new(&entries[*i].row.worktree_path).is_dir()).collect();
-    let jobs: Vec<git::Job> = idx
-        .iter()
-        .map(|i| git::Job {
-            program: "git".into(),
-            args: git::STATUS_ARGS.iter().map(Into::into).collect(),
-            cwd: PathBuf::from(&entries[*i].row.worktree_path),
-        })
-        .collect();
-    for (i, out) in idx.into_iter().zip(git::exec_parallel(&jobs, git::parallelism())) {
+    let worktrees: Vec<PathBuf> = idx.iter().map(|i| PathBuf::from(&entries[*i].row.worktree_path)).collect();
+    for (i, counted) in idx.into_iter().zip(git::change_counts(&worktrees)) {
         let e = &mut entries[i];
-        match out {
-            Ok(o) if o.ok() => {
-                let n = git::count_status_entries(&o.stdout);
+        match counted {
+            Ok(n) => {
                 e.changed_files = Some(n);
                 if n > 0 && e.health == Health::Ok {
                     e.health = Health::Dirty;
                 }
             }
-            _ => crate::output::debug(format!("git status failed in {}", e.row.worktree_path)),
+            Err(err) => {
+                crate::output::debug(format!("cannot count the changes in {}: {}", e.row.worktree_path, err.message))
+            }
         }
     }
 }

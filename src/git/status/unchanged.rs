@@ -1,0 +1,129 @@
+//! Whether any tracked file of a worktree changed, decided from `lstat` data alone.
+//!
+//! Why not leave it to gix's status: stat-ing every tracked file is nearly all of what
+//! counting a clean worktree costs, and gix stats each file by its full path, which the
+//! kernel walks component by component (ten of them for a task worktree's
+//! `…/worktrees/<repo>/<ns>/<task>/src/m3/f5.rs`). Here each file is stat-ed by name
+//! relative to an open handle on its folder, one lookup instead of ten; the verdict applies
+//! the same rules gix's per-entry check does, and anything it cannot settle that way goes
+//! to the full check.
+
+use std::ffi::CStr;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+
+use gix::bstr::ByteSlice;
+use gix::index::entry::stat;
+use gix::index::entry::Stat;
+
+/// `true` when every index entry's file has the type, executable bit and stat data its
+/// entry records and is not racy (written no earlier than the index): then no tracked file
+/// is modified, type-changed or deleted, as gix's and git's per-entry check would also find
+/// without reading a file. `false` says only that the full check is needed.
+pub(super) fn tracked_files(repo: &gix::Repository, index: &gix::index::State) -> bool {
+    let (Ok(opts), Ok(fs)) = (repo.stat_options(), repo.filesystem_options()) else { return false };
+    // Case-folding and Unicode-composing file systems map index paths to files by rules of
+    // their own; the full check knows them.
+    if fs.ignore_case || fs.precompose_unicode {
+        return false;
+    }
+    let Some(root) = repo.workdir().and_then(|w| open_dir(libc::AT_FDCWD, w.as_os_str().as_bytes(), 0)) else {
+        return false;
+    };
+    let mut dirs = Dirs { root, open: Vec::new(), name: Vec::new() };
+    let timestamp = index.timestamp();
+    index.entries().iter().all(|e| {
+        let path = e.path(index);
+        let (dir, file) = match path.rfind_byte(b'/') {
+            Some(i) => (&path[..i], &path[i + 1..]),
+            None => (&path[..0], &path[..]),
+        };
+        let Some(st) = dirs.lstat(dir, file) else { return false };
+        let kind = st.st_mode & libc::S_IFMT;
+        let (is_file, is_dir, is_link) = (kind == libc::S_IFREG, kind == libc::S_IFDIR, kind == libc::S_IFLNK);
+        let is_exec = is_file && st.st_mode & libc::S_IXUSR != 0;
+        if is_dir
+            || e.mode
+                .change_to_match_fs_with_values(is_file, is_dir, is_link, is_exec, fs.symlink, fs.executable_bit)
+                .is_some()
+        {
+            return false;
+        }
+        let Some(now) = stat_of(&st) else { return false };
+        // gix's own condition for "unchanged without reading the file".
+        now.matches(&e.stat, opts) && (!e.id.is_empty_blob() || e.stat.size == 0) && !now.is_racy(timestamp, opts)
+    })
+}
+
+/// Open handles on the worktree and on the folders down to the one last asked for.
+struct Dirs {
+    root: OwnedFd,
+    /// (name, handle) per folder below the root, outermost first.
+    open: Vec<(Vec<u8>, OwnedFd)>,
+    /// Scratch space for a NUL-terminated name.
+    name: Vec<u8>,
+}
+
+impl Dirs {
+    /// `lstat` of `file` in the folder `dir` (worktree-relative, `/`-separated, empty for
+    /// the top). `None`: it, or a folder on the way, is missing or not a plain folder.
+    fn lstat(&mut self, dir: &[u8], file: &[u8]) -> Option<libc::stat> {
+        let fd = self.at(dir)?;
+        let name = nul_terminated(&mut self.name, file)?;
+        let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
+        // SAFETY: `fd` is an open folder handle, `name` is NUL-terminated, `st` is written
+        // by the call when it returns 0 and read only then.
+        let rc = unsafe { libc::fstatat(fd, name.as_ptr(), st.as_mut_ptr(), libc::AT_SYMLINK_NOFOLLOW) };
+        (rc == 0).then(|| unsafe { st.assume_init() })
+    }
+
+    /// The handle of `dir`, reusing the folders already open on its way.
+    fn at(&mut self, dir: &[u8]) -> Option<RawFd> {
+        let parts: Vec<&[u8]> = if dir.is_empty() { Vec::new() } else { dir.split(|b| *b == b'/').collect() };
+        let same = self.open.iter().zip(&parts).take_while(|((open, _), part)| open.as_slice() == **part).count();
+        self.open.truncate(same);
+        for part in &parts[same..] {
+            let parent = self.open.last().map_or(self.root.as_raw_fd(), |(_, fd)| fd.as_raw_fd());
+            // A symlinked folder fails here (O_NOFOLLOW): git sees the files below it as gone.
+            let fd = open_dir(parent, part, libc::O_NOFOLLOW)?;
+            self.open.push((part.to_vec(), fd));
+        }
+        Some(self.open.last().map_or(self.root.as_raw_fd(), |(_, fd)| fd.as_raw_fd()))
+    }
+}
+
+/// A handle for looking things up in the folder `name` (relative to `parent`).
+fn open_dir(parent: RawFd, name: &[u8], flags: libc::c_int) -> Option<OwnedFd> {
+    if name.is_empty() || name == b"." || name == b".." {
+        return None;
+    }
+    let mut buf = Vec::new();
+    let name = nul_terminated(&mut buf, name)?;
+    let flags = flags | libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC;
+    // SAFETY: `name` is NUL-terminated; a non-negative result is a new descriptor we own.
+    let fd = unsafe { libc::openat(parent, name.as_ptr(), flags) };
+    (fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+fn nul_terminated<'a>(buf: &'a mut Vec<u8>, name: &[u8]) -> Option<&'a CStr> {
+    buf.clear();
+    buf.extend_from_slice(name);
+    buf.push(0);
+    CStr::from_bytes_with_nul(buf).ok()
+}
+
+/// The index's view of `st`, truncated as git and gix truncate it. `None` for times
+/// outside what the index can hold.
+fn stat_of(st: &libc::stat) -> Option<Stat> {
+    let time =
+        |secs: i64, nsecs: i64| Some(stat::Time { secs: u32::try_from(secs).ok()?, nsecs: u32::try_from(nsecs).ok()? });
+    Some(Stat {
+        mtime: time(st.st_mtime, st.st_mtime_nsec)?,
+        ctime: time(st.st_ctime, st.st_ctime_nsec)?,
+        dev: st.st_dev as u32,
+        ino: st.st_ino as u32,
+        uid: st.st_uid,
+        gid: st.st_gid,
+        size: st.st_size as u32,
+    })
+}
