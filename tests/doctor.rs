@@ -849,4 +849,16 @@ fn a_missing_or_tampered_task_marker_is_reported_and_rewritten() {
         assert_eq!(std::fs::read_to_string(&marker).unwrap(), written, "rewritten as task start writes it");
         assert_eq!(doctor(&env, &repo, false).0, 0);
     }
+    // The next `task start` of the task writes it as well, and leaves a good one alone.
+    for tamper in [None, Some("okstra-task 1\n/elsewhere/.okstra\n")] {
+        match tamper {
+            None => std::fs::remove_file(&marker).unwrap(),
+            Some(text) => std::fs::write(&marker, text).unwrap(),
+        }
+        assert_eq!(env.okstra(&repo, &["task", "start", "DEV-1", "--json"]).ok().json()["status"], "reused");
+        assert_eq!(std::fs::read_to_string(&marker).unwrap(), written);
+    }
+    let before = std::fs::metadata(&marker).unwrap().modified().unwrap();
+    env.okstra(&repo, &["task", "start", "DEV-1"]).ok();
+    assert_eq!(std::fs::metadata(&marker).unwrap().modified().unwrap(), before);
 }

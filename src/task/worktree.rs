@@ -583,9 +583,24 @@ fn create(plan: &Plan, mut reg: Registry, row: Row, attach: bool) -> Result<Star
 /// The marker in the worktree's own git dir that tells the commit hooks it is a task's
 /// ([`crate::hooks::marker`]), naming this okstra home.
 fn mark_task(ctx: &Context, worktree: &Path) -> Result<()> {
+    // The common case on reuse: the marker is there already. Read it through the `.git` file
+    // git writes into a linked worktree, without opening the repository a second time.
+    if marked(worktree, ctx.store.home()) {
+        return Ok(());
+    }
     let repo = git::Repo::discover(worktree)?
         .ok_or_else(|| Error::failed(format!("{} is not a git worktree", worktree.display())))?;
     crate::hooks::marker::write(&repo.git_dir(), ctx.store.home())
+}
+
+/// Whether the linked worktree's own git dir (named by its `.git` file) holds the marker
+/// for `home`. Anything unusual (no such file, another format) says no: the caller then
+/// writes the marker the long way.
+fn marked(worktree: &Path, home: &Path) -> bool {
+    let Ok(text) = std::fs::read_to_string(worktree.join(".git")) else { return false };
+    let Some(dir) = text.strip_prefix("gitdir: ").map(str::trim_end) else { return false };
+    let git_dir = worktree.join(dir);
+    crate::hooks::marker::read(&git_dir).is_some_and(|h| h.as_deref() == Some(home))
 }
 
 /// The configured agent guards, into a worktree this start created. A settings file it
