@@ -139,10 +139,11 @@ impl Fx {
 }
 
 /// A folder outside every worktree and every temporary folder (the test's own folders are
-/// all temporary): cargo's folder for test files.
+/// all temporary, and so may be the checkout and cargo's target folder: a clone under `/tmp`).
+/// Nothing is written there: the guard judges the command without running it.
 fn elsewhere() -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("okstra-contract-elsewhere");
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = PathBuf::from("/okstra-contract-elsewhere");
+    assert!(!dir.exists(), "{} must not exist", dir.display());
     dir
 }
 
