@@ -41,6 +41,8 @@ enum Targets {
     SedInPlace,
     /// `perl -i`: the files after the code.
     PerlInPlace,
+    /// `gawk -i inplace`: the files after the program.
+    AwkInPlace,
     /// `dd of=FILE`.
     Dd,
 }
@@ -95,6 +97,11 @@ const WRITERS: &[Writer] = &[
         targets: Targets::SedInPlace,
     },
     Writer { names: &["perl"], value_opts: &["-e", "-E", "-I", "-M", "-m", "-x"], targets: Targets::PerlInPlace },
+    Writer {
+        names: &["awk", "gawk"],
+        value_opts: &["-f", "-v", "-F", "-i", "-e", "-l", "--file", "--assign", "--include", "--source", "--load"],
+        targets: Targets::AwkInPlace,
+    },
     Writer { names: &["dd"], value_opts: &[], targets: Targets::Dd },
     Writer {
         names: &["vi", "vim", "nvim", "nano", "emacs", "ed", "ex", "code", "sponge"],
@@ -141,12 +148,7 @@ pub fn targets(prog: &str, args: &[Arg]) -> Vec<(Effect, Arg)> {
                     || o.text.starts_with("--expression=")
                     || o.text.starts_with("--file=")
             });
-            let skip = usize::from(!script_given);
-            if in_place {
-                operands.into_iter().skip(skip).map(|a| (Effect::Write, a)).collect()
-            } else {
-                Vec::new()
-            }
+            rewritten(in_place, script_given, operands)
         }
         Targets::PerlInPlace => {
             let in_place = opts
@@ -155,12 +157,27 @@ pub fn targets(prog: &str, args: &[Arg]) -> Vec<(Effect, Arg)> {
             let code_given = opts.iter().any(|o| {
                 o.text.starts_with("-e") || o.text.starts_with("-E") || (is_cluster(&o.text) && o.text.ends_with('e'))
             });
-            let skip = usize::from(!code_given);
-            if in_place {
-                operands.into_iter().skip(skip).map(|a| (Effect::Write, a)).collect()
-            } else {
-                Vec::new()
-            }
+            rewritten(in_place, code_given, operands)
+        }
+        Targets::AwkInPlace => {
+            // `-i inplace` (or `inplace.awk`), `-iinplace`, `--include[=]inplace`: gawk's
+            // extension that rewrites each file it reads.
+            let inplace = |v: &str| matches!(v, "inplace" | "inplace.awk");
+            let in_place = opts.iter().enumerate().any(|(i, o)| {
+                let next = opts.get(i + 1).map(|v| v.text.as_str()).unwrap_or_default();
+                ((o.text == "-i" || o.text == "--include") && inplace(next))
+                    || o.text.strip_prefix("-i").is_some_and(inplace)
+                    || o.text.strip_prefix("--include=").is_some_and(inplace)
+            });
+            let program_given = opts.iter().any(|o| {
+                matches!(o.text.as_str(), "-f" | "-e" | "--file" | "--source")
+                    || o.text.starts_with("--file=")
+                    || o.text.starts_with("--source=")
+            });
+            // `var=value` operands (after the program) are assignments, not files.
+            let mut files = rewritten(in_place, program_given, operands);
+            files.retain(|(_, a)| !a.text.contains('='));
+            files
         }
         Targets::Dd => args
             .iter()
@@ -169,6 +186,15 @@ pub fn targets(prog: &str, args: &[Arg]) -> Vec<(Effect, Arg)> {
             })
             .collect(),
     }
+}
+
+/// The files an in-place editor rewrites: its operands, after the program text when no
+/// option gave it.
+fn rewritten(in_place: bool, program_given: bool, operands: Vec<Arg>) -> Vec<(Effect, Arg)> {
+    if !in_place {
+        return Vec::new();
+    }
+    operands.into_iter().skip(usize::from(!program_given)).map(|a| (Effect::Write, a)).collect()
 }
 
 fn is_cluster(t: &str) -> bool {
@@ -408,6 +434,15 @@ mod tests {
         assert_eq!(t("dd", &["if=/dev/zero", "of=.git/config"]), [(Effect::Write, ".git/config".into())]);
         assert_eq!(t("perl", &["-pi", "-e", "s/a/b/", "f"]), [(Effect::Write, "f".into())]);
         assert_eq!(t("perl", &["-ne", "print", "f"]), []);
+        assert_eq!(
+            t("gawk", &["-i", "inplace", "1", "f", "g"]),
+            [(Effect::Write, "f".into()), (Effect::Write, "g".into())]
+        );
+        assert_eq!(t("awk", &["-iinplace", "-f", "p.awk", "f"]), [(Effect::Write, "f".into())]);
+        assert_eq!(t("awk", &["--include=inplace", "{print}", "v=1", "f"]), [(Effect::Write, "f".into())]);
+        assert_eq!(t("awk", &["{print}", "f"]), []);
+        assert_eq!(t("gawk", &["-i", "inplace", "{$1=\"x\"}1", "f"]), [(Effect::Write, "f".into())]);
+        assert_eq!(t("awk", &["-i", "other", "1", "f"]), []);
         assert_eq!(t("tee", &["-a", "log"]), [(Effect::Write, "log".into())]);
     }
 

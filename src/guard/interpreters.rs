@@ -3,12 +3,13 @@
 //! files. The code is not parsed as its language; its string literals are: the arguments of
 //! a process call (`subprocess.run([...])`, `os.system("…")`, `execSync('…')`, `system(…)`,
 //! backticks) are judged as the command they form, and a call whose command is built at run
-//! time is refused. Scripts in files are not read.
+//! time is refused. Code that writes files (a write mode, `write…`, `unlink`, `rename`, …)
+//! has its path literals judged as written by the task contract. Scripts in files are not read.
 
 use super::expand::Arg;
 use super::files::Effect;
 use super::git_command::run_time;
-use super::rules::{discard, self_protect};
+use super::rules::{contract, discard, self_protect};
 use super::{walk, Context};
 use crate::policy::Violation;
 
@@ -263,6 +264,9 @@ fn judge(l: Lang, code: &str, subject: &str, depth: usize, ctx: &mut Context) ->
             }
         }
     }
+    if let Some(v) = contract_writes(l, code, &lits, subject, ctx) {
+        return Some(v);
+    }
     if let Some(v) = calls(code, &lits, TREE_DELETES, subject, ctx, |args, s, ctx| {
         args.first().and_then(|a| discard::removal(a, s, ctx))
     }) {
@@ -279,6 +283,63 @@ fn judge(l: Lang, code: &str, subject: &str, depth: usize, ctx: &mut Context) ->
         }
     }
     calls(code, &lits, process_calls(l), subject, ctx, |args, s, ctx| process(args, s, depth, ctx))
+}
+
+/// Words of code that changes files, beyond `open(` (which reads as often as it writes).
+const FILE_CHANGES: &[&str] = &[
+    "write",
+    "unlink",
+    "remove",
+    "rename",
+    "rmtree",
+    "truncate",
+    "symlink",
+    "copy",
+    "move",
+    "chmod",
+    "appendFile",
+    "rmSync",
+    "file_put_contents",
+    "fputs",
+    "touch",
+];
+
+/// An open mode that writes: `'w'`, `'a'`, `'x'`, `'r+'`, `'wb'`…; perl's `'>'`, `'>>'`, `'+<'`.
+fn write_mode(t: &str) -> bool {
+    let python_like = !t.is_empty() && t.len() <= 3 && t.chars().all(|c| "rwaxbtU+".contains(c));
+    (python_like && t.contains(['w', 'a', 'x', '+'])) || matches!(t, ">" | ">>" | "+<" | "+>" | "+>>")
+}
+
+/// The task contract for code that writes files: each literal that names a path (perl's
+/// `">file"` too) is judged as a file the code writes. Over-reading (a copy's source) errs on
+/// the side of refusing, as everywhere in the guard.
+fn contract_writes(l: Lang, code: &str, lits: &[Lit], subject: &str, ctx: &mut Context) -> Option<Violation> {
+    let writes = FILE_CHANGES.iter().any(|w| code.contains(w))
+        || (code.contains("open") && lits.iter().any(|x| !x.dynamic && write_mode(&x.text)))
+        || (l == Lang::Perl && lits.iter().any(|x| x.text.starts_with('>')));
+    if !writes {
+        return None;
+    }
+    for lit in lits.iter().filter(|x| !x.dynamic && !write_mode(&x.text)) {
+        let mut t = lit.text.as_str();
+        if l == Lang::Perl {
+            t = t.trim_start_matches(['+', '>', '<']).trim_start();
+        }
+        let path_like = !t.is_empty()
+            && t.len() < 4096
+            && !t.contains(char::is_whitespace)
+            && (t.contains('/')
+                || (t.contains('.') && t.starts_with(|c: char| c.is_alphanumeric() || c == '.' || c == '_')));
+        if !path_like {
+            continue;
+        }
+        if let Some(p) = ctx.resolve(t) {
+            if let Some(v) = contract::write(Effect::Write, &p, None, subject, ctx) {
+                return Some(v);
+            }
+        }
+    }
+    None
 }
 
 /// Each call of `callees`: its arguments (literals, or run-time values) handed to `f`.
