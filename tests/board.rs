@@ -190,6 +190,11 @@ fn change_counts_match_git_status_in_every_state() {
     // symlink: each alone, so that the stat data decides.
     let exec = w("EXEC");
     std::fs::set_permissions(exec.join("lib/a.txt"), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    // A file grown and a file shrunk: another size than the recorded one is a change git
+    // lists without reading the file.
+    let grown = w("GROWN");
+    std::fs::write(grown.join("lib/a.txt"), "a, and more\n").unwrap();
+    std::fs::write(grown.join("lib/b.txt"), "\n").unwrap();
     let symlink = w("SYMLINK");
     std::fs::remove_file(symlink.join("lib/b.txt")).unwrap();
     std::os::unix::fs::symlink("a.txt", symlink.join("lib/b.txt")).unwrap();
@@ -227,6 +232,7 @@ fn change_counts_match_git_status_in_every_state() {
         ("untracked", untracked, 3, false),
         ("exec", exec, 1, false),
         ("symlink", symlink, 1, false),
+        ("grown", grown, 2, false),
         ("touched", touched, 0, false),
         ("racy", racy, 1, false),
         ("renamed", renamed, 1, true),
@@ -244,16 +250,14 @@ fn change_counts_match_git_status_in_every_state() {
     assert_eq!(counted_by_git(&run.stderr, &cases), by_git, "plain states are counted without starting git");
     let settled: Vec<&str> = cases
         .iter()
-        .filter(|(_, w, ..)| {
-            run.stderr.contains(&format!("{}: every tracked file as the index records it", w.display()))
-        })
+        .filter(|(_, w, ..)| run.stderr.contains(&format!("{}: tracked files settled from stat data", w.display())))
         .map(|c| c.0)
         .collect();
     // (A `git mv` keeps the file as it was: the staged side then hands it to git.)
     assert_eq!(
         settled,
-        ["clean", "staged", "untracked", "renamed"],
-        "where stat data alone shows no tracked file changed"
+        ["clean", "staged", "untracked", "exec", "symlink", "grown", "renamed"],
+        "where stat data alone settles every tracked file"
     );
 
     // A filter driver (Git LFS's kind) runs a program to compare files: git counts them all.

@@ -43,10 +43,11 @@ pub fn count_changes(worktree: &Path) -> Option<usize> {
         return None;
     }
     let mut tally = Tally::default();
-    if unchanged::tracked_files(&repo, &index) {
-        crate::output::debug(format!("{}: every tracked file as the index records it", worktree.display()));
+    if let Some(changed) = unchanged::tracked_changes(&repo, &index) {
+        crate::output::debug(format!("{}: tracked files settled from stat data", worktree.display()));
         // No tracked file needs a closer look: what is left is the staged side and the
         // untracked files, without gix stat-ing every tracked file a second time.
+        tally.tracked.extend(changed);
         staged(&repo, &index, &mut tally)?;
         tally.untracked += untracked(&repo, &index)?;
     } else {

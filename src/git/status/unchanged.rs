@@ -1,4 +1,4 @@
-//! Whether any tracked file of a worktree changed, decided from `lstat` data alone.
+//! Which tracked files of a worktree changed, decided from `lstat` data alone.
 //!
 //! Why not leave it to gix's status: stat-ing every tracked file is nearly all of what
 //! counting a clean worktree costs, and gix stats each file by its full path, which the
@@ -12,47 +12,66 @@ use std::ffi::CStr;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 
-use gix::bstr::ByteSlice;
+use gix::bstr::{BString, ByteSlice};
 use gix::index::entry::stat;
 use gix::index::entry::Stat;
 
-/// `true` when every index entry's file has the type, executable bit and stat data its
-/// entry records and is not racy (written no earlier than the index): then no tracked file
-/// is modified, type-changed or deleted, as gix's and git's per-entry check would also find
-/// without reading a file. `false` says only that the full check is needed.
-pub(super) fn tracked_files(repo: &gix::Repository, index: &gix::index::State) -> bool {
-    let (Ok(opts), Ok(fs)) = (repo.stat_options(), repo.filesystem_options()) else { return false };
+/// The tracked paths whose files changed, when stat data alone tells, as git's own
+/// per-entry check (`ie_modified`) decides without reading a file: an entry whose file has
+/// the type, executable bit and stat data it records and is not racy (written no earlier than
+/// the index) is unchanged; a changed type or executable bit, or a size other than the
+/// recorded one (when one was recorded), is a change. `None` when any entry needs more than
+/// that (only its times differ, it is racy, its file or a folder on the way is missing or not
+/// what the entry says): then the full check runs.
+pub(super) fn tracked_changes(repo: &gix::Repository, index: &gix::index::State) -> Option<Vec<BString>> {
+    let (Ok(opts), Ok(fs)) = (repo.stat_options(), repo.filesystem_options()) else { return None };
     // Case-folding and Unicode-composing file systems map index paths to files by rules of
     // their own; the full check knows them.
     if fs.ignore_case || fs.precompose_unicode {
-        return false;
+        return None;
     }
-    let Some(root) = repo.workdir().and_then(|w| open_dir(libc::AT_FDCWD, w.as_os_str().as_bytes(), 0)) else {
-        return false;
-    };
+    let root = repo.workdir().and_then(|w| open_dir(libc::AT_FDCWD, w.as_os_str().as_bytes(), 0))?;
     let mut dirs = Dirs { root, open: Vec::new(), name: Vec::new() };
     let timestamp = index.timestamp();
-    index.entries().iter().all(|e| {
+    let mut changed = Vec::new();
+    for e in index.entries() {
         let path = e.path(index);
         let (dir, file) = match path.rfind_byte(b'/') {
             Some(i) => (&path[..i], &path[i + 1..]),
             None => (&path[..0], &path[..]),
         };
-        let Some(st) = dirs.lstat(dir, file) else { return false };
+        let st = dirs.lstat(dir, file)?;
         let kind = st.st_mode & libc::S_IFMT;
         let (is_file, is_dir, is_link) = (kind == libc::S_IFREG, kind == libc::S_IFDIR, kind == libc::S_IFLNK);
         let is_exec = is_file && st.st_mode & libc::S_IXUSR != 0;
-        if is_dir
-            || e.mode
-                .change_to_match_fs_with_values(is_file, is_dir, is_link, is_exec, fs.symlink, fs.executable_bit)
-                .is_some()
-        {
-            return false;
+        if is_dir || !(is_file || is_link) {
+            return None;
         }
-        let Some(now) = stat_of(&st) else { return false };
+        if e.mode
+            .change_to_match_fs_with_values(is_file, is_dir, is_link, is_exec, fs.symlink, fs.executable_bit)
+            .is_some()
+        {
+            // A type change or a new executable bit: git lists it without reading the file.
+            changed.push(path.to_owned());
+            continue;
+        }
+        let now = stat_of(&st)?;
+        if e.id.is_empty_blob() && e.stat.size != 0 {
+            return None;
+        }
         // gix's own condition for "unchanged without reading the file".
-        now.matches(&e.stat, opts) && (!e.id.is_empty_blob() || e.stat.size == 0) && !now.is_racy(timestamp, opts)
-    })
+        if now.matches(&e.stat, opts) && !now.is_racy(timestamp, opts) {
+            continue;
+        }
+        // git's rule: another size than a recorded non-zero one is a change, content unread
+        // (after `read-tree` the recorded size is 0 and proves nothing).
+        if now.size != e.stat.size && e.stat.size != 0 && st.st_size <= i64::from(u32::MAX) {
+            changed.push(path.to_owned());
+            continue;
+        }
+        return None;
+    }
+    Some(changed)
 }
 
 /// Open handles on the worktree and on the folders down to the one last asked for.
