@@ -285,23 +285,34 @@ fn judge(l: Lang, code: &str, subject: &str, depth: usize, ctx: &mut Context) ->
     calls(code, &lits, process_calls(l), subject, ctx, |args, s, ctx| process(args, s, depth, ctx))
 }
 
-/// Words of code that changes files, beyond `open(` (which reads as often as it writes).
+/// Calls that change files, beyond an `open` with a write mode. Only names that change files
+/// whatever their receiver: `write` alone is also `sys.stdout.write`, `copy` also `dict.copy()`,
+/// and a read must never be refused.
 const FILE_CHANGES: &[&str] = &[
-    "write",
+    "write_text",
+    "write_bytes",
+    "writeFile",
+    "appendFile",
+    "copyFile",
+    "writelines",
     "unlink",
-    "remove",
-    "rename",
+    "os.remove",
+    "os.rename",
+    "os.replace",
+    "rename(",
+    "shutil.",
     "rmtree",
     "truncate",
     "symlink",
-    "copy",
-    "move",
     "chmod",
-    "appendFile",
     "rmSync",
     "file_put_contents",
-    "fputs",
-    "touch",
+    "File.write",
+    "IO.write",
+    "FileUtils.",
+    "Deno.write",
+    "Bun.write",
+    "touch(",
 ];
 
 /// An open mode that writes: `'w'`, `'a'`, `'x'`, `'r+'`, `'wb'`…; perl's `'>'`, `'>>'`, `'+<'`.
