@@ -585,22 +585,15 @@ fn create(plan: &Plan, mut reg: Registry, row: Row, attach: bool) -> Result<Star
 fn mark_task(ctx: &Context, worktree: &Path) -> Result<()> {
     // The common case on reuse: the marker is there already. Read it through the `.git` file
     // git writes into a linked worktree, without opening the repository a second time.
-    if marked(worktree, ctx.store.home()) {
+    let marked = admin_dir(&ctx.repo.common_dir, worktree)
+        .and_then(|git_dir| crate::hooks::marker::read(&git_dir))
+        .is_some_and(|home| home.as_deref() == Some(ctx.store.home()));
+    if marked {
         return Ok(());
     }
     let repo = git::Repo::discover(worktree)?
         .ok_or_else(|| Error::failed(format!("{} is not a git worktree", worktree.display())))?;
     crate::hooks::marker::write(&repo.git_dir(), ctx.store.home())
-}
-
-/// Whether the linked worktree's own git dir (named by its `.git` file) holds the marker
-/// for `home`. Anything unusual (no such file, another format) says no: the caller then
-/// writes the marker the long way.
-fn marked(worktree: &Path, home: &Path) -> bool {
-    let Ok(text) = std::fs::read_to_string(worktree.join(".git")) else { return false };
-    let Some(dir) = text.strip_prefix("gitdir: ").map(str::trim_end) else { return false };
-    let git_dir = worktree.join(dir);
-    crate::hooks::marker::read(&git_dir).is_some_and(|h| h.as_deref() == Some(home))
 }
 
 /// The configured agent guards, into a worktree this start created. A settings file it
@@ -676,7 +669,8 @@ fn warn_kept(ctx: &Context, key: &TaskKey, row: &Row, req: &StartRequest) {
 pub(crate) fn admin_dir(common_dir: &Path, path: &Path) -> Option<PathBuf> {
     let dotgit = std::fs::read_to_string(path.join(".git")).unwrap_or_default();
     if let Some(gitdir) = dotgit.trim().strip_prefix("gitdir: ") {
-        return Some(PathBuf::from(gitdir));
+        // Relative to the worktree when git wrote it so (`worktree.useRelativePaths`).
+        return Some(path.join(gitdir));
     }
     entry_naming(common_dir, path)
 }
