@@ -80,13 +80,26 @@ pub fn is_interpreter(prog: &str) -> bool {
 }
 
 /// Judge an interpreter's inline code.
-pub fn check(prog: &str, args: &[Arg], subject: &str, depth: usize, ctx: &mut Context) -> Option<Violation> {
+pub fn check(
+    prog: &str,
+    args: &[Arg],
+    stdin: &[String],
+    subject: &str,
+    depth: usize,
+    ctx: &mut Context,
+) -> Option<Violation> {
     let l = lang(prog)?;
     let Some(code) = code(prog, l, args) else {
-        // No code on the command line and no script file: the code comes on stdin.
+        // No code on the command line and no script file: the code comes on stdin (a heredoc,
+        // a pipe), judged like inline code when the guard knows it.
         let reads_stdin = args.iter().all(|a| a.text.starts_with('-')) || args.iter().any(|a| a.text == "-");
-        return (reads_stdin && ctx.stdin_unknown)
-            .then(|| run_time(subject, &Arg::unknown("(its stdin)"), &format!("is the code `{prog}` reads")));
+        if !reads_stdin {
+            return None;
+        }
+        if stdin.is_empty() && ctx.stdin_unknown {
+            return Some(run_time(subject, &Arg::unknown("(its stdin)"), &format!("is the code `{prog}` reads")));
+        }
+        return stdin.iter().find_map(|text| judge(l, text, subject, depth, ctx));
     };
     for c in code {
         if !c.exact {

@@ -254,7 +254,7 @@ pub fn run(argv: &[Arg], stdin: &[String], subject: &str, depth: usize, ctx: &mu
             run(&rest, stdin, subject, depth + 1, ctx)
         }
         p if SHELLS.contains(&p) => shell_command(args, stdin, subject, depth, ctx),
-        p if interpreters::is_interpreter(p) => interpreters::check(p, args, subject, depth, ctx)
+        p if interpreters::is_interpreter(p) => interpreters::check(p, args, stdin, subject, depth, ctx)
             .or_else(|| files_changed(p, args, subject, ctx))
             .or_else(|| publish::check(p, args, subject, ctx)),
         p => files_changed(p, args, subject, ctx)
