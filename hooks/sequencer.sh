@@ -26,8 +26,9 @@ okstra_sequencer() {
 	okstra_g=${GIT_DIR:-.git}
 	[ -d "$okstra_g/rebase-merge" ] || [ -d "$okstra_g/sequencer" ] || [ -f "$okstra_g/CHERRY_PICK_HEAD" ] || return 1
 	IFS= read -r okstra_l <"/proc/$PPID/stat" || return 1
+	okstra_after_name "$okstra_l" || return 1
 	set -f
-	okstra_field2 ${okstra_l##*\)}
+	okstra_field2 $okstra_rest
 	set +f
 	[ "$okstra_f" -gt 1 ] 2>/dev/null && [ "/proc/$okstra_f/exe" -ef "/proc/$PPID/exe" ] || return 1
 	IFS= read -r okstra_l <"/proc/$okstra_f/stat" || return 1

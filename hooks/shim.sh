@@ -1,5 +1,5 @@
 #!/bin/sh
-# git-okstra hook shim (format 4) for {{HOOK}}: `git okstra hooks uninstall` removes it.
+# git-okstra hook shim (format 5) for {{HOOK}}: `git okstra hooks uninstall` removes it.
 # The policy is in the binary; this file only finds it. Edit nothing here: reinstall instead.
 {{CHAIN}}installed={{BINARY}}
 okstra=$installed

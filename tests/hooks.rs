@@ -1266,7 +1266,7 @@ fn shims_of_the_previous_format_are_stale() {
     env.commit_file(&repo, "z.txt", "z\n", "old pre-commit");
     let r = env.okstra(&repo, &["hooks", "install", "--json"]).ok().json();
     assert_eq!(r["hooks"][0]["action"], "updated");
-    assert!(std::fs::read_to_string(&hook).unwrap().contains("(format 4)"));
+    assert!(std::fs::read_to_string(&hook).unwrap().contains("(format 5)"));
 }
 
 // --- the sequencer's commits: judged from the processes, not GIT_REFLOG_ACTION ------------

@@ -21,8 +21,9 @@ const SEQUENCER: &str = include_str!("../../hooks/sequencer.sh");
 
 /// The line that marks a file as okstra's shim (any format version). Format 2 wrote the
 /// commit stamp in `sh`, format 3 also recognises the sequencer's commits there, format 4
-/// leaves a commit in a task worktree to the binary (the task contract); an older shim reads
-/// as stale (it differs from what install writes).
+/// leaves a commit in a task worktree to the binary (the task contract), format 5 reads git's
+/// start time in linear time and looks for the stamp before git's arguments; an older shim
+/// reads as stale (it differs from what install writes).
 pub const MARKER: &str = "# git-okstra hook shim (format ";
 
 /// Suffix of a foreign hook moved aside so the shim can call it first.
@@ -147,6 +148,46 @@ mod tests {
         let written = std::fs::read_to_string(tmp.path().join(format!(".git/okstra/stamps/commit-{me}"))).unwrap();
         assert_eq!(Some(written), super::super::process::start_time(me));
         assert!(super::super::stamp::check(&tmp.path().join(".git"), super::super::stamp::Kind::Commit, me, true));
+    }
+
+    /// A parent whose program name holds ")" (the name git's start time is read past): sh
+    /// reads the same start time as Rust when the name holds ")" alone, and leaves a name
+    /// holding ") " to the binary rather than misread the fields.
+    #[test]
+    fn sh_stamp_with_a_parenthesis_in_the_parent_name() {
+        let sh = std::fs::canonicalize("/bin/sh").unwrap();
+        for (name, settled) in [("a)b", true), ("a) b", false), ("x) 1 2 3 (y", false)] {
+            let tmp = tempfile::tempdir().unwrap();
+            std::fs::create_dir_all(tmp.path().join(".git/okstra/stamps")).unwrap();
+            let parent = tmp.path().join(name);
+            std::fs::copy(&sh, &parent).unwrap();
+            let script =
+                format!("{STAMP}okstra_stamp_ready && printf %s \"$okstra_start\" >\"$okstra_stamp\"; echo $PPID");
+            // The copy runs the inner sh as a child, then waits on its stdin, so its start
+            // time can be read while it lives.
+            use std::io::{BufRead, Write};
+            let mut child = std::process::Command::new(&parent)
+                .args(["-c", "sh -c \"$1\"; read -r done", "outer", script.as_str()])
+                .current_dir(tmp.path())
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .unwrap();
+            let mut line = String::new();
+            std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+            let pid: u32 = line.trim().parse().unwrap();
+            let rust = super::super::process::start_time(pid);
+            child.stdin.take().unwrap().write_all(b"done\n").unwrap();
+            assert!(child.wait().unwrap().success(), "{name}");
+            assert_eq!(pid, child.id());
+            let stamp = tmp.path().join(format!(".git/okstra/stamps/commit-{pid}"));
+            if settled {
+                assert!(rust.is_some());
+                assert_eq!(std::fs::read_to_string(&stamp).ok(), rust, "{name}");
+            } else {
+                assert!(!stamp.exists(), "{name}: sh wrote {:?}", std::fs::read_to_string(&stamp));
+            }
+        }
     }
 
     #[test]
