@@ -119,3 +119,53 @@ fn install_scripts_refuse_bad_arguments_and_a_missing_binary() {
     assert!(r.stderr.contains("is not an installed git-okstra\nhint: "), "{}", r.stderr);
     assert!(!empty.join("share").exists(), "nothing written");
 }
+
+/// How bin/install and bin/build-release choose the build (bin/static-flags.sh), with stand-in
+/// `rustc` and `cc` on PATH that report a host and where (if anywhere) libc.a is.
+#[test]
+fn static_build_only_where_the_static_c_library_is() {
+    let env = Env::new();
+    let stand_ins = env.root().join("stand-ins");
+    std::fs::create_dir_all(&stand_ins).unwrap();
+    let libc = env.root().join("lib/libc.a");
+    std::fs::create_dir_all(libc.parent().unwrap()).unwrap();
+    std::fs::write(&libc, "").unwrap();
+    let path = format!("{}:{}", stand_ins.display(), common::clean_path());
+    let decide = |host: &str, libc_answer: &str, rustflags: Option<&str>| -> Run {
+        common::write_exec(&stand_ins.join("rustc"), format!("#!/bin/sh\necho 'rustc 1.90.0'\necho 'host: {host}'\n"));
+        common::write_exec(&stand_ins.join("cc"), format!("#!/bin/sh\necho '{libc_answer}'\n"));
+        let script = format!(
+            ". '{}'; okstra_build_setup; printf 'target=%s\\nflags=%s\\n' \"$okstra_target\" \"$okstra_rustflags\"",
+            manifest_dir().join("bin/static-flags.sh").display()
+        );
+        let mut cmd = env.command(which::which("dash").expect("dash"), &env.root());
+        cmd.args(["-c", &script]).env("PATH", &path).env_remove("CC").env_remove("RUSTFLAGS");
+        if let Some(flags) = rustflags {
+            cmd.env("RUSTFLAGS", flags);
+        }
+        Run::from(cmd.output().expect("run dash"))
+    };
+    let statically = "-C target-feature=+crt-static -C relocation-model=static";
+    let r = decide("x86_64-unknown-linux-gnu", libc.to_str().unwrap(), None).ok();
+    assert_eq!(r.stdout, format!("target=x86_64-unknown-linux-gnu\nflags={statically}\n"));
+    assert_eq!(r.stderr, "");
+    // The user's own RUSTFLAGS are kept.
+    let r = decide("aarch64-unknown-linux-gnu", libc.to_str().unwrap(), Some("-C target-cpu=native")).ok();
+    assert_eq!(r.stdout, format!("target=aarch64-unknown-linux-gnu\nflags=-C target-cpu=native {statically}\n"));
+    // cc prints the bare name when it has no such file: the default build, with a note.
+    let r = decide("x86_64-unknown-linux-gnu", "libc.a", None).ok();
+    assert_eq!(r.stdout, "target=\nflags=\n");
+    assert!(
+        r.stderr.starts_with("note: no static C library (libc.a) for cc: building a dynamically linked"),
+        "{}",
+        r.stderr
+    );
+    // A path that is not there, and hosts without glibc: the default build.
+    let gone = env.root().join("gone/libc.a");
+    assert_eq!(decide("x86_64-unknown-linux-gnu", gone.to_str().unwrap(), None).ok().stdout, "target=\nflags=\n");
+    for host in ["x86_64-unknown-linux-musl", "aarch64-apple-darwin"] {
+        let r = decide(host, libc.to_str().unwrap(), None).ok();
+        assert_eq!(r.stdout, "target=\nflags=\n", "{host}");
+        assert_eq!(r.stderr, "", "{host}");
+    }
+}
