@@ -186,6 +186,17 @@ fn change_counts_match_git_status_in_every_state() {
         std::fs::write(p, "u\n").unwrap();
     }
     std::fs::create_dir_all(untracked.join("empty")).unwrap();
+    // Untracked entries git does not list (ignored, an empty folder, a `.git` folder): the
+    // listing of folders sees them, so the walk decides; and one new file in a tracked folder.
+    let ignored = w("IGNORED");
+    for f in ["x.log", "build/out.o", "lib/y.log", "lib/.git/HEAD"] {
+        let p = ignored.join(f);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, "i\n").unwrap();
+    }
+    std::fs::create_dir_all(ignored.join("lib/empty")).unwrap();
+    let one_new = w("ONE-NEW");
+    std::fs::write(one_new.join("lib/new.txt"), "n\n").unwrap();
     // An executable bit (a chmod touches only the ctime, not trusted here), a file become a
     // symlink: each alone, so that the stat data decides.
     let exec = w("EXEC");
@@ -230,6 +241,8 @@ fn change_counts_match_git_status_in_every_state() {
         ("staged", staged, 2, false),
         ("deletes", deletes, 3, false),
         ("untracked", untracked, 3, false),
+        ("ignored", ignored, 0, false),
+        ("one-new", one_new, 1, false),
         ("exec", exec, 1, false),
         ("symlink", symlink, 1, false),
         ("grown", grown, 2, false),
@@ -256,8 +269,18 @@ fn change_counts_match_git_status_in_every_state() {
     // (A `git mv` keeps the file as it was: the staged side then hands it to git.)
     assert_eq!(
         settled,
-        ["clean", "staged", "untracked", "exec", "symlink", "grown", "renamed"],
+        ["clean", "staged", "untracked", "ignored", "one-new", "exec", "symlink", "grown", "renamed"],
         "where stat data alone settles every tracked file"
+    );
+    let unwalked: Vec<&str> = cases
+        .iter()
+        .filter(|(_, w, ..)| run.stderr.contains(&format!("{}: every folder entry is tracked", w.display())))
+        .map(|c| c.0)
+        .collect();
+    assert_eq!(
+        unwalked,
+        ["clean", "staged", "exec", "symlink", "grown", "renamed"],
+        "no walk where nothing is untracked"
     );
 
     // A filter driver (Git LFS's kind) runs a program to compare files: git counts them all.

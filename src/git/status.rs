@@ -32,7 +32,10 @@ use gix::status::Item;
 /// `worktree` (a rename counted once), or `None` when git should be asked instead: an
 /// index or configuration this count does not model, or anything gix could not read.
 pub fn count_changes(worktree: &Path) -> Option<usize> {
-    let repo = gix::open_opts(worktree, gix::open::Options::default().config_overrides(["gitoxide.core.useNsec=true"]))
+    // The index's trailing checksum is not verified, as git does not verify it on a read
+    // either (only `git fsck` does): hashing each index costs more than its whole decoding.
+    let overrides = ["gitoxide.core.useNsec=true", "index.skipHash=true"];
+    let repo = gix::open_opts(worktree, gix::open::Options::default().config_overrides(overrides))
         .map_err(|e| crate::output::debug(format!("in-process status of {}: {e}", worktree.display())))
         .ok()?;
     if has_filter_drivers(&repo) {
@@ -43,13 +46,21 @@ pub fn count_changes(worktree: &Path) -> Option<usize> {
         return None;
     }
     let mut tally = Tally::default();
-    if let Some(changed) = unchanged::tracked_changes(&repo, &index) {
+    if let Some((changed, maybe_untracked)) = unchanged::tracked_changes(&repo, &index) {
         crate::output::debug(format!("{}: tracked files settled from stat data", worktree.display()));
         // No tracked file needs a closer look: what is left is the staged side and the
-        // untracked files, without gix stat-ing every tracked file a second time.
+        // untracked files, without gix stat-ing every tracked file a second time, nor
+        // walking the folders again when every entry they hold is tracked.
         tally.tracked.extend(changed);
         staged(&repo, &index, &mut tally)?;
-        tally.untracked += untracked(&repo, &index)?;
+        if maybe_untracked {
+            tally.untracked += untracked(&repo, &index)?;
+        } else {
+            crate::output::debug(format!(
+                "{}: every folder entry is tracked: no walk for untracked paths",
+                worktree.display()
+            ));
+        }
     } else {
         for item in status_items(&repo, index)? {
             tally.item(item.ok()?)?;

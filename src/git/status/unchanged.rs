@@ -23,7 +23,13 @@ use gix::index::entry::Stat;
 /// recorded one (when one was recorded), is a change. `None` when any entry needs more than
 /// that (only its times differ, it is racy, its file or a folder on the way is missing or not
 /// what the entry says): then the full check runs.
-pub(super) fn tracked_changes(repo: &gix::Repository, index: &gix::index::State) -> Option<Vec<BString>> {
+///
+/// Each folder the pass opens is also listed, and the second value says whether any of
+/// its entries is neither a tracked file nor a folder holding tracked files (nor `.git`,
+/// which git never lists). Every folder that holds tracked files is opened, and every other
+/// folder is such an entry of one that is: when it is `false`, `git status` lists no
+/// untracked path, and the walk for them can be skipped.
+pub(super) fn tracked_changes(repo: &gix::Repository, index: &gix::index::State) -> Option<(Vec<BString>, bool)> {
     let (Ok(opts), Ok(fs)) = (repo.stat_options(), repo.filesystem_options()) else { return None };
     // Case-folding and Unicode-composing file systems map index paths to files by rules of
     // their own; the full check knows them.
@@ -31,7 +37,8 @@ pub(super) fn tracked_changes(repo: &gix::Repository, index: &gix::index::State)
         return None;
     }
     let root = repo.workdir().and_then(|w| open_dir(libc::AT_FDCWD, w.as_os_str().as_bytes(), 0))?;
-    let mut dirs = Dirs { root, open: Vec::new(), name: Vec::new() };
+    let mut dirs = Dirs { root, open: Vec::new(), name: Vec::new(), index, untracked: false, path: Vec::new() };
+    dirs.list(dirs.root.as_raw_fd(), b"")?;
     let timestamp = index.timestamp();
     let mut changed = Vec::new();
     for e in index.entries() {
@@ -71,19 +78,24 @@ pub(super) fn tracked_changes(repo: &gix::Repository, index: &gix::index::State)
         }
         return None;
     }
-    Some(changed)
+    Some((changed, dirs.untracked))
 }
 
 /// Open handles on the worktree and on the folders down to the one last asked for.
-struct Dirs {
+struct Dirs<'a> {
     root: OwnedFd,
     /// (name, handle) per folder below the root, outermost first.
     open: Vec<(Vec<u8>, OwnedFd)>,
     /// Scratch space for a NUL-terminated name.
     name: Vec<u8>,
+    index: &'a gix::index::State,
+    /// Whether a listed folder held an entry the index does not track.
+    untracked: bool,
+    /// Scratch space for a worktree-relative path.
+    path: Vec<u8>,
 }
 
-impl Dirs {
+impl Dirs<'_> {
     /// `lstat` of `file` in the folder `dir` (worktree-relative, `/`-separated, empty for
     /// the top). `None`: it, or a folder on the way, is missing or not a plain folder.
     fn lstat(&mut self, dir: &[u8], file: &[u8]) -> Option<libc::stat> {
@@ -105,9 +117,65 @@ impl Dirs {
             let parent = self.open.last().map_or(self.root.as_raw_fd(), |(_, fd)| fd.as_raw_fd());
             // A symlinked folder fails here (O_NOFOLLOW): git sees the files below it as gone.
             let fd = open_dir(parent, part, libc::O_NOFOLLOW)?;
+            let here = self.open.iter().map(|(n, _)| n.as_slice()).chain([*part]).collect::<Vec<_>>().join(&b'/');
+            self.list(fd.as_raw_fd(), &here)?;
             self.open.push((part.to_vec(), fd));
         }
         Some(self.open.last().map_or(self.root.as_raw_fd(), |(_, fd)| fd.as_raw_fd()))
+    }
+}
+
+impl Dirs<'_> {
+    /// Read the entries of the folder `fd` (at the worktree-relative `dir`) and note whether
+    /// one is untracked. Once one is, the rest is not read. `None`: it cannot be read.
+    fn list(&mut self, fd: RawFd, dir: &[u8]) -> Option<()> {
+        if self.untracked {
+            return Some(());
+        }
+        // SAFETY: `dup` of an open descriptor; `fdopendir` owns the copy and `closedir` closes
+        // it; each `dirent` is read before the next `readdir`.
+        let copy = unsafe { libc::dup(fd) };
+        if copy < 0 {
+            return None;
+        }
+        let stream = unsafe { libc::fdopendir(copy) };
+        if stream.is_null() {
+            unsafe { libc::close(copy) };
+            return None;
+        }
+        loop {
+            let entry = unsafe { libc::readdir(stream) };
+            if entry.is_null() {
+                break;
+            }
+            let name = unsafe { CStr::from_ptr((*entry).d_name.as_ptr()) }.to_bytes();
+            if matches!(name, b"." | b".." | b".git") {
+                continue;
+            }
+            if !self.tracked(dir, name) {
+                self.untracked = true;
+                break;
+            }
+        }
+        unsafe { libc::closedir(stream) };
+        Some(())
+    }
+
+    /// Whether `dir/name` is a tracked file or a folder holding tracked files.
+    fn tracked(&mut self, dir: &[u8], name: &[u8]) -> bool {
+        self.path.clear();
+        if !dir.is_empty() {
+            self.path.extend_from_slice(dir);
+            self.path.push(b'/');
+        }
+        self.path.extend_from_slice(name);
+        if self.index.entry_index_by_path(self.path.as_bstr()).is_ok() {
+            return true;
+        }
+        // The first entry at or after "dir/name/": entries below that folder sort together.
+        self.path.push(b'/');
+        let at = self.index.entry_index_by_path(self.path.as_bstr()).unwrap_or_else(|at| at);
+        self.index.entries().get(at).is_some_and(|e| e.path(self.index).starts_with(&self.path))
     }
 }
 
@@ -118,7 +186,8 @@ fn open_dir(parent: RawFd, name: &[u8], flags: libc::c_int) -> Option<OwnedFd> {
     }
     let mut buf = Vec::new();
     let name = nul_terminated(&mut buf, name)?;
-    let flags = flags | libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC;
+    // Readable, not O_PATH: the folder is also listed.
+    let flags = flags | libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC;
     // SAFETY: `name` is NUL-terminated; a non-negative result is a new descriptor we own.
     let fd = unsafe { libc::openat(parent, name.as_ptr(), flags) };
     (fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(fd) })
