@@ -261,22 +261,19 @@ fn change_counts_match_git_status_in_every_state() {
     }
     let by_git: Vec<&str> = cases.iter().filter(|c| c.3).map(|c| c.0).collect();
     assert_eq!(counted_by_git(&run.stderr, &cases), by_git, "plain states are counted without starting git");
-    let settled: Vec<&str> = cases
-        .iter()
-        .filter(|(_, w, ..)| run.stderr.contains(&format!("{}: tracked files settled from stat data", w.display())))
-        .map(|c| c.0)
-        .collect();
+    // The cases whose worktree the debug output names with `what`.
+    let logged = |what: &str| -> Vec<&str> {
+        let said = |w: &PathBuf| run.stderr.contains(&format!("{}: {what}", w.display()));
+        cases.iter().filter(|(_, w, ..)| said(w)).map(|c| c.0).collect()
+    };
+    let settled = logged("tracked files settled from stat data");
     // (A `git mv` keeps the file as it was: the staged side then hands it to git.)
     assert_eq!(
         settled,
         ["clean", "staged", "untracked", "ignored", "one-new", "exec", "symlink", "grown", "renamed"],
         "where stat data alone settles every tracked file"
     );
-    let unwalked: Vec<&str> = cases
-        .iter()
-        .filter(|(_, w, ..)| run.stderr.contains(&format!("{}: every folder entry is tracked", w.display())))
-        .map(|c| c.0)
-        .collect();
+    let unwalked = logged("every folder entry is tracked");
     assert_eq!(
         unwalked,
         ["clean", "staged", "exec", "symlink", "grown", "renamed"],
