@@ -214,7 +214,7 @@ fn pages_tests_scripts_and_variables_it_names_exist() {
             problems.push(format!("--test {}: no such test target", &c[1]));
         }
     }
-    for c in regex::Regex::new(r"(?:^|[\s`(])bin/([a-z][a-z-]*\*?)").unwrap().captures_iter(&text) {
+    for c in regex::Regex::new(r"(?:^|[\s`(])bin/([a-z][a-z-]*(?:\.sh)?\*?)").unwrap().captures_iter(&text) {
         let found = match c[1].strip_suffix('*') {
             Some(prefix) => std::fs::read_dir(root().join("bin"))
                 .unwrap()
