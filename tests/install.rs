@@ -45,6 +45,9 @@ fn sh(env: &Env, script: &str, args: &[&str], path: &str) -> Run {
         .args(args)
         .env("PATH", path)
         .env_remove("MANPATH")
+        // The build choice reads these (bin/static-flags.sh): the machine's own stay out.
+        .env_remove("RUSTFLAGS")
+        .env_remove("CC")
         .output()
         .expect("run dash");
     Run::from(out)
@@ -120,16 +123,22 @@ fn install_scripts_refuse_bad_arguments_and_a_missing_binary() {
     assert!(!empty.join("share").exists(), "nothing written");
 }
 
-/// How bin/install and bin/build-release choose the build (bin/static-flags.sh), with stand-in
-/// `rustc` and `cc` on PATH that report a host and where (if anywhere) libc.a is.
-#[test]
-fn static_build_only_where_the_static_c_library_is() {
-    let env = Env::new();
+/// A folder for stand-in programs (put first on PATH), and an empty file named libc.a.
+fn stand_in_folder(env: &Env) -> (PathBuf, PathBuf) {
     let stand_ins = env.root().join("stand-ins");
     std::fs::create_dir_all(&stand_ins).unwrap();
     let libc = env.root().join("lib/libc.a");
     std::fs::create_dir_all(libc.parent().unwrap()).unwrap();
     std::fs::write(&libc, "").unwrap();
+    (stand_ins, libc)
+}
+
+/// How bin/install and bin/build-release choose the build (bin/static-flags.sh), with stand-in
+/// `rustc` and `cc` on PATH that report a host and where (if anywhere) libc.a is.
+#[test]
+fn static_build_only_where_the_static_c_library_is() {
+    let env = Env::new();
+    let (stand_ins, libc) = stand_in_folder(&env);
     let path = format!("{}:{}", stand_ins.display(), common::clean_path());
     let decide = |host: &str, libc_answer: &str, rustflags: Option<&str>| -> Run {
         common::write_exec(&stand_ins.join("rustc"), format!("#!/bin/sh\necho 'rustc 1.90.0'\necho 'host: {host}'\n"));
@@ -168,4 +177,39 @@ fn static_build_only_where_the_static_c_library_is() {
         assert_eq!(r.stdout, "target=\nflags=\n", "{host}");
         assert_eq!(r.stderr, "", "{host}");
     }
+}
+
+/// A static build that fails falls back to the default build, says so, and installs: a
+/// stand-in `cargo` records each call, fails the one with `--target` and "installs" the test
+/// binary for the other.
+#[test]
+fn a_failed_static_build_falls_back_to_the_default_one() {
+    let env = Env::new();
+    let (stand_ins, libc) = stand_in_folder(&env);
+    let calls = env.root().join("cargo-calls");
+    common::write_exec(&stand_ins.join("rustc"), "#!/bin/sh\necho 'host: x86_64-unknown-linux-gnu'\n");
+    common::write_exec(&stand_ins.join("cc"), format!("#!/bin/sh\necho '{}'\n", libc.display()));
+    common::write_exec(
+        &stand_ins.join("cargo"),
+        format!(
+            "#!/bin/sh\necho \"RUSTFLAGS=${{RUSTFLAGS:-}} $*\" >>'{calls}'\ncase \" $* \" in *' --target '*) exit 101 ;; esac\n\
+             while [ $# -gt 0 ]; do [ \"$1\" = --root ] && root=$2; shift; done\nmkdir -p \"$root/bin\" && cp '{bin}' \"$root/bin/git-okstra\"\n",
+            calls = calls.display(),
+            bin = BIN
+        ),
+    );
+    let root = env.root().join("prefix");
+    let path = format!("{}:{}", stand_ins.display(), common::clean_path());
+    let r = sh(&env, "bin/install", &["--root", root.to_str().unwrap()], &path).ok();
+    assert!(r.stderr.contains("note: the statically linked build failed: building the default one"), "{}", r.stderr);
+    let here = manifest_dir();
+    let logged = std::fs::read_to_string(&calls).unwrap();
+    let expected = format!(
+        "RUSTFLAGS=-C target-feature=+crt-static -C relocation-model=static install --locked --path {here} --root {root} --target x86_64-unknown-linux-gnu\n\
+         RUSTFLAGS= install --locked --path {here} --root {root}\n",
+        here = here.display(),
+        root = root.display()
+    );
+    assert_eq!(logged, expected);
+    assert!(root.join("share/man/man1/git-okstra.1").is_file(), "the extras were installed");
 }
