@@ -1,6 +1,6 @@
 # Sourced by bin/install and bin/build-release: how to build git-okstra so that it starts
 # fast. Every hook and agent-guard call starts the binary, and a statically linked,
-# fixed-address build starts in about two thirds of the time of the default dynamically
+# fixed-address build starts in about three quarters of the time of the default dynamically
 # linked position-independent one (README, Performance): the dynamic loader has nothing to
 # load or relocate. Where the static C library is missing (musl, macOS, a glibc without its
 # libc.a) the default build is made, with a note.

@@ -5,6 +5,7 @@
 # whose parent is the same program, named git, running rebase, cherry-pick or revert, with the
 # sequencer's state in the git dir. Anything else is the binary's. git starts its children as
 # `<exec path>/git`, and puts its exec path first on the hooks' PATH.
+# (okstra_after_name is stamp.sh's, which the hook includes first.)
 okstra_args() {
 	okstra_cmd= okstra_l=
 	[ -r "/proc/$1/cmdline" ] || return 1

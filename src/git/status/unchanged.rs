@@ -113,19 +113,18 @@ impl Dirs<'_> {
         let parts: Vec<&[u8]> = if dir.is_empty() { Vec::new() } else { dir.split(|b| *b == b'/').collect() };
         let same = self.open.iter().zip(&parts).take_while(|((open, _), part)| open.as_slice() == **part).count();
         self.open.truncate(same);
-        for part in &parts[same..] {
+        for (j, part) in parts.iter().enumerate().skip(same) {
             let parent = self.open.last().map_or(self.root.as_raw_fd(), |(_, fd)| fd.as_raw_fd());
             // A symlinked folder fails here (O_NOFOLLOW): git sees the files below it as gone.
             let fd = open_dir(parent, part, libc::O_NOFOLLOW)?;
-            let here = self.open.iter().map(|(n, _)| n.as_slice()).chain([*part]).collect::<Vec<_>>().join(&b'/');
-            self.list(fd.as_raw_fd(), &here)?;
+            // This folder's own path: `dir` up to the end of this part.
+            let end = parts[..=j].iter().map(|p| p.len() + 1).sum::<usize>() - 1;
+            self.list(fd.as_raw_fd(), &dir[..end])?;
             self.open.push((part.to_vec(), fd));
         }
         Some(self.open.last().map_or(self.root.as_raw_fd(), |(_, fd)| fd.as_raw_fd()))
     }
-}
 
-impl Dirs<'_> {
     /// Read the entries of the folder `fd` (at the worktree-relative `dir`) and note whether
     /// one is untracked. Once one is, the rest is not read. `None`: it cannot be read.
     fn list(&mut self, fd: RawFd, dir: &[u8]) -> Option<()> {
