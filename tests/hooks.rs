@@ -1079,6 +1079,7 @@ fn install_refuses_old_git() {
 fn shim_falls_back_to_path_then_explains() {
     let env = Env::new();
     let repo = env.repo("proj");
+    env.origin(&repo, &[]);
     // Install with a copy of the binary, then remove the copy.
     let copy_dir = env.root().join("gone");
     std::fs::create_dir_all(&copy_dir).unwrap();
@@ -1104,6 +1105,37 @@ fn shim_falls_back_to_path_then_explains() {
     let r = env.git_run(&repo, &["commit", "--allow-empty", "-m", "x"]).fails(1);
     assert!(r.stderr.contains("the okstra pre-commit hook cannot find git-okstra"), "{}", r.stderr);
     assert!(r.stderr.contains("is gone and git-okstra is not on PATH"), "{}", r.stderr);
+    // A push too: refused at once, with the same message. (This is why every hook file is an
+    // `sh` script: one whose `#!` line named the binary would save the shell's start on each
+    // push, but when that binary is gone git 2.47 never returns from the push: it waits for
+    // the remote's receive-pack, which waits for it.)
+    let mut child = env
+        .command("git", &repo)
+        .args(["push", "origin", "HEAD:refs/heads/x"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("git push did not return within 60 s with the binary gone");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("the okstra pre-push hook cannot find git-okstra"), "{stderr}");
+    assert!(
+        env.git_run(&repo, &["ls-remote", "--exit-code", "origin", "refs/heads/x"]).code != 0,
+        "nothing was pushed"
+    );
 }
 
 // --- the allowed commit starts no binary ------------------------------------------------

@@ -4,6 +4,12 @@
 //! ([`super::stamp`] holds the same protocol in Rust), and `prepare-commit-msg` recognises the
 //! sequencer's commits in `sh` ([`super::process`] in Rust), so an allowed commit or rebase
 //! starts no binary; every refusal stays in the binary.
+//!
+//! Every hook file is an `sh` script, `pre-push` too, though it always starts the binary: a
+//! file whose `#!` line named the binary would spare the shell's start (about 0.6 ms a push),
+//! but once that binary is moved or uninstalled git 2.47 never returns from a push (the exec
+//! fails after the remote's receive-pack has started, and each waits for the other), where the
+//! shim finds `git-okstra` on `PATH` or refuses with a message.
 
 use std::path::Path;
 
