@@ -197,6 +197,26 @@ fn change_counts_match_git_status_in_every_state() {
     std::fs::create_dir_all(ignored.join("lib/empty")).unwrap();
     let one_new = w("ONE-NEW");
     std::fs::write(one_new.join("lib/new.txt"), "n\n").unwrap();
+    // A tracked file become a folder of new files, a tracked folder become a symlink to
+    // another, and nothing new but an empty folder: the stat pass hands the first two to the
+    // full status, and the folder listing sends the third to the walk (git lists nothing).
+    let file_to_dir = w("FILE-TO-DIR");
+    std::fs::remove_file(file_to_dir.join("lib/a.txt")).unwrap();
+    std::fs::create_dir_all(file_to_dir.join("lib/a.txt")).unwrap();
+    std::fs::write(file_to_dir.join("lib/a.txt/x.txt"), "x\n").unwrap();
+    let dir_to_link = w("DIR-TO-LINK");
+    std::fs::rename(dir_to_link.join("lib"), dir_to_link.join("lib2")).unwrap();
+    std::os::unix::fs::symlink("lib2", dir_to_link.join("lib")).unwrap();
+    let empty_new = w("EMPTY-NEW");
+    std::fs::create_dir_all(empty_new.join("lib/later")).unwrap();
+    // Every tracked file of a folder deleted and new ones in it: git lists each new file
+    // (gix would collapse the folder into one path), so git counts it.
+    let emptied = w("EMPTIED");
+    for f in ["lib/a.txt", "lib/b.txt"] {
+        std::fs::remove_file(emptied.join(f)).unwrap();
+    }
+    std::fs::write(emptied.join("lib/c.txt"), "c\n").unwrap();
+    std::fs::write(emptied.join("lib/d.txt"), "d\n").unwrap();
     // An executable bit (a chmod touches only the ctime, not trusted here), a file become a
     // symlink: each alone, so that the stat data decides.
     let exec = w("EXEC");
@@ -239,10 +259,14 @@ fn change_counts_match_git_status_in_every_state() {
         ("clean", clean, 0, false),
         ("edits", edits, 3, false),
         ("staged", staged, 2, false),
-        ("deletes", deletes, 3, false),
+        ("deletes", deletes, 3, true),
         ("untracked", untracked, 3, false),
         ("ignored", ignored, 0, false),
         ("one-new", one_new, 1, false),
+        ("file-to-dir", file_to_dir, 1, false),
+        ("dir-to-link", dir_to_link, 4, false),
+        ("empty-new", empty_new, 0, false),
+        ("emptied", emptied, 4, true),
         ("exec", exec, 1, false),
         ("symlink", symlink, 1, false),
         ("grown", grown, 2, false),
@@ -270,7 +294,7 @@ fn change_counts_match_git_status_in_every_state() {
     // (A `git mv` keeps the file as it was: the staged side then hands it to git.)
     assert_eq!(
         settled,
-        ["clean", "staged", "untracked", "ignored", "one-new", "exec", "symlink", "grown", "renamed"],
+        ["clean", "staged", "untracked", "ignored", "one-new", "empty-new", "exec", "symlink", "grown", "renamed"],
         "where stat data alone settles every tracked file"
     );
     let unwalked = logged("every folder entry is tracked");
@@ -662,4 +686,98 @@ fn watch_redraws_in_place() {
     p.exp_regex("DEV-2").unwrap();
     p.send_control('c').unwrap();
     p.exp_eof().unwrap();
+}
+
+/// A small seeded generator (xorshift), so that a failing state can be rebuilt from its seed.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 % n as u64) as usize
+    }
+}
+
+/// Worktrees put into random states (files deleted, turned into folders, unstaged, modified,
+/// made executable; folders turned into symlinks; new, ignored and empty paths) are counted
+/// by the board as `git status` counts them. `OKSTRA_BOARD_STATES` (default 24) worktrees from
+/// seed `OKSTRA_BOARD_SEED` (default 7); a mismatch names the seed, the worktree and its steps.
+#[test]
+fn random_worktree_states_count_as_git_counts() {
+    let num = |name: &str, default: u64| std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default);
+    let (states, seed) = (num("OKSTRA_BOARD_STATES", 24), num("OKSTRA_BOARD_SEED", 7));
+    let env = Env::new();
+    let repo = env.repo("proj");
+    let tracked = ["a.txt", "lib/a.txt", "lib/b.txt", "lib/sub/c.txt", "doc/d.md", "doc/e/f.md", "x.log", ".gitignore"];
+    for f in tracked {
+        let p = repo.join(f);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, format!("{f}\n")).unwrap();
+    }
+    std::fs::write(repo.join(".gitignore"), "*.log\nbuild/\n").unwrap();
+    env.git(&repo, &["add", "-f", "."]);
+    env.git(&repo, &["commit", "-q", "-m", "files"]);
+    let folders = ["", "lib", "lib/sub", "doc", "doc/e", "new", "new/deep", "build"];
+    let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+    let mut made = Vec::new();
+    for i in 0..states {
+        let id = format!("fz-{i}");
+        let dir = start(&env, &repo, &[&id]);
+        let mut steps = Vec::new();
+        for _ in 0..=rng.below(4) {
+            let f = tracked[rng.below(tracked.len())];
+            let p = dir.join(f);
+            let step = match rng.below(10) {
+                0 if p.is_file() => std::fs::remove_file(&p).map(|_| "delete"),
+                1 if p.is_file() => std::fs::remove_file(&p)
+                    .and_then(|_| std::fs::create_dir_all(&p))
+                    .and_then(|_| std::fs::write(p.join("in.txt"), "x\n"))
+                    .map(|_| "make a folder of"),
+                2 => {
+                    let d = dir.join(folders[rng.below(folders.len())]);
+                    std::fs::create_dir_all(&d)
+                        .and_then(|_| std::fs::write(d.join(format!("u{}.txt", rng.below(3))), "u\n"))
+                        .map(|_| "add an untracked file beside")
+                }
+                3 => std::fs::create_dir_all(dir.join(folders[rng.below(folders.len())]).join("empty"))
+                    .map(|_| "add an empty folder beside"),
+                4 => {
+                    env.git_run(&dir, &["rm", "-q", "--cached", "--ignore-unmatch", f]);
+                    Ok("unstage")
+                }
+                5 if p.is_file() => std::fs::OpenOptions::new()
+                    .append(true)
+                    .open(&p)
+                    .and_then(|mut h| std::io::Write::write_all(&mut h, b"more\n").map(|_| "append to")),
+                6 => {
+                    env.git_run(&dir, &["add", "-A"]);
+                    Ok("stage everything, at")
+                }
+                7 => {
+                    let d = dir.join(["lib", "doc", "lib/sub"][rng.below(3)]);
+                    if d.is_dir() && !d.is_symlink() {
+                        let moved = d.with_file_name(format!("{}-moved", d.file_name().unwrap().to_string_lossy()));
+                        std::fs::rename(&d, &moved)
+                            .and_then(|_| std::os::unix::fs::symlink(moved.file_name().unwrap(), &d))
+                            .map(|_| "make a symlink of a folder, at")
+                    } else {
+                        Ok("skip")
+                    }
+                }
+                8 if p.is_file() => std::fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+                    .map(|_| "chmod +x"),
+                _ => std::fs::write(dir.join("z.log"), "z\n").map(|_| "add an ignored file, at"),
+            };
+            steps.push(format!("{} {f}", step.unwrap()));
+        }
+        made.push((id, dir, steps));
+    }
+    let tasks =
+        env.okstra(&repo, &["task", "list", "--dirty", "--json"]).ok().json()["tasks"].as_array().unwrap().clone();
+    for (id, dir, steps) in &made {
+        let expected = git_count(&env, dir);
+        assert_eq!(by_id(&tasks, id)["changed_files"], expected, "seed {seed}, {id}: {steps:?}");
+    }
 }

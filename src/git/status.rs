@@ -101,7 +101,19 @@ impl Tally {
                 EntryStatus::Conflict { .. } | EntryStatus::IntentToAdd => return None,
             },
             Item::IndexWorktree(WorktreeItem::DirectoryContents { entry, .. }) => {
-                self.untracked += usize::from(entry.status == gix::dir::entry::Status::Untracked);
+                if entry.status == gix::dir::entry::Status::Untracked {
+                    use gix::dir::entry::Kind;
+                    match (entry.index_kind, entry.disk_kind) {
+                        // A folder the index has entries under, all gone from the disk: gix
+                        // collapses it into one path, git lists each untracked file in it.
+                        (Some(Kind::Directory), Some(Kind::Directory)) => return None,
+                        // A folder standing where a tracked file was: git lists only that
+                        // file's deletion (` D lib/a.txt`), never what the folder holds.
+                        (Some(Kind::File | Kind::Symlink | Kind::Repository), _) => {}
+                        // Untracked, or a symlink or file where a tracked folder was (`?? lib`).
+                        _ => self.untracked += 1,
+                    }
+                }
             }
             Item::IndexWorktree(WorktreeItem::Rewrite { .. }) => return None,
         }
