@@ -222,23 +222,75 @@ impl Repo {
     /// Commits on `tip` that `base` lacks, and on `base` that `tip` lacks (`git rev-list
     /// --left-right --count base...tip`, in-process), both given as full SHAs. `None` when
     /// either is not a commit here.
+    ///
+    /// Both histories are painted newest first, each commit with the sides it is reached
+    /// from, until only commits reached from both are left. gix's walk with hidden tips stops
+    /// that painting as soon as every queued commit is reached from both, which miscounts
+    /// where commits share a timestamp (a script's or an agent's commits made within one
+    /// second, a rebase's picks): a commit already taken as one side's may still be reached
+    /// from the other through a queued commit of the same second. So the painting here also
+    /// goes on while a queued commit is as new as the oldest commit taken as one side's
+    /// (commit times are assumed not to go back along parents, as git assumes too).
     pub fn ahead_behind(&self, tip: &str, base: &str) -> Option<(usize, usize)> {
+        use std::collections::hash_map::Entry;
+        use std::collections::{BinaryHeap, HashMap, HashSet};
+        const TIP: u8 = 1;
+        const BASE: u8 = 2;
+        const BOTH: u8 = TIP | BASE;
         // Full SHAs, not revisions: a rev-parse would first look each up as a ref name.
         let tip = gix::ObjectId::from_hex(tip.as_bytes()).ok()?;
         let base = gix::ObjectId::from_hex(base.as_bytes()).ok()?;
         if tip == base {
             return Some((0, 0));
         }
-        let count = |from: gix::ObjectId, hidden: gix::ObjectId| -> Option<usize> {
-            let walk = self.main().rev_walk([from]).with_hidden([hidden]).all().ok()?;
-            let mut n = 0;
-            for info in walk {
-                info.ok()?;
-                n += 1;
+        let repo = self.main();
+        // Each commit's time and parents, read once.
+        type Commits = HashMap<gix::ObjectId, (i64, Vec<gix::ObjectId>)>;
+        let mut commits = Commits::new();
+        let read = |commits: &mut Commits, id: gix::ObjectId| -> Option<i64> {
+            if let Some((time, _)) = commits.get(&id) {
+                return Some(*time);
             }
-            Some(n)
+            let commit = repo.find_commit(id).ok()?;
+            let time = commit.time().ok()?.seconds;
+            commits.insert(id, (time, commit.parent_ids().map(|p| p.detach()).collect()));
+            Some(time)
         };
-        Some((count(tip, base)?, count(base, tip)?))
+        let mut sides: HashMap<gix::ObjectId, u8> = HashMap::from([(tip, TIP), (base, BASE)]);
+        let mut queue = BinaryHeap::from([(read(&mut commits, tip)?, tip), (read(&mut commits, base)?, base)]);
+        // Queued commits not yet reached from both sides.
+        let mut open: HashSet<gix::ObjectId> = HashSet::from([tip, base]);
+        let mut oldest_one_sided = i64::MAX;
+        while let Some(&(time, _)) = queue.peek() {
+            if open.is_empty() && time < oldest_one_sided {
+                break;
+            }
+            let (time, id) = queue.pop().expect("peeked");
+            open.remove(&id);
+            let side = sides[&id];
+            if side != BOTH {
+                oldest_one_sided = oldest_one_sided.min(time);
+            }
+            let parents = commits[&id].1.clone();
+            for parent in parents {
+                let now = match sides.entry(parent) {
+                    Entry::Occupied(e) if *e.get() & side == side => continue,
+                    Entry::Occupied(mut e) => {
+                        *e.get_mut() |= side;
+                        *e.get()
+                    }
+                    Entry::Vacant(e) => *e.insert(side),
+                };
+                queue.push((read(&mut commits, parent)?, parent));
+                if now == BOTH {
+                    open.remove(&parent);
+                } else {
+                    open.insert(parent);
+                }
+            }
+        }
+        let count = |want: u8| sides.values().filter(|s| **s == want).count();
+        Some((count(TIP), count(BASE)))
     }
 
     pub fn config_string(&self, key: &str) -> Option<String> {

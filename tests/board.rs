@@ -781,3 +781,55 @@ fn random_worktree_states_count_as_git_counts() {
         assert_eq!(by_id(&tasks, id)["changed_files"], expected, "seed {seed}, {id}: {steps:?}");
     }
 }
+
+/// The board's BASE column against `git rev-list --left-right --count` on a random history
+/// with merges whose commits all share one timestamp (a script's or an agent's commits within
+/// one second): each task branch at a random commit of it, the main worktree at another.
+#[test]
+fn ahead_and_behind_count_as_git_counts_on_a_history_of_one_second() {
+    let env = Env::new();
+    let repo = env.repo("proj");
+    let tree = env.git(&repo, &["rev-parse", "HEAD^{tree}"]);
+    let mut commits = vec![env.git(&repo, &["rev-parse", "HEAD"])];
+    let mut rng = Rng(0x2545_F491_4F6C_DD1D);
+    for i in 0..60 {
+        let pool = if rng.below(10) < 9 { &commits[commits.len().saturating_sub(6)..] } else { &commits[..] };
+        let mut parents = vec![pool[rng.below(pool.len())].clone()];
+        if rng.below(5) == 0 {
+            let other = pool[rng.below(pool.len())].clone();
+            if !parents.contains(&other) {
+                parents.push(other);
+            }
+        }
+        let message = format!("c{i}");
+        let mut args = vec!["commit-tree", &tree, "-m", &message];
+        for p in &parents {
+            args.extend(["-p", p]);
+        }
+        let out = env
+            .command("git", &repo)
+            .args(&args)
+            .env("GIT_COMMITTER_DATE", "1700000000 +0000")
+            .env("GIT_AUTHOR_DATE", "1700000000 +0000")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        commits.push(String::from_utf8(out.stdout).unwrap().trim().to_string());
+    }
+    let main = commits[commits.len() - 1 - rng.below(20)].clone();
+    env.git(&repo, &["reset", "-q", "--hard", &main]);
+    let mut branches = Vec::new();
+    for i in 0..16 {
+        let id = format!("dag-{i}");
+        let dir = start(&env, &repo, &[&id]);
+        env.git(&dir, &["reset", "-q", "--hard", &commits[rng.below(commits.len())]]);
+        branches.push((id, env.git(&dir, &["branch", "--show-current"])));
+    }
+    let tasks = board(&env, &repo, &[], &[]);
+    for (id, branch) in &branches {
+        let counts = env.git(&repo, &["rev-list", "--left-right", "--count", &format!("main...{branch}")]);
+        let (behind, ahead) = counts.split_once('\t').unwrap();
+        let t = by_id(&tasks, id);
+        assert_eq!((t["ahead"].to_string(), t["behind"].to_string()), (ahead.to_string(), behind.to_string()), "{id}");
+    }
+}

@@ -45,7 +45,7 @@ fn fixture(verdict: &str) -> Fx {
     let log = env.root().join("git.log");
     write_exec(
         &bin.join("git"),
-        &format!("#!/bin/sh\nprintf '%s\\n' \"$*\" >> '{}'\nexec '{}' \"$@\"\n", log.display(), real_git().display()),
+        format!("#!/bin/sh\nprintf '%s\\n' \"$*\" >> '{}'\nexec '{}' \"$@\"\n", log.display(), real_git().display()),
     );
     let fx = Fx { env, repo, origin, wt, bin };
     fx.install_gh();
@@ -58,7 +58,7 @@ impl Fx {
         let existing = self.env.root().join("gh-existing-pr");
         write_exec(
             &self.bin.join("gh"),
-            &format!(
+            format!(
                 "#!/bin/sh\nfor a in \"$@\"; do printf '%s\\n' \"$a\" >> '{log}'; done\nprintf -- '---\\n' >> '{log}'\n\
                  case \"$1 $2\" in\n\
                  'pr list') if [ -f '{existing}' ]; then read url < '{existing}'; printf '%s\\n' \"$url\"; fi ;;\n\
@@ -451,7 +451,7 @@ fn push_rejected_by_the_okstra_pre_push_hook_stops_without_retry() {
     let log = fx.env.root().join("pre-push.log");
     write_exec(
         &hooks.join("pre-push"),
-        &format!(
+        format!(
             "#!/bin/sh\ncat >> '{}'\necho 'pre-push: 2 integration tests failed; not pushing' >&2\nexit 1\n",
             log.display()
         ),

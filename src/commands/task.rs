@@ -360,7 +360,8 @@ fn attach(a: AttachArgs) -> Result<i32> {
             .hint(format!("start one: `git okstra task phase {key} <PHASE> --exec <AGENT> --detach`")));
     }
     let inside = std::env::var_os("TMUX").is_some_and(|v| !v.is_empty());
-    if !inside && !(std::io::stdin().is_terminal() && std::io::stdout().is_terminal()) {
+    let terminal = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
+    if !(inside || terminal) {
         return Err(Error::failed(format!("attaching to {name} needs a terminal"))
             .hint(format!("run it in a terminal, or read the screen with `tmux capture-pane -p -t ={name}:`")));
     }

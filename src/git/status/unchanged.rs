@@ -45,7 +45,7 @@ pub(super) fn tracked_changes(repo: &gix::Repository, index: &gix::index::State)
         let path = e.path(index);
         let (dir, file) = match path.rfind_byte(b'/') {
             Some(i) => (&path[..i], &path[i + 1..]),
-            None => (&path[..0], &path[..]),
+            None => (&path[..0], path),
         };
         let st = dirs.lstat(dir, file)?;
         let kind = st.st_mode & libc::S_IFMT;
