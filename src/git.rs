@@ -273,15 +273,20 @@ impl Repo {
             }
             let parents = commits[&id].1.clone();
             for parent in parents {
+                if sides.get(&parent).is_some_and(|s| s & side == side) {
+                    continue;
+                }
+                // A parent that is not here (past a shallow clone's boundary) is no commit
+                // of either side, as for git.
+                let Some(parent_time) = read(&mut commits, parent) else { continue };
                 let now = match sides.entry(parent) {
-                    Entry::Occupied(e) if *e.get() & side == side => continue,
                     Entry::Occupied(mut e) => {
                         *e.get_mut() |= side;
                         *e.get()
                     }
                     Entry::Vacant(e) => *e.insert(side),
                 };
-                queue.push((read(&mut commits, parent)?, parent));
+                queue.push((parent_time, parent));
                 if now == BOTH {
                     open.remove(&parent);
                 } else {

@@ -833,3 +833,23 @@ fn ahead_and_behind_count_as_git_counts_on_a_history_of_one_second() {
         assert_eq!((t["ahead"].to_string(), t["behind"].to_string()), (ahead.to_string(), behind.to_string()), "{id}");
     }
 }
+
+/// In a shallow clone the walk reaches commits whose parents are not there: they count as
+/// git counts them (the boundary has no parents), and the board still shows BASE.
+#[test]
+fn ahead_and_behind_in_a_shallow_clone() {
+    let env = Env::new();
+    let upstream = env.repo("upstream");
+    for i in 0..3 {
+        env.git(&upstream, &["commit", "-q", "--allow-empty", "-m", &format!("c{i}")]);
+    }
+    let url = format!("file://{}", upstream.display());
+    let repo = env.root().join("proj");
+    env.git(&env.root(), &["clone", "-q", "--depth", "1", &url, repo.to_str().unwrap()]);
+    let dir = start(&env, &repo, &["SHALLOW-1"]);
+    env.git(&dir, &["commit", "-q", "--allow-empty", "-m", "mine"]);
+    env.git(&repo, &["commit", "-q", "--allow-empty", "-m", "on main"]);
+    let t = by_id(&board(&env, &repo, &[], &[]), "shallow-1").clone();
+    assert_eq!(env.git(&repo, &["rev-list", "--left-right", "--count", "main...feat-shallow-1"]), "1\t1");
+    assert_eq!((&t["ahead"], &t["behind"]), (&1.into(), &1.into()), "{t}");
+}
