@@ -5,7 +5,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use common::{Env, Run};
+use common::{Env, Rng, Run};
 
 fn path_of(v: &serde_json::Value) -> PathBuf {
     PathBuf::from(v["path"].as_str().unwrap())
@@ -688,18 +688,6 @@ fn watch_redraws_in_place() {
     p.exp_eof().unwrap();
 }
 
-/// A small seeded generator (xorshift), so that a failing state can be rebuilt from its seed.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: usize) -> usize {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        (self.0 % n as u64) as usize
-    }
-}
-
 /// Worktrees put into random states (files deleted, turned into folders, unstaged, modified,
 /// made executable; folders turned into symlinks; new, ignored and empty paths) are counted
 /// by the board as `git status` counts them. `OKSTRA_BOARD_STATES` (default 24) worktrees from
@@ -789,33 +777,8 @@ fn random_worktree_states_count_as_git_counts() {
 fn ahead_and_behind_count_as_git_counts_on_a_history_of_one_second() {
     let env = Env::new();
     let repo = env.repo("proj");
-    let tree = env.git(&repo, &["rev-parse", "HEAD^{tree}"]);
-    let mut commits = vec![env.git(&repo, &["rev-parse", "HEAD"])];
     let mut rng = Rng(0x2545_F491_4F6C_DD1D);
-    for i in 0..60 {
-        let pool = if rng.below(10) < 9 { &commits[commits.len().saturating_sub(6)..] } else { &commits[..] };
-        let mut parents = vec![pool[rng.below(pool.len())].clone()];
-        if rng.below(5) == 0 {
-            let other = pool[rng.below(pool.len())].clone();
-            if !parents.contains(&other) {
-                parents.push(other);
-            }
-        }
-        let message = format!("c{i}");
-        let mut args = vec!["commit-tree", &tree, "-m", &message];
-        for p in &parents {
-            args.extend(["-p", p]);
-        }
-        let out = env
-            .command("git", &repo)
-            .args(&args)
-            .env("GIT_COMMITTER_DATE", "1700000000 +0000")
-            .env("GIT_AUTHOR_DATE", "1700000000 +0000")
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        commits.push(String::from_utf8(out.stdout).unwrap().trim().to_string());
-    }
+    let commits = env.one_second_history(&repo, 60, 6, 1, &mut rng);
     let main = commits[commits.len() - 1 - rng.below(20)].clone();
     env.git(&repo, &["reset", "-q", "--hard", &main]);
     let mut branches = Vec::new();

@@ -1416,3 +1416,44 @@ fn commits_dressed_up_as_the_sequencer_are_refused() {
     assert_eq!(audit(&repo).len(), 7);
     assert_eq!(judged(&log), 7, "each was judged by the binary");
 }
+
+/// `pre-push`'s fast-forward check against `git merge-base --is-ancestor` on a history with
+/// merges made within one second, where commit times settle nothing: each update of a feature
+/// branch from one commit of it to another is allowed exactly when git calls it a fast-forward,
+/// far ones too (past the search along the first parents).
+#[test]
+fn fast_forwards_are_judged_as_git_judges_them_on_a_history_of_one_second() {
+    let env = Env::new();
+    let repo = env.repo("proj");
+    let mut rng = common::Rng(0x9E37_79B9_7F4A_7C15);
+    let commits = env.one_second_history(&repo, 200, 2, 0, &mut rng);
+    let (mut forced, mut far) = (0, 0);
+    for case in 0..60 {
+        // Every other case an ancestor of the new tip (at any depth), otherwise any commit.
+        let new = &commits[commits.len() - 1 - rng.below(commits.len() / 2)];
+        let ancestors: Vec<String> = env.git(&repo, &["rev-list", new]).lines().map(str::to_string).collect();
+        let depth = rng.below(ancestors.len());
+        let old = if case % 2 == 0 { &ancestors[depth] } else { &commits[rng.below(commits.len())] };
+        let fast_forward = env.git_run(&repo, &["merge-base", "--is-ancestor", old, new]).code == 0;
+        let mut child = env
+            .command(common::BIN, &repo)
+            .args(["hook", "pre-push", "origin", "/srv/git/proj.git"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let line = format!("refs/heads/feat-q {new} refs/heads/feat-q {old}\n");
+        std::io::Write::write_all(&mut child.stdin.take().unwrap(), line.as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.success(), fast_forward, "{old} -> {new}: {stderr}");
+        if !fast_forward {
+            assert!(stderr.contains("[okstra:non-fast-forward"), "{stderr}");
+            forced += 1;
+        } else if case % 2 == 0 && depth > 64 {
+            far += 1;
+        }
+    }
+    assert!(forced >= 5 && far >= 5, "the sample holds both kinds: {forced} forced, {far} far fast-forwards");
+}

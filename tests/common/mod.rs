@@ -259,3 +259,59 @@ impl Env {
         self.git(dir, &["commit", "-q", "-m", msg]);
     }
 }
+
+/// A small seeded generator (xorshift), so that a failing state can be rebuilt from its seed.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn below(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 % n as u64) as usize
+    }
+}
+
+impl Env {
+    /// `commits` commits on top of `repo`'s HEAD, made with `git commit-tree` (same tree) within
+    /// one second: a history with merges where commit times settle nothing. Each commit goes
+    /// on one of the last `spread` commits, or in `wide` cases of ten on any earlier one, and
+    /// one in five is a merge with another of the same choice (the fewer `spread` and `wide`,
+    /// the longer its lines). Oldest first, HEAD's commit first of all; no ref points at them.
+    pub fn one_second_history(
+        &self,
+        repo: &Path,
+        commits: usize,
+        spread: usize,
+        wide: usize,
+        rng: &mut Rng,
+    ) -> Vec<String> {
+        let tree = self.git(repo, &["rev-parse", "HEAD^{tree}"]);
+        let mut made = vec![self.git(repo, &["rev-parse", "HEAD"])];
+        for i in 0..commits {
+            let pool = if rng.below(10) < 10 - wide { &made[made.len().saturating_sub(spread)..] } else { &made[..] };
+            let mut parents = vec![pool[rng.below(pool.len())].clone()];
+            if rng.below(5) == 0 {
+                let other = pool[rng.below(pool.len())].clone();
+                if !parents.contains(&other) {
+                    parents.push(other);
+                }
+            }
+            let message = format!("c{i}");
+            let mut args = vec!["commit-tree", &tree, "-m", &message];
+            for p in &parents {
+                args.extend(["-p", p]);
+            }
+            let out = self
+                .command("git", repo)
+                .args(&args)
+                .env("GIT_COMMITTER_DATE", "1700000000 +0000")
+                .env("GIT_AUTHOR_DATE", "1700000000 +0000")
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            made.push(String::from_utf8(out.stdout).unwrap().trim().to_string());
+        }
+        made
+    }
+}
