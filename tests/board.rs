@@ -718,47 +718,53 @@ fn random_worktree_states_count_as_git_counts() {
             let f = tracked[rng.below(tracked.len())];
             let p = dir.join(f);
             let step = match rng.below(10) {
-                0 if p.is_file() => std::fs::remove_file(&p).map(|_| "delete"),
+                0 if p.is_file() => std::fs::remove_file(&p).map(|_| format!("delete {f}")),
                 1 if p.is_file() => std::fs::remove_file(&p)
                     .and_then(|_| std::fs::create_dir_all(&p))
                     .and_then(|_| std::fs::write(p.join("in.txt"), "x\n"))
-                    .map(|_| "make a folder of"),
+                    .map(|_| format!("make {f} a folder holding in.txt")),
                 2 => {
-                    let d = dir.join(folders[rng.below(folders.len())]);
-                    std::fs::create_dir_all(&d)
-                        .and_then(|_| std::fs::write(d.join(format!("u{}.txt", rng.below(3))), "u\n"))
-                        .map(|_| "add an untracked file beside")
+                    let folder = folders[rng.below(folders.len())];
+                    let file = Path::new(folder).join(format!("u{}.txt", rng.below(3)));
+                    std::fs::create_dir_all(dir.join(folder))
+                        .and_then(|_| std::fs::write(dir.join(&file), "u\n"))
+                        .map(|_| format!("add {}", file.display()))
                 }
-                3 => std::fs::create_dir_all(dir.join(folders[rng.below(folders.len())]).join("empty"))
-                    .map(|_| "add an empty folder beside"),
+                3 => {
+                    let folder = Path::new(folders[rng.below(folders.len())]).join("empty");
+                    std::fs::create_dir_all(dir.join(&folder))
+                        .map(|_| format!("add the empty folder {}", folder.display()))
+                }
                 4 => {
                     env.git_run(&dir, &["rm", "-q", "--cached", "--ignore-unmatch", f]);
-                    Ok("unstage")
+                    Ok(format!("unstage {f}"))
                 }
                 5 if p.is_file() => std::fs::OpenOptions::new()
                     .append(true)
                     .open(&p)
-                    .and_then(|mut h| std::io::Write::write_all(&mut h, b"more\n").map(|_| "append to")),
+                    .and_then(|mut h| std::io::Write::write_all(&mut h, b"more\n"))
+                    .map(|_| format!("append to {f}")),
                 6 => {
                     env.git_run(&dir, &["add", "-A"]);
-                    Ok("stage everything, at")
+                    Ok("stage everything".to_string())
                 }
                 7 => {
-                    let d = dir.join(["lib", "doc", "lib/sub"][rng.below(3)]);
+                    let name = ["lib", "doc", "lib/sub"][rng.below(3)];
+                    let d = dir.join(name);
                     if d.is_dir() && !d.is_symlink() {
                         let moved = d.with_file_name(format!("{}-moved", d.file_name().unwrap().to_string_lossy()));
                         std::fs::rename(&d, &moved)
                             .and_then(|_| std::os::unix::fs::symlink(moved.file_name().unwrap(), &d))
-                            .map(|_| "make a symlink of a folder, at")
+                            .map(|_| format!("move {name} to {name}-moved and link {name} to it"))
                     } else {
-                        Ok("skip")
+                        Ok(format!("leave {name} (not a folder)"))
                     }
                 }
                 8 if p.is_file() => std::fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o755))
-                    .map(|_| "chmod +x"),
-                _ => std::fs::write(dir.join("z.log"), "z\n").map(|_| "add an ignored file, at"),
+                    .map(|_| format!("chmod +x {f}")),
+                _ => std::fs::write(dir.join("z.log"), "z\n").map(|_| "add the ignored z.log".to_string()),
             };
-            steps.push(format!("{} {f}", step.unwrap()));
+            steps.push(step.unwrap());
         }
         made.push((id, dir, steps));
     }
