@@ -101,19 +101,7 @@ impl Tally {
                 EntryStatus::Conflict { .. } | EntryStatus::IntentToAdd => return None,
             },
             Item::IndexWorktree(WorktreeItem::DirectoryContents { entry, .. }) => {
-                if entry.status == gix::dir::entry::Status::Untracked {
-                    use gix::dir::entry::Kind;
-                    match (entry.index_kind, entry.disk_kind) {
-                        // A folder the index has entries under, all gone from the disk: gix
-                        // collapses it into one path, git lists each untracked file in it.
-                        (Some(Kind::Directory), Some(Kind::Directory)) => return None,
-                        // A folder standing where a tracked file was: git lists only that
-                        // file's deletion (` D lib/a.txt`), never what the folder holds.
-                        (Some(Kind::File | Kind::Symlink | Kind::Repository), _) => {}
-                        // Untracked, or a symlink or file where a tracked folder was (`?? lib`).
-                        _ => self.untracked += 1,
-                    }
-                }
+                self.untracked += usize::from(git_lists(entry.status, entry.index_kind, entry.disk_kind)?);
             }
             Item::IndexWorktree(WorktreeItem::Rewrite { .. }) => return None,
         }
@@ -127,6 +115,31 @@ impl Tally {
             return None;
         }
         Some(self.tracked.len() + self.untracked)
+    }
+}
+
+/// Whether `git status --untracked-files=normal` lists a path gix's walk reports, as one line;
+/// `None` where git would list it otherwise (the caller then asks git).
+fn git_lists(
+    status: gix::dir::entry::Status,
+    index_kind: Option<gix::dir::entry::Kind>,
+    disk_kind: Option<gix::dir::entry::Kind>,
+) -> Option<bool> {
+    use gix::dir::entry::Kind;
+    if status != gix::dir::entry::Status::Untracked {
+        return Some(false);
+    }
+    match (index_kind, disk_kind) {
+        // A folder the index has entries under, all gone from the disk: gix collapses it
+        // into one path, git lists each untracked file in it.
+        (Some(Kind::Directory), Some(Kind::Directory)) => None,
+        // A folder standing where a tracked file was: git lists only that file's deletion
+        // (` D lib/a.txt`), never what the folder holds.
+        (Some(Kind::File | Kind::Symlink | Kind::Repository), _) => Some(false),
+        // Sockets and such are never listed (as gix's status leaves them out).
+        (_, Some(Kind::Untrackable)) => Some(false),
+        // Untracked, or a symlink or file where a tracked folder was (`?? lib`).
+        _ => Some(true),
     }
 }
 
@@ -154,25 +167,27 @@ fn staged(repo: &gix::Repository, index: &gix::index::State, tally: &mut Tally) 
 /// The untracked paths `--untracked-files=normal` lists: a folder holding nothing tracked
 /// is one path; ignored files and empty folders are none.
 fn untracked(repo: &gix::Repository, index: &gix::index::State) -> Option<usize> {
-    struct Count(usize);
+    /// The paths git lists; `None` once one is listed by rules of git's own.
+    struct Count(Option<usize>);
     impl gix::dir::walk::Delegate for Count {
         fn emit(
             &mut self,
             entry: gix::dir::EntryRef<'_>,
             _: Option<gix::dir::entry::Status>,
         ) -> gix::dir::walk::Action {
-            // As gix's status: sockets and such are never listed.
-            let listed = entry.status == gix::dir::entry::Status::Untracked
-                && entry.disk_kind != Some(gix::dir::entry::Kind::Untrackable);
-            self.0 += usize::from(listed);
-            std::ops::ControlFlow::Continue(())
+            let listed = git_lists(entry.status, entry.index_kind, entry.disk_kind);
+            self.0 = self.0.zip(listed).map(|(n, listed)| n + usize::from(listed));
+            match self.0 {
+                Some(_) => std::ops::ControlFlow::Continue(()),
+                None => std::ops::ControlFlow::Break(()),
+            }
         }
     }
     let options = repo.dirwalk_options().ok()?.emit_untracked(gix::dir::walk::EmissionMode::CollapseDirectory);
-    let mut count = Count(0);
+    let mut count = Count(Some(0));
     let interrupt = std::sync::atomic::AtomicBool::new(false);
     repo.dirwalk(index, None::<&BStr>, &interrupt, options, &mut count).ok()?;
-    Some(count.0)
+    count.0
 }
 
 /// The status items of `repo` with this `index`: staged changes (without rename pairing),
